@@ -1,0 +1,568 @@
+// Site configuration: the stack's `pci-passthrough:*` keys, validated with zod into one plain, typed
+// SiteConfig with defaults filled. No Pulumi import: the program, the offline render and the tests all
+// come through parseSiteConfig.
+import { z } from "zod";
+import { findRelease, filterRemovedIn, supportsXvpvnc } from "./render/releases";
+
+/** What the offline render sees in place of a `secure:` stack value (it never decrypts). */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+/** The stack config namespace: every key is `pci-passthrough:<key>`. */
+export const NAMESPACE = "pci-passthrough";
+
+/** One problem in a stack config, located by its key path (`pci-passthrough:devices[0].addresses[1]`). */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown by requireSiteConfig: carries every problem at once, one line each. */
+export class ConfigError extends Error {
+  constructor(public readonly problems: readonly ConfigProblem[]) {
+    super(`invalid stack configuration:\n${formatProblems(problems)}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** One line per problem, `<key path>: <message>`. */
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join("\n");
+}
+
+type PathPart = string | number;
+
+/** Renders a key path the way `pulumi config set --path` takes it. */
+export function formatPath(path: readonly PathPart[]): string {
+  let out = NAMESPACE;
+  path.forEach((part, i) => {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(part)) out += i === 0 ? `:${part}` : `.${part}`;
+    else out += i === 0 ? `:${JSON.stringify(part)}` : `[${JSON.stringify(part)}]`;
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Value rules shared by several keys
+
+const quote = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : String(v));
+
+/** `pulumi config set --path k v` may store numbers and booleans as strings: accept both. */
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : v),
+    z
+      .number({ error: (i) => `expected an integer, got ${quote(i.input)}` })
+      .int({ error: (i) => `expected an integer, got ${quote(i.input)}` })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
+
+const bool = z.preprocess(
+  (v) => (v === "true" ? true : v === "false" ? false : v),
+  z.boolean({ error: (i) => `expected true or false, got ${quote(i.input)}` }),
+);
+
+const text = (what = "a non-empty string") =>
+  z
+    .string({ error: `expected ${what}` })
+    .min(1, { error: `expected ${what}` })
+    // Control characters other than tab/newline have no business in config text.
+    // eslint-disable-next-line no-control-regex
+    .refine((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), { error: "contains control characters" });
+
+/** A single-line name: no control characters, no leading/trailing blanks. */
+const name = (what: string) =>
+  text(what).refine((s) => !/[\n\t]/.test(s) && s.trim() === s, {
+    error: (i) => `${quote(i.input)} is not a valid ${what} (one line, no surrounding blanks)`,
+  });
+
+// YAML reads an unquoted 8086 as a number; take it back when it has exactly four digits. Anything else
+// numeric (0300 may even be read as octal) must be quoted.
+const hex4 = z
+  .preprocess(
+    (v) => (typeof v === "number" && Number.isInteger(v) && v >= 1000 && v <= 9999 ? String(v) : v),
+    z
+      .string({ error: (i) => `expected 4 hex digits as a quoted string, e.g. "10de", got ${quote(i.input)}` })
+      .regex(/^[0-9a-fA-F]{4}$/, { error: (i) => `${quote(i.input)} is not 4 hex digits` })
+      .transform((s) => s.toLowerCase()),
+  );
+
+/** A PCI vendor:product pair such as `10de:10f0`. */
+const pciId = z
+  .string({ error: "expected vendor:product, e.g. \"10de:10f0\"" })
+  .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/, {
+    error: (i) => `${quote(i.input)} is not a vendor:product id (expected vvvv:pppp, 4 hex digits each)`,
+  })
+  .transform((s) => s.toLowerCase());
+
+const PCI_ADDRESS = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([01][0-9a-fA-F])\.([0-7])$/;
+
+/** Normalises a PCI address to `DDDD:BB:SS.F` (lower case, domain 0000 when left out), or undefined. */
+export function normalizePciAddress(s: string): string | undefined {
+  const m = PCI_ADDRESS.exec(s.trim());
+  if (!m) return undefined;
+  return `${m[1] ?? "0000"}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
+}
+
+const pciAddress = z
+  .string({ error: "expected a PCI address DDDD:BB:SS.F" })
+  .transform((s, ctx) => {
+    const n = normalizePciAddress(s);
+    if (n === undefined) {
+      ctx.addIssue({ code: "custom", message: `${quote(s)} is not a PCI address (expected DDDD:BB:SS.F)` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const unique = <T>(what: string, key: (t: T) => string = String) =>
+  (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const k = key(item);
+      const first = seen.get(k);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: [i], message: `duplicate ${what} ${quote(k)} (also at [${first}])` });
+      } else seen.set(k, i);
+    });
+  };
+
+// ---------------------------------------------------------------------------------------------------
+// Sections
+
+/** MAAS tag names: canonical/maas src/maasserver/models/tag.py. */
+export const MAAS_TAG_NAME = /^[a-zA-Z0-9_-]+$/;
+/** Juju model names: lowercase letters, digits and hyphens, not starting with a hyphen (juju/names). */
+export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
+
+const maasSchema = z
+  .strictObject({
+    /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
+    profile: name("MAAS profile name"),
+    /** Tag selecting the GPU hosts; it carries the kernel options. */
+    tag: z
+      .string({ error: "expected a tag name" })
+      .regex(MAAS_TAG_NAME, { error: (i) => `${quote(i.input)} is not a MAAS tag name (letters, digits, _ and - only)` })
+      .default("pci-pass"),
+    /** The tag's comment, shown in the MAAS UI. */
+    comment: text().default("PCI Passthrough kernel parameters (managed by pci-passthrough)"),
+    /** MAAS system IDs to tag by hand (`tag update-nodes`); excludes `definition`. */
+    machines: z
+      .array(
+        z
+          .string({ error: "expected a MAAS system ID" })
+          .regex(/^[a-z0-9]{1,32}$/, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
+        { error: "expected a list of MAAS system IDs" },
+      )
+      .superRefine(unique("system ID"))
+      .optional(),
+    /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
+    definition: text("an XPath expression").optional(),
+    /** MAAS API URL: with `apiKey`, the commands log the profile in first. */
+    url: z
+      .string({ error: "expected a URL" })
+      .regex(/^https?:\/\/[^\s]+$/, { error: (i) => `${quote(i.input)} is not an http(s) URL` })
+      .optional(),
+    /** MAAS API key (`consumer:token:secret`); always handled as a secret. */
+    apiKey: z
+      .string({ error: "expected a MAAS API key" })
+      // Never echo the value: it is a secret.
+      .refine((s) => s === SECRET_PLACEHOLDER || /^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$/.test(s), {
+        error: "is not a MAAS API key (expected consumer:token:secret)",
+      })
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.machines !== undefined && m.definition !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["definition"], message: "give either machines or definition, not both" });
+    }
+    if ((m.url === undefined) !== (m.apiKey === undefined)) {
+      const missing = m.url === undefined ? "url" : "apiKey";
+      ctx.addIssue({ code: "custom", path: [missing], message: "url and apiKey go together (set both to log the profile in, or neither)" });
+    }
+  });
+
+const jujuVersion = z.union([z.number(), z.string()], { error: "expected the Juju version, 2.9 or 3" }).transform((v, ctx) => {
+  const s = String(v).trim();
+  if (/^2\.9(\.\d+)*$/.test(s)) return "2.9" as const;
+  if (/^3(\.\d+)*$/.test(s)) return "3" as const;
+  ctx.addIssue({ code: "custom", message: `${quote(v)} is not a supported Juju version (2.9 or 3)` });
+  return z.NEVER;
+});
+
+const jujuSchema = z
+  .strictObject({
+    /** The model that holds (or will hold) the OpenStack deployment. */
+    model: z
+      .string({ error: "expected a model name" })
+      .regex(JUJU_MODEL_NAME, {
+        error: (i) => `${quote(i.input)} is not a Juju model name (lowercase letters, digits and hyphens, not starting with a hyphen)`,
+      }),
+    /** Cloud (and region, `cloud/region`) for `juju add-model`. */
+    cloud: z
+      .string({ error: "expected a cloud name" })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/, { error: (i) => `${quote(i.input)} is not a cloud[/region]` })
+      .optional(),
+    /** Controller to use (`-c`); the current one when left out. */
+    controller: z
+      .string({ error: "expected a controller name" })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a controller name` })
+      .optional(),
+    /** Juju CLI major version: flags differ between 2.9 and 3. */
+    version: jujuVersion.default("3"),
+    /** Adopt a model that already runs the cloud: only set its model-config. */
+    existingModel: bool.default(false),
+    /** Destroy the model when the stack is deleted. Off by default: a model holds the whole cloud. */
+    destroyModelOnDelete: bool.default(false),
+  })
+  .superRefine((j, ctx) => {
+    if (j.existingModel && j.destroyModelOnDelete) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["destroyModelOnDelete"],
+        message: "cannot be true with existingModel: a model this stack adopted is never destroyed by it",
+      });
+    }
+  });
+
+export const BINDINGS = ["modprobe", "driver-override", "rc-local"] as const;
+
+const hostSchema = z.strictObject({
+  /** CPU vendor: `intel_iommu=on` or `amd_iommu=on`. */
+  iommu: z.enum(["intel", "amd"], { error: (i) => `${quote(i.input)} is not intel or amd` }),
+  /** Adds `iommu=pt` (passthrough mode for host devices). */
+  iommuPassthrough: bool.default(false),
+  /** Adds `vfio_iommu_type1.allow_unsafe_interrupts=1`: a security opt-in for platforms without
+   * interrupt remapping (the runbook sets it). */
+  allowUnsafeInterrupts: bool.default(false),
+  /** Kernel modules kept off the devices (`modprobe.blacklist=`), e.g. nouveau, nvidiafb. */
+  blacklistDrivers: z
+    .array(
+      z.string({ error: "expected a kernel module name" }).regex(/^[A-Za-z0-9_-]+$/, {
+        error: (i) => `${quote(i.input)} is not a kernel module name`,
+      }),
+      { error: "expected a list of kernel module names" },
+    )
+    .superRefine(unique("driver"))
+    .default([]),
+  /** How vfio-pci claims the devices: modprobe options (default), per-address driver_override from a
+   * systemd unit, or the runbook's rc.local (repaired). */
+  binding: z.enum(BINDINGS, { error: (i) => `${quote(i.input)} is not one of ${BINDINGS.join(", ")}` }).default("modprobe"),
+});
+
+export const DEVICE_TYPES = ["type-PCI", "type-PF", "type-VF"] as const;
+export const NUMA_POLICIES = ["required", "legacy", "preferred", "socket"] as const;
+
+const deviceSchema = z.strictObject({
+  /** Nova PCI alias name that flavors ask for. */
+  alias: z
+    .string({ error: "expected an alias name" })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/, {
+      error: (i) => `${quote(i.input)} is not an alias name (letters, digits, _ . -; at most 256)`,
+    }),
+  vendorId: hex4,
+  productId: hex4,
+  /** Full PCI addresses of the devices on each GPU host (the hosts of a site are alike). */
+  addresses: z
+    .array(pciAddress, { error: "expected a list of PCI addresses" })
+    .min(1, { error: "list at least one PCI address" }),
+  deviceType: z.enum(DEVICE_TYPES, { error: (i) => `${quote(i.input)} is not one of ${DEVICE_TYPES.join(", ")}` }).optional(),
+  numaPolicy: z.enum(NUMA_POLICIES, { error: (i) => `${quote(i.input)} is not one of ${NUMA_POLICIES.join(", ")}` }).optional(),
+  /** vendor:product of other functions in the same IOMMU group (e.g. a GPU's HDMI audio), bound to
+   * vfio-pci too but given no alias. */
+  companions: z.array(pciId, { error: "expected a list of vendor:product ids" }).superRefine(unique("companion")).default([]),
+});
+
+export const CONSOLE_PROTOCOLS = ["spice", "novnc", "vnc", "xvpvnc"] as const;
+
+const openstackSchema = z.strictObject({
+  /** Target OpenStack release (queens ... 2025.2, codenames accepted). */
+  release: z.string({ error: "expected an OpenStack release name such as yoga or 2024.1" }).transform((s, ctx) => {
+    const r = findRelease(s);
+    if (!r) {
+      ctx.addIssue({ code: "custom", message: `${quote(s)} is not a known OpenStack release (queens ... 2025.2)` });
+      return z.NEVER;
+    }
+    return r.name;
+  }),
+  /** nova-cloud-controller `console-access-protocol`; spice gives GPU guests a usable VGA console. */
+  consoleAccessProtocol: z
+    .enum(CONSOLE_PROTOCOLS, { error: (i) => `${quote(i.input)} is not one of ${CONSOLE_PROTOCOLS.join(", ")}` })
+    .default("spice"),
+  /** Replaces the release's default filter list; must contain PciPassthroughFilter. */
+  schedulerFilters: z
+    .array(
+      z.string({ error: "expected a filter class name" }).regex(/^[A-Za-z][A-Za-z0-9]*$/, {
+        error: (i) => `${quote(i.input)} is not a filter class name`,
+      }),
+      { error: "expected a list of filter names" },
+    )
+    .min(1, { error: "list at least one filter" })
+    .superRefine(unique("filter"))
+    .optional(),
+});
+
+const flavorSchema = z.strictObject({
+  name: name("flavor name").refine((s) => s.length <= 255, { error: "is longer than 255 characters" }),
+  /** MB */
+  ram: intFrom(1),
+  vcpus: intFrom(1),
+  /** GB */
+  disk: intFrom(0),
+  /** Devices per alias, e.g. `{ gpu: 1 }` -> `pci_passthrough:alias=gpu:1`. */
+  pci: z
+    .record(z.string(), intFrom(1), { error: "expected a mapping of alias to device count, e.g. { gpu: 1 }" })
+    .refine((r) => Object.keys(r).length > 0, { error: "ask for at least one device, e.g. { gpu: 1 }" }),
+  /** Further flavor extra specs, e.g. `hw:pci_numa_affinity_policy: preferred`. */
+  extraSpecs: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String), {
+      error: "expected a mapping of extra spec to value",
+    })
+    .superRefine((specs, ctx) => {
+      if ("pci_passthrough:alias" in specs) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pci_passthrough:alias"],
+          message: "is derived from pci; set the devices there instead",
+        });
+      }
+    })
+    .default({}),
+});
+
+const smokeTestSchema = z.strictObject({
+  /** Glance image name or ID. */
+  image: name("image name or ID"),
+  /** Network name or ID for the servers' NIC. */
+  network: name("network name or ID"),
+  keyPair: name("key pair name").optional(),
+  servers: z
+    .array(z.strictObject({ name: name("server name"), flavor: name("flavor name") }), { error: "expected a list of servers" })
+    .min(1, { error: "list at least one server" })
+    .superRefine(unique("server name", (s) => s.name)),
+});
+
+const runnerSchema = z.strictObject({
+  /** Jump host that has the maas and juju CLIs logged in. */
+  host: z
+    .string({ error: "expected a host name or address" })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, { error: (i) => `${quote(i.input)} is not a host name or address` }),
+  user: z
+    .string({ error: "expected a user name" })
+    .regex(/^[a-z_][a-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a user name` }),
+  port: intFrom(1, 65535).default(22),
+  /** SSH private key (PEM); always handled as a secret and never echoed. */
+  privateKey: z.string({ error: "expected an SSH private key" }).refine((s) => s === SECRET_PLACEHOLDER || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s), {
+    error: "is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+  }),
+});
+
+const SECTIONS = {
+  maas: maasSchema,
+  juju: jujuSchema,
+  host: hostSchema,
+  devices: z
+    .array(deviceSchema, { error: "expected a list of devices" })
+    .min(1, { error: "list at least one device (see `npm run import-lspci`)" }),
+  openstack: openstackSchema,
+  flavors: z.array(flavorSchema, { error: "expected a list of flavors" }).superRefine(unique("flavor name", (f) => f.name)).default([]),
+  smokeTest: smokeTestSchema.optional(),
+  runner: runnerSchema.optional(),
+} as const;
+
+type Sections = typeof SECTIONS;
+type SectionName = keyof Sections;
+const REQUIRED: readonly SectionName[] = ["maas", "juju", "host", "devices", "openstack"];
+
+export type MaasConfig = z.output<typeof maasSchema>;
+export type JujuConfig = z.output<typeof jujuSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+export type OpenStackConfig = z.output<typeof openstackSchema>;
+export type FlavorConfig = z.output<typeof flavorSchema>;
+export type SmokeTestConfig = z.output<typeof smokeTestSchema>;
+export type RunnerConfig = z.output<typeof runnerSchema>;
+export type Binding = HostConfig["binding"];
+
+/** One site, validated, with defaults filled. */
+export interface SiteConfig {
+  readonly maas: MaasConfig;
+  readonly juju: JujuConfig;
+  readonly host: HostConfig;
+  readonly devices: DeviceConfig[];
+  readonly openstack: OpenStackConfig;
+  readonly flavors: FlavorConfig[];
+  readonly smokeTest?: SmokeTestConfig;
+  readonly runner?: RunnerConfig;
+}
+
+export type ParseResult = { ok: true; config: SiteConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** Levenshtein distance, for "did you mean" on unknown keys. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+function suggestion(key: string, known: readonly string[]): string {
+  const best = known
+    .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(k, key) }))
+    .sort((x, y) => x.d - y.d)[0];
+  return best !== undefined && best.d <= 2 ? ` (did you mean "${best.k}"?)` : "";
+}
+
+/** Known keys of the strict object at `path` in the section schema, for suggestions. */
+function knownKeysAt(schema: z.ZodType, path: readonly PathPart[]): string[] {
+  let s: z.ZodType | undefined = schema;
+  for (const part of [...path, null]) {
+    // Unwrap defaults, optionals, pipes and effects until an object or array.
+    for (let guard = 0; s && guard < 10; guard++) {
+      const def: { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; schema?: z.ZodType } =
+        (s as unknown as { def: never }).def;
+      if (def.type === "default" || def.type === "optional" || def.type === "prefault") s = def.innerType;
+      else if (def.type === "pipe") s = def.in;
+      else break;
+    }
+    if (!s) return [];
+    if (part === null) break;
+    if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(part)];
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else return [];
+  }
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+function problemsFrom(section: SectionName, error: z.ZodError): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    const base = [section, ...(issue.path as PathPart[])];
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(SECTIONS[section], issue.path as PathPart[]);
+      for (const key of issue.keys) {
+        out.push({ path: formatPath([...base, key]), message: `unknown key${suggestion(key, known)}` });
+      }
+    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+      out.push({ path: formatPath(base), message: "is required" });
+    } else {
+      out.push({ path: formatPath(base), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** Parses the `pci-passthrough:*` keys (namespace stripped) into a SiteConfig, reporting every problem. */
+export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseResult {
+  const problems: ConfigProblem[] = [];
+  const known = Object.keys(SECTIONS);
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) problems.push({ path: formatPath([key]), message: `unknown key${suggestion(key, known)}` });
+  }
+  const parsed: Partial<Record<SectionName, unknown>> = {};
+  for (const section of Object.keys(SECTIONS) as SectionName[]) {
+    const value = raw[section];
+    if (value === undefined && REQUIRED.includes(section)) {
+      problems.push({ path: formatPath([section]), message: "is required" });
+      continue;
+    }
+    const result = SECTIONS[section].safeParse(value, { reportInput: true });
+    if (result.success) parsed[section] = result.data;
+    else problems.push(...problemsFrom(section, result.error));
+  }
+  problems.push(...crossFieldProblems(parsed as Partial<SiteConfig>));
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: parsed as unknown as SiteConfig };
+}
+
+/** Like parseSiteConfig, but throws a ConfigError listing every problem. */
+export function requireSiteConfig(raw: Readonly<Record<string, unknown>>): SiteConfig {
+  const r = parseSiteConfig(raw);
+  if (!r.ok) throw new ConfigError(r.problems);
+  return r.config;
+}
+
+/** How many devices of each alias one GPU host has (the sum of its devices' addresses). */
+export function devicesPerHost(devices: readonly DeviceConfig[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const d of devices) counts.set(d.alias, (counts.get(d.alias) ?? 0) + d.addresses.length);
+  return counts;
+}
+
+/** Rules across keys; each runs only when the sections it needs parsed. */
+function crossFieldProblems(c: Partial<SiteConfig>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: PathPart[], message: string) => problems.push({ path: formatPath(path), message });
+
+  if (c.devices) {
+    const seen = new Map<string, string>();
+    c.devices.forEach((d, i) =>
+      d.addresses.forEach((a, j) => {
+        const first = seen.get(a);
+        if (first !== undefined) add(["devices", i, "addresses", j], `address ${a} is already listed at ${first}`);
+        else seen.set(a, formatPath(["devices", i, "addresses", j]));
+      }),
+    );
+    const byAlias = new Map<string, { index: number; device: DeviceConfig }>();
+    c.devices.forEach((d, i) => {
+      const first = byAlias.get(d.alias);
+      if (!first) {
+        byAlias.set(d.alias, { index: i, device: d });
+        return;
+      }
+      for (const key of ["deviceType", "numaPolicy"] as const) {
+        if (d[key] !== first.device[key]) {
+          add(
+            ["devices", i, key],
+            `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} at devices[${first.index}]; entries sharing an alias must agree`,
+          );
+        }
+      }
+    });
+    c.devices.forEach((d, i) =>
+      d.companions.forEach((id, j) => {
+        if (id === `${d.vendorId}:${d.productId}`) add(["devices", i, "companions", j], `${id} is the device itself, not a companion`);
+      }),
+    );
+  }
+
+  if (c.flavors && c.devices) {
+    const perHost = devicesPerHost(c.devices);
+    c.flavors.forEach((f, i) =>
+      Object.entries(f.pci).forEach(([alias, count]) => {
+        const have = perHost.get(alias);
+        if (have === undefined) {
+          add(["flavors", i, "pci", alias], `alias "${alias}" is not defined in devices (known: ${[...perHost.keys()].join(", ")})`);
+        } else if (count > have) {
+          add(["flavors", i, "pci", alias], `asks for ${count} "${alias}" devices but a GPU host has ${have}`);
+        }
+      }),
+    );
+  }
+
+  if (c.openstack) {
+    const rel = c.openstack.release;
+    if (c.openstack.consoleAccessProtocol === "xvpvnc" && !supportsXvpvnc(rel)) {
+      add(["openstack", "consoleAccessProtocol"], `xvpvnc was removed in ussuri and does not work on ${rel}; use spice or novnc`);
+    }
+    const filters = c.openstack.schedulerFilters;
+    if (filters) {
+      if (!filters.includes("PciPassthroughFilter")) {
+        add(["openstack", "schedulerFilters"], "must contain PciPassthroughFilter, or PCI requests are never scheduled");
+      }
+      filters.forEach((f, i) => {
+        const removedIn = filterRemovedIn(f, rel);
+        if (removedIn) add(["openstack", "schedulerFilters", i], `${f} was removed from Nova in ${removedIn}; nova-scheduler would not start on ${rel}`);
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,117 @@
+// The one table of OpenStack releases this program knows, and everything that depends on the release.
+// Sources: openstack/nova release notes (removed filters, option renames, microversions) and
+// charm-nova-cloud-controller hooks/nova_cc_context.py (the charm's default scheduler filters).
+
+export interface Release {
+  /** Canonical name as users write it: a codename up to zed, the year-based name from 2023.1 on. */
+  readonly name: string;
+  /** Codename, also accepted in config (e.g. "bobcat" for 2023.2). */
+  readonly codename: string;
+  /** Nova's major version in this release. */
+  readonly nova: number;
+  /** The Ubuntu series the OpenStack charms deploy this release on by default (bundle overlays). */
+  readonly series: string;
+}
+
+export const RELEASES: readonly Release[] = [
+  { name: "queens", codename: "queens", nova: 17, series: "bionic" },
+  { name: "rocky", codename: "rocky", nova: 18, series: "bionic" },
+  { name: "stein", codename: "stein", nova: 19, series: "bionic" },
+  { name: "train", codename: "train", nova: 20, series: "bionic" },
+  { name: "ussuri", codename: "ussuri", nova: 21, series: "focal" },
+  { name: "victoria", codename: "victoria", nova: 22, series: "focal" },
+  { name: "wallaby", codename: "wallaby", nova: 23, series: "focal" },
+  { name: "xena", codename: "xena", nova: 24, series: "focal" },
+  { name: "yoga", codename: "yoga", nova: 25, series: "focal" },
+  { name: "zed", codename: "zed", nova: 26, series: "jammy" },
+  { name: "2023.1", codename: "antelope", nova: 27, series: "jammy" },
+  { name: "2023.2", codename: "bobcat", nova: 28, series: "jammy" },
+  { name: "2024.1", codename: "caracal", nova: 29, series: "jammy" },
+  { name: "2024.2", codename: "dalmatian", nova: 30, series: "noble" },
+  { name: "2025.1", codename: "epoxy", nova: 31, series: "noble" },
+  { name: "2025.2", codename: "flamingo", nova: 32, series: "noble" },
+];
+
+export type ReleaseName = (typeof RELEASES)[number]["name"];
+
+/** Finds a release by canonical name or codename, case-insensitively. */
+export function findRelease(name: string): Release | undefined {
+  const n = name.trim().toLowerCase();
+  return RELEASES.find((r) => r.name === n || r.codename === n);
+}
+
+/** The release by canonical name; throws for a name that config validation would have refused. */
+export function release(name: string): Release {
+  const r = findRelease(name);
+  if (!r) throw new Error(`unknown OpenStack release "${name}"`);
+  return r;
+}
+
+/** True when `name` is `from` or a later release. */
+export function atLeast(name: string, from: string): boolean {
+  return release(name).nova >= release(from).nova;
+}
+
+/** Filters Nova removed, with the release that removed them. nova-scheduler refuses to start
+ * (SchedulerHostFilterNotFound) when a listed filter does not exist. */
+export const REMOVED_FILTERS: Readonly<Record<string, string>> = {
+  CoreFilter: "train",
+  RamFilter: "train",
+  DiskFilter: "train",
+  AggregateCoreFilter: "train",
+  AggregateRamFilter: "train",
+  AggregateDiskFilter: "train",
+  RetryFilter: "victoria",
+  AvailabilityZoneFilter: "2023.2",
+};
+
+/** The release that removed `filter`, when `release` no longer has it. */
+export function filterRemovedIn(filter: string, releaseName: string): string | undefined {
+  const removedIn = REMOVED_FILTERS[filter];
+  return removedIn !== undefined && atLeast(releaseName, removedIn) ? removedIn : undefined;
+}
+
+/** The charm's own default `scheduler-default-filters` for a release (nova_cc_context.py):
+ * before Pike Core/Ram/Disk were in it; from Victoria Retry is gone; from 2023.2 AvailabilityZone. */
+export function charmDefaultFilters(releaseName: string): string[] {
+  const all = [
+    "RetryFilter",
+    "AvailabilityZoneFilter",
+    "ComputeFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+    "DifferentHostFilter",
+    "SameHostFilter",
+  ];
+  return all.filter((f) => filterRemovedIn(f, releaseName) === undefined);
+}
+
+/** The filters this program adds to the charm's defaults: PciPassthroughFilter is required for PCI
+ * requests; AggregateInstanceExtraSpecsFilter is in the runbook's list. */
+export const PASSTHROUGH_FILTERS = ["AggregateInstanceExtraSpecsFilter", "PciPassthroughFilter"] as const;
+
+/** The default scheduler filter list for a release: the charm's defaults plus ours. */
+export function defaultSchedulerFilters(releaseName: string): string[] {
+  return [...charmDefaultFilters(releaseName), ...PASSTHROUGH_FILTERS];
+}
+
+/** The nova.conf [pci] option the charm's `pci-passthrough-whitelist` ends up in for a release:
+ * `passthrough_whitelist` was renamed `device_spec` in Zed (26.0.0); the old name still works there. */
+export function whitelistOption(releaseName: string): "passthrough_whitelist" | "device_spec" {
+  return atLeast(releaseName, "zed") ? "device_spec" : "passthrough_whitelist";
+}
+
+/** Compute API microversion 2.86 (Ussuri) is the first at which the API validates flavor extra specs. */
+export const EXTRA_SPEC_VALIDATION_MICROVERSION = "2.86";
+
+/** Whether the release's Compute API validates extra specs (microversion 2.86, Ussuri and later). */
+export function validatesExtraSpecs(releaseName: string): boolean {
+  return atLeast(releaseName, "ussuri");
+}
+
+/** xvpvnc consoles were removed from Nova in Ussuri (21.0.0) and do not work on focal or later. */
+export function supportsXvpvnc(releaseName: string): boolean {
+  return !atLeast(releaseName, "ussuri");
+}

@@ -1,0 +1,59 @@
+// Shared by the tests: the example stacks, golden files, and skipping when a real tool is absent.
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import assert from "node:assert/strict";
+import { fromStackFile } from "../components/config-source";
+import { requireSiteConfig, type SiteConfig } from "../components/config";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+/** The example stacks shipped in the repository. */
+export const STACKS = ["dev", "lab"] as const;
+
+/** The raw `pci-passthrough:*` values of Pulumi.<stack>.yaml. */
+export function rawStack(stack: string): Record<string, unknown> {
+  return fromStackFile(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).raw;
+}
+
+/** The validated SiteConfig of Pulumi.<stack>.yaml. */
+export function loadStack(stack: string): SiteConfig {
+  return requireSiteConfig(rawStack(stack));
+}
+
+/** A deep copy of a raw stack with `edit` applied, for one-key variations. */
+export function editStack(stack: string, edit: (raw: Record<string, any>) => void): Record<string, unknown> {
+  const raw = structuredClone(rawStack(stack)) as Record<string, any>;
+  edit(raw);
+  return raw;
+}
+
+/** Compares `actual` with test/golden/<name>; UPDATE_GOLDEN=1 rewrites the file instead. */
+export function expectGolden(name: string, actual: string): void {
+  const file = path.join(ROOT, "test", "golden", name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
+    if (process.env.CI && !existsSync(file)) assert.fail(`golden file ${name} is missing (run with UPDATE_GOLDEN=1 and commit it)`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+    return;
+  }
+  assert.equal(actual, readFileSync(file, "utf8"), `differs from golden file test/golden/${name} (UPDATE_GOLDEN=1 to accept)`);
+}
+
+/** True when `cmd` runs (`cmd --version` or the given probe args exits 0). */
+export function hasTool(cmd: string, probe: string[] = ["--version"]): boolean {
+  const r = spawnSync(cmd, probe, { stdio: "ignore" });
+  return r.error === undefined && r.status === 0;
+}
+
+/**
+ * For `test(name, { skip: needTool(...) }, fn)`: a skip reason when the tool is missing locally, so the
+ * suite says why; under CI (`CI` set) never skip, so a missing tool fails the test instead.
+ */
+export function needTool(cmd: string, debianPackage: string, probe?: string[]): string | false {
+  if (hasTool(cmd, probe)) return false;
+  if (process.env.CI) return false;
+  const reason = `${cmd} not found: apt-get install -y ${debianPackage} (CI fails instead of skipping)`;
+  process.stderr.write(`skip: ${reason}\n`);
+  return reason;
+}
