@@ -1,0 +1,281 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import {
+  importLspci,
+  parseLspci,
+  parseClassOption,
+  parseIdOption,
+  renderSnippet,
+  type Selection,
+} from "../components/lspci";
+import { parseSiteConfig, formatProblems } from "../components/config";
+import { ROOT, editStack, expectGolden, rawStack } from "./helpers";
+
+const FIXTURES = path.join(ROOT, "test", "fixtures", "lspci");
+const fixture = (name: string): string => readFileSync(path.join(FIXTURES, name), "utf8");
+const select = (s: Partial<Selection>): Selection => ({ classes: [], ids: [], ...s });
+
+/** Every fixture with the selections worth a golden snippet. */
+const CASES: { golden: string; file: string; args: string[]; selection?: Selection }[] = [
+  { golden: "lspci-runbook.yaml", file: "runbook-nn.txt", args: [] },
+  { golden: "lspci-nvidia-multi-gpu.yaml", file: "nvidia-multi-gpu-nnk.txt", args: [] },
+  { golden: "lspci-nvidia-p5000-by-id.yaml", file: "nvidia-multi-gpu-nnk.txt", args: ["--id", "10de:1bb0"], selection: select({ ids: ["10de:1bb0"] }) },
+  { golden: "lspci-amd-gpu.yaml", file: "amd-gpu-nnk.txt", args: [] },
+  { golden: "lspci-intel-nic-class02.yaml", file: "intel-nic-nnk.txt", args: ["--class", "02"], selection: select({ classes: ["02"] }) },
+  { golden: "lspci-intel-nic-e810.yaml", file: "intel-nic-nnk.txt", args: ["--id", "8086:1592"], selection: select({ ids: ["8086:1592"] }) },
+  { golden: "lspci-tesla-domain.yaml", file: "tesla-domain-Dnnk.txt", args: [] },
+];
+
+/** Runs the CLI the way `npm run import-lspci` does (tsx), from the repository root. */
+function cli(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/import-lspci.ts", ...args], {
+    cwd: ROOT,
+    input: input ?? "",
+    encoding: "utf8",
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("the runbook's own two lines yield exactly the runbook's devices", () => {
+  const r = importLspci(fixture("runbook-nn.txt"));
+  assert.deepEqual(
+    r.devices.map(({ alias, vendorId, productId, addresses, companions }) => ({ alias, vendorId, productId, addresses, companions })),
+    [{ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0", "0000:84:00.0"], companions: [] }],
+  );
+  // -nn shows no kernel modules: nothing to blacklist, and the snippet says how to get them.
+  assert.deepEqual(r.blacklistDrivers, []);
+  assert.equal(r.iommu, undefined);
+  assert.deepEqual(r.warnings, ["no drivers to blacklist: the input has no `Kernel driver in use` / `Kernel modules` lines (use `lspci -nnk`)"]);
+  assert.equal(r.skippedLines, 0);
+});
+
+test("the runbook's host with -nnk reproduces Pulumi.dev.yaml's devices and blacklist", () => {
+  const r = importLspci(fixture("nvidia-multi-gpu-nnk.txt"), select({ ids: ["10de:1bb0"] }));
+  const dev = rawStack("dev") as { devices: unknown[]; host: { blacklistDrivers: string[] } };
+  const [d] = r.devices;
+  assert.equal(r.devices.length, 1);
+  assert.deepEqual({ alias: d!.alias, vendorId: d!.vendorId, productId: d!.productId, addresses: d!.addresses }, dev.devices[0]);
+  // The runbook: "Determine which driver we are blacklisting ... 'Kernel modules.' In our case nvidiafb and nouveau."
+  assert.deepEqual(r.blacklistDrivers, dev.host.blacklistDrivers);
+  assert.deepEqual(d!.companions, ["10de:10f0"]);
+  assert.equal(r.iommu, "intel");
+  assert.deepEqual(r.warnings, [
+    "0000:83:00.1 NVIDIA Corporation GP104 High Definition Audio Controller [10de:10f0] shares slot 0000:83:00 with 0000:83:00.0: likely in its IOMMU group, suggested as a companion (check /sys/bus/pci/devices/0000:83:00.0/iommu_group/devices)",
+    "0000:84:00.1 NVIDIA Corporation GP104 High Definition Audio Controller [10de:10f0] shares slot 0000:84:00 with 0000:84:00.0: likely in its IOMMU group, suggested as a companion (check /sys/bus/pci/devices/0000:84:00.0/iommu_group/devices)",
+    "blacklisting nouveau also keeps it off 0000:03:00.0 NVIDIA Corporation GP102 [GeForce GTX 1080 Ti] [10de:1b06], which is not selected",
+  ]);
+});
+
+test("multi-GPU NVIDIA host: one group per model, aliases by product, BMC graphics left out, vfio-pci never blacklisted", () => {
+  const r = importLspci(fixture("nvidia-multi-gpu-nnk.txt"));
+  assert.deepEqual(
+    r.devices.map((d) => [d.alias, `${d.vendorId}:${d.productId}`, d.addresses, d.companions]),
+    [
+      ["gpu-1b06", "10de:1b06", ["0000:02:00.0", "0000:03:00.0"], ["10de:10ef"]],
+      ["gpu-1bb0", "10de:1bb0", ["0000:83:00.0", "0000:84:00.0"], ["10de:10f0"]],
+    ],
+  );
+  // 02:00.0 is already on vfio-pci: its driver in use is not a driver to blacklist.
+  assert.deepEqual(r.blacklistDrivers, ["nvidiafb", "nouveau"]);
+  assert.equal(
+    r.warnings[0],
+    "left out 0000:08:00.0 ASPEED Technology, Inc. ASPEED Graphics Family [1a03:2000]: ASPEED BMC graphics is the host's own console (select it with --id 1a03:2000 if you mean it)",
+  );
+  assert.equal(r.warnings.filter((w) => w.includes("suggested as a companion")).length, 4);
+});
+
+test("AMD GPU host: amd iommu from the host bridge, HDMI audio companion, amdgpu blacklisted", () => {
+  const r = importLspci(fixture("amd-gpu-nnk.txt"));
+  assert.deepEqual(
+    r.devices.map((d) => [d.alias, `${d.vendorId}:${d.productId}`, d.addresses, d.companions]),
+    [["gpu", "1002:73a3", ["0000:03:00.0", "0000:23:00.0"], ["1002:ab28"]]],
+  );
+  assert.deepEqual(r.blacklistDrivers, ["amdgpu"]);
+  assert.equal(r.iommu, "amd");
+});
+
+test("Intel NIC host: class 02 groups every NIC, drivers are not blacklisted (runbook: GPUs only)", () => {
+  const all = importLspci(fixture("intel-nic-nnk.txt"), select({ classes: ["02"] }));
+  assert.deepEqual(
+    all.devices.map((d) => [d.alias, d.addresses.length]),
+    [["nic-1521", 2], ["nic-1572", 4], ["nic-1592", 2]],
+  );
+  assert.deepEqual(all.blacklistDrivers, []);
+  assert.deepEqual(
+    all.warnings.map((w) => w.slice(0, w.indexOf(")") + 1)),
+    ["not blacklisted: igb (Ethernet controller at 0000:18:00.0)", "not blacklisted: i40e (Ethernet controller at 0000:3b:00.0)", "not blacklisted: ice (Ethernet controller at 0000:5e:00.0)"],
+  );
+  const e810 = importLspci(fixture("intel-nic-nnk.txt"), select({ ids: ["8086:1592"] }));
+  assert.deepEqual(e810.devices.map((d) => [d.alias, d.addresses, d.companions]), [["nic", ["0000:5e:00.0", "0000:5e:00.1"], []]]);
+  // Default selection (display controllers): only the iDRAC's Matrox, which is left out.
+  assert.deepEqual(importLspci(fixture("intel-nic-nnk.txt")).devices, []);
+});
+
+test("-D output: domain-qualified addresses, 3D controllers are class 03, the proprietary driver's modules", () => {
+  const r = importLspci(fixture("tesla-domain-Dnnk.txt"));
+  assert.deepEqual(r.devices.map((d) => [d.alias, d.productId, d.addresses]), [["gpu", "1eb8", ["0000:3b:00.0", "0000:d8:00.0"]]]);
+  assert.deepEqual(r.blacklistDrivers, ["nvidiafb", "nouveau", "nvidia_drm", "nvidia"]);
+  // --class 0300 is a 4-digit class: the T4 is 0302 and does not match.
+  assert.deepEqual(importLspci(fixture("tesla-domain-Dnnk.txt"), select({ classes: ["0300"] })).devices, []);
+  // --id selects what a class selection leaves out, even BMC graphics.
+  assert.deepEqual(importLspci(fixture("tesla-domain-Dnnk.txt"), select({ ids: ["102b:0536"] })).devices.map((d) => d.addresses), [["0000:03:00.0"]]);
+});
+
+test("parseLspci reads -nn, -nnk and -D lines with their suffixes and detail lines", () => {
+  const text = [
+    "$ lspci -nnk -s 83:00",
+    "0000:83:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1BB0] (rev a1) (prog-if 00 [VGA controller])\r",
+    "\tDeviceName: Onboard IGD",
+    "\tSubsystem: NVIDIA Corporation GP104GL [Quadro P5000] [10de:11b2]",
+    "\tKernel driver in use: nouveau",
+    "\tKernel modules: nvidiafb, nouveau",
+    "\tFlags: bus master, fast devsel, latency 0, IRQ 94",
+    "83:00.1 Audio device [0403]: NVIDIA Corporation GP104 High Definition Audio Controller [10de:10f0] (rev a1)",
+    "",
+    "\tKernel driver in use: orphan",
+  ].join("\n");
+  const { functions, skippedLines } = parseLspci(text);
+  assert.deepEqual(functions, [
+    {
+      address: "0000:83:00.0",
+      slot: "0000:83:00",
+      classCode: "0300",
+      className: "VGA compatible controller",
+      vendorId: "10de",
+      productId: "1bb0",
+      description: "NVIDIA Corporation GP104GL [Quadro P5000]",
+      modules: ["nvidiafb", "nouveau"],
+      subsystem: "NVIDIA Corporation GP104GL [Quadro P5000] [10de:11b2]",
+      driver: "nouveau",
+    },
+    {
+      address: "0000:83:00.1",
+      slot: "0000:83:00",
+      classCode: "0403",
+      className: "Audio device",
+      vendorId: "10de",
+      productId: "10f0",
+      description: "NVIDIA Corporation GP104 High Definition Audio Controller",
+      modules: [],
+    },
+  ]);
+  // The shell prompt and the detail line after a blank line belong to no device.
+  assert.equal(skippedLines, 2);
+});
+
+test("lines that are not lspci -nn output are skipped, never fatal", () => {
+  const notNn = "83:00.0 VGA compatible controller: NVIDIA Corporation GP104GL [Quadro P5000] (rev a1)\n";
+  assert.deepEqual(parseLspci(notNn), { functions: [], skippedLines: 1 });
+  const bad = [
+    "83:00 VGA compatible controller [0300]: NVIDIA Corporation Device [10de:1bb0]", // no function
+    "83:00.8 VGA compatible controller [0300]: NVIDIA Corporation Device [10de:1bb0]", // function > 7
+    "83:00.0 VGA compatible controller [0300]: NVIDIA Corporation Device [10de:1bb]", // short id
+    "83:00.0 VGA compatible controller [0300]: NVIDIA Corporation Device [10de:1bb0] trailing words",
+    "x".repeat(100_000),
+    "\u0000\u0001\uFFFD[10de:1bb0]",
+  ].join("\n");
+  assert.deepEqual(parseLspci(bad), { functions: [], skippedLines: 6 });
+});
+
+test("truncated captures never crash and only ever yield devices of the full capture", () => {
+  const full = fixture("nvidia-multi-gpu-nnk.txt");
+  const known = new Set(parseLspci(full).functions.map((f) => f.address));
+  for (let cut = 0; cut <= full.length; cut += 7) {
+    const part = full.slice(0, cut);
+    const r = importLspci(part);
+    for (const d of r.devices) for (const a of d.addresses) assert.ok(known.has(a), `${a} at cut ${cut}`);
+    assert.doesNotThrow(() => renderSnippet(r));
+  }
+  // Arbitrary bytes, decoded as the CLI decodes them.
+  let seed = 42;
+  const bytes = Buffer.from(Array.from({ length: 20_000 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 16 & 0xff));
+  assert.deepEqual(importLspci(bytes.toString("utf8")).devices, []);
+});
+
+test("alias suggestions satisfy the alias rule and stay unique", () => {
+  const text = [
+    "01:00.0 VGA compatible controller [0300]: Vendor A [1111:2222]",
+    "02:00.0 VGA compatible controller [0300]: Vendor B [3333:2222]",
+    "03:00.0 Ethernet controller [0200]: NIC [8086:1592] (rev 02)",
+    "04:00.0 Non-Volatile memory controller [0108]: Samsung Electronics Co Ltd NVMe SSD Controller PM9A1/PM9A3/980PRO [144d:a80a] (prog-if 02 [NVM Express])",
+    "05:00.0 Processing accelerators [1200]: Accel [1d0f:8061]",
+  ].join("\n");
+  const r = importLspci(text, select({ classes: ["03", "02", "01", "12"] }));
+  assert.deepEqual(r.devices.map((d) => d.alias), ["gpu-1111-2222", "gpu-3333-2222", "nic", "nvme", "accel"]);
+});
+
+test("--class and --id values are checked", () => {
+  assert.equal(parseClassOption("03"), "03");
+  assert.equal(parseClassOption("0C03"), "0c03");
+  assert.equal(parseClassOption("3"), undefined);
+  assert.equal(parseClassOption("030"), undefined);
+  assert.equal(parseClassOption("030000"), undefined);
+  assert.equal(parseIdOption("10DE:1BB0"), "10de:1bb0");
+  assert.equal(parseIdOption("10de"), undefined);
+  assert.equal(parseIdOption("10de:1bb0:00"), undefined);
+});
+
+for (const c of CASES) {
+  test(`golden snippet ${c.golden}, and it validates with the dev stack`, () => {
+    const snippet = renderSnippet(importLspci(fixture(c.file), c.selection), `test/fixtures/lspci/${c.file}`);
+    expectGolden(c.golden, snippet);
+    const doc = parseYaml(snippet) as Record<string, any>;
+    const devices = doc["pci-passthrough:devices"] as { alias: string; vendorId: unknown }[];
+    // Quoted: YAML must not turn 8086 or 1002 into numbers.
+    for (const d of devices) assert.equal(typeof d.vendorId, "string");
+    const raw = editStack("dev", (s) => {
+      s.devices = devices;
+      Object.assign(s.host, doc["pci-passthrough:host"]);
+      s.flavors[0].pci = { [devices[0]!.alias]: 1 };
+    });
+    const parsed = parseSiteConfig(raw);
+    assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
+  });
+}
+
+test("CLI: file argument and stdin (absent or -) print the same snippet", () => {
+  const fromFile = cli(["test/fixtures/lspci/runbook-nn.txt"]);
+  assert.equal(fromFile.status, 0, fromFile.stderr);
+  expectGolden("lspci-runbook.yaml", fromFile.stdout);
+  assert.equal(fromFile.stderr, "import-lspci: 1 warning(s), see the comments at the top of the output\n");
+  const text = fixture("runbook-nn.txt");
+  const expected = fromFile.stdout.replace("From test/fixtures/lspci/runbook-nn.txt", "From stdin");
+  assert.equal(cli([], text).stdout, expected);
+  assert.equal(cli(["-"], text).stdout, expected);
+});
+
+test("CLI: options select, skipped lines are reported", () => {
+  for (const c of CASES.filter((x) => x.args.length > 0)) {
+    const r = cli([...c.args, `test/fixtures/lspci/${c.file}`]);
+    assert.equal(r.status, 0, r.stderr);
+    expectGolden(c.golden, r.stdout);
+  }
+  const r = cli(["--class", "03", "--id", "8086:1592"], `$ lspci -nn\n${fixture("intel-nic-nnk.txt")}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((parseYaml(r.stdout) as Record<string, { alias: string }[]>)["pci-passthrough:devices"]!.map((d) => d.alias), ["nic"]);
+  assert.match(r.stderr, /^import-lspci: skipped 1 line that was not `lspci -nn` output$/m);
+});
+
+test("CLI: bad options, unreadable files and empty selections exit 2 with one clear message", () => {
+  const cases: [string[], string | undefined, string][] = [
+    [["--class", "3"], "", 'import-lspci: --class "3" is not a PCI class (2 or 4 hex digits, e.g. 03 or 0300)'],
+    [["--id", "10de"], "", 'import-lspci: --id "10de" is not a vendor:product id (VVVV:PPPP, e.g. 10de:1bb0)'],
+    [["--vendor", "10de"], "", "import-lspci: Unknown option '--vendor'"],
+    [["a.txt", "b.txt"], "", "import-lspci: expected at most one FILE, got 2: a.txt b.txt"],
+    [["test/fixtures/lspci/missing.txt"], "", "import-lspci: cannot read test/fixtures/lspci/missing.txt: ENOENT"],
+    [["--id", "10de:ffff", "test/fixtures/lspci/runbook-nn.txt"], undefined, "import-lspci: no PCI function matched id 10de:ffff in test/fixtures/lspci/runbook-nn.txt\n"],
+    [[], "garbage\nmore garbage\n", "import-lspci: no PCI function matched class 03 in stdin; 2 lines that were not `lspci -nn` output (the [vvvv:pppp] ids are needed)\n"],
+  ];
+  for (const [args, input, message] of cases) {
+    const r = cli(args, input);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.equal(r.stdout, "", args.join(" "));
+    assert.ok(r.stderr.startsWith(message), `${args.join(" ")}: ${r.stderr}`);
+  }
+  // Only the nothing-matched case explains itself without the usage text; bad options show it.
+  assert.match(cli(["--class", "3"]).stderr, /\nusage: npm run import-lspci -- /);
+});
