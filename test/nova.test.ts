@@ -1,0 +1,161 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parse as parseYaml } from "yaml";
+import { requireSiteConfig } from "../components/config";
+import { defaultSchedulerFilters } from "../components/render/releases";
+import {
+  CHARM_APPS,
+  charmOptions,
+  charmResetOptions,
+  flavorSpecs,
+  pciAliasEntries,
+  pciAliasJson,
+  pciWhitelistJson,
+  renderBundleOverlay,
+  renderCharmConfig,
+  schedulerFilters,
+} from "../components/render/nova";
+import { STACKS, editStack, expectGolden, loadStack } from "./helpers";
+
+const site = (stack: string, edit: (raw: Record<string, any>) => void) => requireSiteConfig(editStack(stack, edit));
+
+for (const stack of STACKS) {
+  test(`${stack}: charm config, bundle overlay and flavors match the golden files`, () => {
+    const s = loadStack(stack);
+    expectGolden(`${stack}-charm-config.yaml`, renderCharmConfig(s));
+    expectGolden(`${stack}-bundle-overlay.yaml`, renderBundleOverlay(s));
+    expectGolden(`${stack}-flavors.json`, `${JSON.stringify(flavorSpecs(s), null, 2)}\n`);
+  });
+
+  test(`${stack}: the charm config file reads back as exactly charmOptions`, () => {
+    const s = loadStack(stack);
+    assert.deepEqual(parseYaml(renderCharmConfig(s)), charmOptions(s));
+  });
+}
+
+test("dev: the runbook's alias as one JSON object, an address-precise whitelist, yoga's filters", () => {
+  const s = loadStack("dev");
+  assert.equal(pciAliasJson(s), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
+  assert.equal(
+    pciWhitelistJson(s),
+    '[{"vendor_id":"10de","product_id":"1bb0","address":"0000:83:00.0"},{"vendor_id":"10de","product_id":"1bb0","address":"0000:84:00.0"}]',
+  );
+  // Yoga: the charm's default after Pike (no Core/Ram/Disk), before Victoria (Retry) and 2023.2 (AvailabilityZone).
+  assert.equal(
+    schedulerFilters(s).join(","),
+    "AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter," +
+      "ServerGroupAffinityFilter,DifferentHostFilter,SameHostFilter,AggregateInstanceExtraSpecsFilter,PciPassthroughFilter",
+  );
+  assert.deepEqual(charmOptions(s), {
+    "nova-cloud-controller": {
+      "pci-alias": pciAliasJson(s),
+      "scheduler-default-filters": schedulerFilters(s).join(","),
+      "console-access-protocol": "spice",
+    },
+    "nova-compute": { "pci-alias": pciAliasJson(s), "pci-passthrough-whitelist": pciWhitelistJson(s) },
+  });
+  assert.deepEqual(flavorSpecs(s), [
+    { name: "m1.gpu", ram: 8192, vcpus: 8, disk: 100, extraSpecs: { "pci_passthrough:alias": "gpu:1" } },
+  ]);
+});
+
+test("what `juju config --reset` must reset: exactly the options set, per application", () => {
+  assert.deepEqual(charmResetOptions(loadStack("dev")), {
+    "nova-cloud-controller": ["pci-alias", "scheduler-default-filters", "console-access-protocol"],
+    "nova-compute": ["pci-alias", "pci-passthrough-whitelist"],
+  });
+  assert.deepEqual(CHARM_APPS, { controller: "nova-cloud-controller", compute: "nova-compute" });
+});
+
+test("lab: several aliases give a JSON list with fixed key order; companions stay out of the whitelist", () => {
+  const s = loadStack("lab");
+  assert.deepEqual(
+    pciAliasEntries(s).map((e) => Object.keys(e)),
+    [
+      ["name", "vendor_id", "product_id", "device_type", "numa_policy"],
+      ["name", "vendor_id", "product_id"],
+    ],
+  );
+  assert.equal(
+    pciAliasJson(s),
+    '[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]',
+  );
+  const whitelist = JSON.parse(pciWhitelistJson(s)) as Array<Record<string, string>>;
+  assert.deepEqual(
+    whitelist.map((w) => `${w.vendor_id}:${w.product_id}@${w.address}`),
+    ["10de:2230@0000:41:00.0", "10de:2230@0000:c1:00.0", "8086:1592@0000:21:00.0"],
+  );
+  assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "rtx:2,nic:1");
+  assert.deepEqual(Object.keys(flavorSpecs(s)[1]!.extraSpecs), [
+    "pci_passthrough:alias",
+    "hw:pci_numa_affinity_policy",
+    "hw:hide_hypervisor_id",
+  ]);
+});
+
+test("devices sharing an alias give one entry each, with device_type (Nova needs it to OR them); identical ones give one", () => {
+  const ored = site("dev", (raw) => raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb1", addresses: ["0000:85:00.0"] }));
+  assert.equal(
+    pciAliasJson(ored),
+    '[{"name":"gpu","vendor_id":"10de","product_id":"1bb0","device_type":"type-PCI"},{"name":"gpu","vendor_id":"10de","product_id":"1bb1","device_type":"type-PCI"}]',
+  );
+  assert.equal((JSON.parse(pciWhitelistJson(ored)) as unknown[]).length, 3);
+
+  const same = site("dev", (raw) => raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:85:00.0"] }));
+  assert.equal(pciAliasJson(same), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
+  assert.equal((JSON.parse(pciWhitelistJson(same)) as unknown[]).length, 3);
+});
+
+test("scheduler filters: the config's list wins, otherwise the release's default", () => {
+  const own = ["ComputeFilter", "PciPassthroughFilter"];
+  const s = site("dev", (raw) => (raw.openstack.schedulerFilters = own));
+  assert.deepEqual(schedulerFilters(s), own);
+  assert.equal(charmOptions(s)["nova-cloud-controller"]!["scheduler-default-filters"], "ComputeFilter,PciPassthroughFilter");
+  const bobcat = site("dev", (raw) => (raw.openstack.release = "bobcat"));
+  assert.deepEqual(schedulerFilters(bobcat), defaultSchedulerFilters("2023.2"));
+  assert.ok(!schedulerFilters(bobcat).includes("AvailabilityZoneFilter"));
+});
+
+test("flavor pci_passthrough:alias keeps the config's order", () => {
+  const s = site("lab", (raw) => (raw.flavors[1].pci = { nic: 1, rtx: 2 }));
+  assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "nic:1,rtx:2");
+});
+
+type Overlay = {
+  machines: Record<string, Record<string, string>>;
+  applications: Record<string, { num_units: number; options: Record<string, string>; to: string[] }>;
+};
+
+test("bundle overlay: tagged machines for nova-compute, an untagged one for the controller, Juju 3 bases", () => {
+  const s = loadStack("dev");
+  const text = renderBundleOverlay(s);
+  const o = parseYaml(text) as Overlay;
+  assert.deepEqual(o.machines, {
+    "0": { base: "ubuntu@20.04", constraints: "tags=pci-pass" },
+    "1": { base: "ubuntu@20.04", constraints: "tags=^pci-pass" },
+  });
+  assert.deepEqual(o.applications["nova-compute"], { num_units: 1, options: charmOptions(s)["nova-compute"], to: ["0"] });
+  assert.deepEqual(o.applications["nova-cloud-controller"], {
+    num_units: 1,
+    options: charmOptions(s)["nova-cloud-controller"],
+    to: ["lxd:1"],
+  });
+  assert.match(text, /^# .*OpenStack yoga \(Nova 25\)/);
+  assert.match(text, /pci-passthrough-whitelist becomes nova\.conf \[pci\] passthrough_whitelist on yoga/);
+});
+
+test("bundle overlay: one tagged machine per MAAS system ID, series for Juju 2.9, device_spec from zed", () => {
+  const lab = parseYaml(renderBundleOverlay(loadStack("lab"))) as Overlay;
+  assert.deepEqual(Object.keys(lab.machines), ["0", "1", "2"]);
+  assert.deepEqual(lab.machines["1"], { series: "focal", constraints: "tags=gpu-lab" });
+  assert.deepEqual(lab.machines["2"], { series: "focal", constraints: "tags=^gpu-lab" });
+  assert.deepEqual(lab.applications["nova-compute"]!.to, ["0", "1"]);
+  assert.equal(lab.applications["nova-compute"]!.num_units, 2);
+  assert.deepEqual(lab.applications["nova-cloud-controller"]!.to, ["lxd:2"]);
+
+  const zed = renderBundleOverlay(site("dev", (raw) => (raw.openstack.release = "zed")));
+  assert.match(zed, /becomes nova\.conf \[pci\] device_spec on zed/);
+  assert.equal((parseYaml(zed) as Overlay).machines["0"]!.base, "ubuntu@22.04");
+  const flamingo = parseYaml(renderBundleOverlay(site("dev", (raw) => (raw.openstack.release = "2025.2")))) as Overlay;
+  assert.equal(flamingo.machines["0"]!.base, "ubuntu@24.04");
+});

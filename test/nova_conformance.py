@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Checks a site's rendered Nova configuration with Nova's own code (Debian python3-nova, Nova 26 Zed).
+
+Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
+
+  {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
+   "devices": [{"alias", "vendor_id", "product_id", "address", "dev_type"}],  # one GPU host, from config
+   "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site)
+   "check_filters": bool}                     # release >= zed: the filter list must exist in Zed
+
+Prints a JSON report on stdout and exits 0 when every check holds; otherwise prints
+"nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Nothing here trusts the renderer:
+the nova.conf [pci] section is written the way the charms write it and read back by oslo.config.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+# Nova's eventlet monkey patching is for its services; a checker only needs the parsers.
+os.environ.setdefault("OS_NOVA_DISABLE_EVENTLET_PATCHING", "1")
+
+import nova.conf  # noqa: E402
+from nova import exception, objects  # noqa: E402
+
+objects.register_all()
+
+from nova.api.validation.extra_specs import validators  # noqa: E402
+from nova.pci import request as pci_request  # noqa: E402
+from nova.pci import stats as pci_stats  # noqa: E402
+from nova.pci import whitelist as pci_whitelist  # noqa: E402
+from nova.scheduler import filters as scheduler_filters  # noqa: E402
+
+CONF = nova.conf.CONF
+CONTROLLER, COMPUTE = "nova-cloud-controller", "nova-compute"
+
+
+class Failure(Exception):
+    def __init__(self, check, reason):
+        super().__init__(f"{check}: {reason}")
+
+
+def expect(cond, check, reason):
+    if not cond:
+        raise Failure(check, reason)
+
+
+def alias_lines(text):
+    """What both charms write for `pci-alias` (nova_compute_context.py / nova_cc_context.py, Queens on):
+    a JSON list becomes one `alias =` line per element, each json.dumps(x, sort_keys=True)."""
+    aliases = json.loads(text)
+    if isinstance(aliases, list):
+        return [json.dumps(a, sort_keys=True) for a in aliases]
+    return [json.dumps(aliases, sort_keys=True)]
+
+
+def load_nova_conf(alias_text, whitelist_text):
+    """Writes the [pci] section as the charm's templates do (charm-nova-compute templates/*/nova.conf:
+    `passthrough_whitelist = {{ verbatim }}`, `alias = {{ line }}`) and loads it with oslo.config. On Zed
+    passthrough_whitelist is the deprecated name of device_spec, so this also proves the rename works."""
+    lines = ["[pci]", f"passthrough_whitelist = {whitelist_text}"]
+    lines += [f"alias = {line}" for line in alias_lines(alias_text)]
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+        path = f.name
+    try:
+        CONF(["--config-file", path], project="nova", default_config_files=[], default_config_dirs=[])
+        # Read the values while the file exists; oslo.config caches them afterwards.
+        return list(CONF.pci.alias), list(CONF.pci.device_spec)
+    finally:
+        os.unlink(path)
+
+
+def other_address(address, taken):
+    """The same slot, another function (e.g. a GPU's HDMI audio at .1), not configured."""
+    head, func = address.rsplit(".", 1)
+    for step in range(1, 8):
+        candidate = f"{head}.{(int(func) + step) % 8}"
+        if candidate not in taken:
+            return candidate
+    raise Failure("whitelist", f"no free function next to {address}")
+
+
+def pci_device(dev):
+    return objects.PciDevice(
+        compute_node_id=1,
+        address=dev["address"],
+        vendor_id=dev["vendor_id"],
+        product_id=dev["product_id"],
+        dev_type=dev["dev_type"],
+        numa_node=0,
+        status="available",
+        parent_addr=None,
+        extra_info={},
+        request_id=None,
+        dev_id=f"pci_{dev['address'].replace(':', '_').replace('.', '_')}",
+        label=f"label_{dev['vendor_id']}_{dev['product_id']}",
+    )
+
+
+def host_stats(whitelist, devices):
+    stats = pci_stats.PciDeviceStats(None, dev_filter=whitelist)
+    for dev in devices:
+        stats.add_device(pci_device(dev))
+    return stats
+
+
+def requests_for(extra_specs):
+    flavor = objects.Flavor(extra_specs=dict(extra_specs))
+    return pci_request.get_pci_requests_from_flavor(flavor).requests
+
+
+def check(data):
+    report = {}
+    charm = data["charm"]
+
+    alias_text = charm[CONTROLLER]["pci-alias"]
+    expect(charm[COMPUTE]["pci-alias"] == alias_text, "pci-alias",
+           "differs between nova-cloud-controller and nova-compute")
+    alias_conf, spec_conf = load_nova_conf(alias_text, charm[COMPUTE]["pci-passthrough-whitelist"])
+
+    try:
+        aliases = pci_request._get_alias_from_config()
+    except exception.PciInvalidAlias as exc:
+        raise Failure("pci-alias", f"Nova rejects it: {exc}")
+    report["aliases"] = {name: {"numa_policy": policy, "specs": specs}
+                         for name, (policy, specs) in sorted(aliases.items())}
+    report["alias_lines"] = alias_conf
+
+    try:
+        whitelist = pci_whitelist.Whitelist(spec_conf)
+    except exception.NovaException as exc:
+        raise Failure("pci-passthrough-whitelist", f"Nova rejects it: {exc}")
+    devices = data["devices"]
+    taken = {d["address"] for d in devices}
+    assignable, refused = [], []
+    for d in devices:
+        dev = {k: d[k] for k in ("vendor_id", "product_id", "address")}
+        expect(whitelist.device_assignable(dev), "whitelist", f"configured device {dev} is not assignable")
+        assignable.append(dev)
+        other_model = dict(dev, product_id=f"{(int(dev['product_id'], 16) + 1) % 0x10000:04x}")
+        other_slot = dict(dev, address=other_address(dev["address"], taken))
+        for other in (other_model, other_slot):
+            expect(not whitelist.device_assignable(other), "whitelist", f"unconfigured device {other} is assignable")
+            refused.append(other)
+    report["whitelist"] = {"assignable": assignable, "refused": refused}
+
+    per_host = {}
+    for d in devices:
+        per_host[d["alias"]] = per_host.get(d["alias"], 0) + 1
+    host = host_stats(whitelist, devices)
+    empty = host_stats(whitelist, [])
+    flavors = {}
+    for f in data["flavors"]:
+        name, specs = f["name"], f["extraSpecs"]
+        for key, value in specs.items():
+            try:
+                validators.validate(key, value)
+            except exception.ValidationError as exc:
+                raise Failure(f"flavor {name}", f"extra spec {key}={value!r}: {exc}")
+        try:
+            requests = requests_for(specs)
+        except (exception.PciRequestAliasNotDefined, exception.PciInvalidAlias) as exc:
+            raise Failure(f"flavor {name}", str(exc))
+        asked = {r.alias_name: r.count for r in requests}
+        expect(host.support_requests(requests), f"flavor {name}",
+               f"a GPU host with {per_host} cannot take {asked}")
+        expect(not empty.support_requests(requests), f"flavor {name}", "a host without devices takes it")
+        over = {}
+        for alias in asked:
+            more = f"{alias}:{per_host.get(alias, 0) + 1}"
+            over[alias] = more
+            expect(not host.support_requests(requests_for({"pci_passthrough:alias": more})),
+                   f"flavor {name}", f"a GPU host with {per_host} takes {more}")
+        flavors[name] = {"requests": asked, "supported": True, "without_devices": False, "one_more_refused": over}
+    report["flavors"] = flavors
+
+    filters = charm[CONTROLLER]["scheduler-default-filters"].split(",")
+    if data.get("check_filters"):
+        known = {cls.__name__ for cls in scheduler_filters.all_filters()}
+        unknown = [f for f in filters if f not in known]
+        expect(not unknown, "scheduler-default-filters",
+               f"not in Nova's filter registry (nova-scheduler raises SchedulerHostFilterNotFound): {unknown}")
+        report["filters"] = {"checked": filters}
+    else:
+        report["filters"] = {"checked": []}
+    return report
+
+
+def main():
+    try:
+        report = check(json.load(sys.stdin))
+    except Failure as exc:
+        print(f"nova-conformance: FAIL: {exc}", file=sys.stderr)
+        return 1
+    json.dump(report, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
