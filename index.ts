@@ -1,10 +1,17 @@
-// The Pulumi program: one site per stack. Reads and validates the stack's `pci-passthrough:*` config
-// before any resource is registered.
+// The Pulumi program: one site per stack. The stack's `pci-passthrough:*` config is validated first;
+// an invalid config stops the program with every problem listed, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { requireSiteConfig } from "./components/config";
 import { fromRuntimeConfig } from "./components/config-source";
+import { PciPassthrough } from "./components/pci-passthrough";
 
 const site = requireSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
+const deployment = new PciPassthrough(pulumi.getStack(), { site });
 
-export const tag = site.maas.tag;
-export const model = site.juju.model;
+export const tag = deployment.maasTag.tagName;
+export const kernelOptions = deployment.maasTag.kernelOptions;
+export const model = deployment.model.modelName;
+export const aliasJson = deployment.charmConfig.aliasJson;
+export const flavorIds = deployment.flavors.flavorIds;
+export const bundleOverlay = deployment.artifacts.bundleOverlay;
+export const verification = deployment.smokeTest?.verification;

@@ -1,0 +1,37 @@
+// The Juju model whose cloudinit-userdata prepares the GPU hosts (runbook: "In Target Changes").
+import * as pulumi from "@pulumi/pulumi";
+import type { CommandSpec } from "./render/commands";
+import type { Runner, CommandResource } from "./runner";
+
+export interface JujuModelArgs {
+  runner: Runner;
+  /** The model's name (without controller). */
+  modelName: string;
+  /** The rendered `cloudinit-userdata` text. */
+  cloudinitUserdata: string;
+  /** The rendered add-model / model-config step. A kept model has no delete script and retainOnDelete. */
+  model: CommandSpec;
+}
+
+export class JujuModel extends pulumi.ComponentResource {
+  public readonly modelName: pulumi.Output<string>;
+  public readonly cloudinitUserdata: pulumi.Output<string>;
+  public readonly modelCommand: CommandResource;
+
+  constructor(name: string, args: JujuModelArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pci-passthrough:juju:Model", name, {}, opts);
+    if (args.model.retainOnDelete) {
+      // Said on every run so that nobody expects `pulumi destroy` to remove the cloud.
+      pulumi.log.info(
+        `Juju model ${args.modelName} is kept when this stack is deleted (set pci-passthrough:juju.destroyModelOnDelete to destroy it)`,
+        this,
+      );
+    } else {
+      pulumi.log.warn(`Juju model ${args.modelName} and everything in it is DESTROYED when this stack is deleted`, this);
+    }
+    this.modelCommand = args.runner.run(`${name}-${args.model.id}`, args.model, {}, { parent: this });
+    this.modelName = pulumi.output(args.modelName);
+    this.cloudinitUserdata = pulumi.output(args.cloudinitUserdata);
+    this.registerOutputs({ modelName: this.modelName, cloudinitUserdata: this.cloudinitUserdata });
+  }
+}

@@ -1,0 +1,85 @@
+// The whole site: MAAS tag -> Juju model -> charm options -> flavors -> smoke test, the runbook's order.
+import * as pulumi from "@pulumi/pulumi";
+import type { SiteConfig } from "./config";
+import { secretValue, type CommandSpec } from "./render/commands";
+import { renderSite, type SiteArtifacts } from "./render/site";
+import { makeRunner } from "./runner";
+import { MaasPciTag } from "./maas-tag";
+import { JujuModel } from "./juju-model";
+import { NovaCharmConfig } from "./nova-charm-config";
+import { GpuFlavors } from "./gpu-flavors";
+import { SmokeTest } from "./smoke-test";
+
+export interface PciPassthroughArgs {
+  /** The validated site (components/config.ts). */
+  site: SiteConfig;
+}
+
+/** The secret environment values of the given steps, each wrapped with pulumi.secret. */
+function secretsFor(site: SiteConfig, ...specs: (CommandSpec | undefined)[]): Record<string, pulumi.Output<string>> {
+  const out: Record<string, pulumi.Output<string>> = {};
+  for (const spec of specs) {
+    for (const [name, source] of Object.entries(spec?.secretEnvironment ?? {})) {
+      const value = secretValue(site, source);
+      if (value === undefined) throw new Error(`${source} is needed by step "${spec?.step}" but not set`);
+      out[name] = pulumi.secret(value);
+    }
+  }
+  return out;
+}
+
+export class PciPassthrough extends pulumi.ComponentResource {
+  public readonly artifacts: SiteArtifacts;
+  public readonly maasTag: MaasPciTag;
+  public readonly model: JujuModel;
+  public readonly charmConfig: NovaCharmConfig;
+  public readonly flavors: GpuFlavors;
+  public readonly smokeTest?: SmokeTest;
+
+  constructor(name: string, args: PciPassthroughArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pci-passthrough:site:PciPassthrough", name, {}, opts);
+    const site = args.site;
+    const a = renderSite(site);
+    this.artifacts = a;
+    const runner = makeRunner(site.runner);
+
+    this.maasTag = new MaasPciTag(
+      `${name}-maas`,
+      {
+        runner,
+        tagName: site.maas.tag,
+        kernelOptions: a.kernelOptions,
+        tag: a.commands.tag,
+        machines: a.commands.machines,
+        secrets: secretsFor(site, a.commands.tag, a.commands.machines),
+      },
+      { parent: this },
+    );
+    this.model = new JujuModel(
+      `${name}-juju`,
+      { runner, modelName: site.juju.model, cloudinitUserdata: a.userdata, model: a.commands.model },
+      { parent: this, dependsOn: [this.maasTag] },
+    );
+    this.charmConfig = new NovaCharmConfig(
+      `${name}-charms`,
+      { runner, aliasJson: a.aliasJson, options: a.charmOptions, config: a.commands.charmConfig },
+      { parent: this, dependsOn: [this.model] },
+    );
+    // An alias must exist on the controller before a flavor asks for it.
+    this.flavors = new GpuFlavors(`${name}-flavors`, { flavors: a.flavors }, { parent: this, dependsOn: [this.charmConfig] });
+    if (site.smokeTest && a.commands.verify) {
+      this.smokeTest = new SmokeTest(
+        `${name}-smoke`,
+        { runner, smokeTest: site.smokeTest, flavors: this.flavors.flavors, verify: a.commands.verify },
+        { parent: this, dependsOn: [this.flavors] },
+      );
+    }
+    this.registerOutputs({
+      tag: this.maasTag.tagName,
+      kernelOptions: this.maasTag.kernelOptions,
+      model: this.model.modelName,
+      aliasJson: this.charmConfig.aliasJson,
+      flavorIds: this.flavors.flavorIds,
+    });
+  }
+}

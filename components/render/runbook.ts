@@ -1,0 +1,136 @@
+// commands.sh: the whole deployment of one site as the ordered maas / juju / openstack commands an
+// operator could run by hand: the runbook, generated for this site. The maas and juju steps are the very
+// scripts the Pulumi command resources run (components/render/commands.ts); the openstack steps do
+// by hand what the flavor and server resources do.
+import type { SiteConfig } from "../config";
+import type { CommandSpec } from "./commands";
+import type { FlavorSpec } from "./nova";
+import type { SiteArtifacts } from "./site";
+import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "./releases";
+import { shellAssignments, shellCommand, shellQuote } from "./shell";
+
+function indent(text: string, by = "  "): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => (l === "" ? l : by + l))
+    .join("\n");
+}
+
+/** A maas/juju step in a subshell, with its environment exported. Secrets are not in the file: the
+ * operator exports them, and the step stops with a message when one is missing. */
+function step(n: number, spec: CommandSpec): string {
+  const secrets = Object.entries(spec.secretEnvironment).map(
+    ([name, source]) => `: "\${${name}:?export ${name} with the value of pci-passthrough:${source} first}"`,
+  );
+  const env = shellAssignments(spec.environment).map((a) => `export ${a}`);
+  return [`# ${n}. ${spec.step}`, "(", indent([...secrets, ...env, spec.create].join("\n")), ")", ""].join("\n");
+}
+
+/** The `openstack` prefix: microversion 2.86+ makes Nova validate extra specs (Ussuri and later). */
+function openstackCli(site: SiteConfig): { argv: string[]; note: string } {
+  if (validatesExtraSpecs(site.openstack.release)) {
+    return {
+      argv: ["openstack", "--os-compute-api-version", EXTRA_SPEC_VALIDATION_MICROVERSION],
+      note: `# Compute API microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION}: Nova validates the extra specs and refuses a bad one with HTTP 400.`,
+    };
+  }
+  return {
+    argv: ["openstack"],
+    note:
+      `# ${site.openstack.release} predates compute microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION} (Ussuri): the API cannot validate extra specs,\n` +
+      "# so a malformed one is only found when a server boots. pci-passthrough validated them before rendering.",
+  };
+}
+
+// Reads `openstack flavor show -f json` on stdin; prints "ram vcpus disk" then one property key a line.
+const FLAVOR_STATE = `python3 -c 'import json, sys; f = json.load(sys.stdin); p = f.get("properties") or {}; p = p if isinstance(p, dict) else dict(kv.split("=", 1) for kv in p.replace("\\x27", "").split(", ") if "=" in kv); print(f["ram"], f["vcpus"], f["disk"]); [print(k) for k in sorted(p)]'`;
+
+/** One flavor, idempotently: Nova flavors are immutable, so a changed size deletes and recreates it
+ * (one flavor of that name remains); extra specs are set, and stale ones unset. */
+function flavorStep(n: number, f: FlavorSpec, cli: string[]): string {
+  const os = (...args: string[]) => shellCommand([...cli, ...args]);
+  const size = `${f.ram} ${f.vcpus} ${f.disk}`;
+  const name = shellQuote(f.name);
+  const props = Object.entries(f.extraSpecs).flatMap(([k, v]) => ["--property", `${k}=${v}`]);
+  const wanted = Object.keys(f.extraSpecs).sort();
+  return [
+    `# ${n}. flavor ${f.name}: ${f.ram} MB RAM, ${f.vcpus} vCPUs, ${f.disk} GB disk`,
+    "(",
+    indent(
+      [
+        "set -eu",
+        `state=$(${os("flavor", "show", "-f", "json", f.name)} 2>/dev/null | ${FLAVOR_STATE}) || state=""`,
+        `if [ -n "$state" ] && [ "$(printf '%s\\n' "$state" | head -n 1)" != ${shellQuote(size)} ]; then`,
+        `  printf 'flavor %s changed size: deleting it to recreate it\\n' ${name}`,
+        `  ${os("flavor", "delete", f.name)}`,
+        `  state=""`,
+        "fi",
+        `if [ -z "$state" ]; then`,
+        `  ${os("flavor", "create", "--ram", String(f.ram), "--vcpus", String(f.vcpus), "--disk", String(f.disk), "--public", f.name)} >/dev/null`,
+        "fi",
+        `for key in $(printf '%s\\n' "$state" | tail -n +2); do`,
+        `  case "$key" in ${wanted.map(shellQuote).join("|")}) ;; *) ${os("flavor", "unset", "--property")} "$key" ${name} ;; esac`,
+        "done",
+        `${os("flavor", "set", ...props, f.name)}`,
+      ].join("\n"),
+    ),
+    ")",
+    "",
+  ].join("\n");
+}
+
+function serverStep(n: number, site: SiteConfig, server: { name: string; flavor: string }, cli: string[]): string {
+  const st = site.smokeTest!;
+  const create = shellCommand([
+    ...cli,
+    "server",
+    "create",
+    ...(st.keyPair ? ["--key-name", st.keyPair] : []),
+    "--image",
+    st.image,
+    "--network",
+    st.network,
+    "--flavor",
+    server.flavor,
+    "--wait",
+    server.name,
+  ]);
+  return [
+    `# ${n}. smoke-test server ${server.name} on flavor ${server.flavor}`,
+    `${shellCommand([...cli, "server", "show", server.name])} >/dev/null 2>&1 || ${create}`,
+    "",
+  ].join("\n");
+}
+
+/** The whole commands.sh for a stack. */
+export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string): string {
+  const { argv: cli, note } = openstackCli(site);
+  let n = 0;
+  const c = a.commands;
+  const out: string[] = [
+    "#!/bin/sh",
+    "# Single-quoted values below are literal on purpose (userdata, remote commands): nothing expands here.",
+    "# shellcheck disable=SC2016",
+    `# pci-passthrough: the deployment of stack "${stack}" as the commands an operator would run by hand,`,
+    "# in the runbook's order (MAAS tag -> Juju model -> charm options -> flavors -> smoke test).",
+    "# Generated by `npm run render`; `pulumi up` runs the same maas and juju steps. Safe to run again.",
+    "# Needs: maas (profile logged in, or PCIPT_MAAS_API_KEY exported when maas.url is set), juju, and",
+    "# openstack with OS_* credentials. SKIP_SMOKE_TEST=1 skips the test servers and the vfio-pci check.",
+    "set -eu",
+    "",
+    step(++n, c.tag),
+  ];
+  if (c.machines) out.push(step(++n, c.machines));
+  out.push(step(++n, c.model), step(++n, c.charmConfig), note, "");
+  for (const f of a.flavors) out.push(flavorStep(++n, f, cli));
+  if (site.smokeTest && c.verify) {
+    out.push('if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then', "");
+    for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site, s, cli)), "");
+    out.push(indent(step(++n, c.verify)), "fi", "");
+  }
+  if (c.model.retainOnDelete) {
+    out.push(`# Removing this site later: the Juju model ${site.juju.model} is kept (juju.destroyModelOnDelete is false).`);
+  }
+  return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+}

@@ -1,0 +1,155 @@
+// Runs the real Pulumi program (index.ts) under Pulumi's mocks and records every resource it registers:
+// type, name, parent, dependencies, inputs (secrets as "[secret]") and the resource options that mocks
+// do not see (recorded with a stack transformation, which runs in the SDK). Used by `npm run render`,
+// the program tests and the benchmarks; it needs no Pulumi CLI, backend or credentials.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+export const SECRET_MARK = "[secret]";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface RecordedOptions {
+  retainOnDelete?: boolean;
+  protect?: boolean;
+  deleteBeforeReplace?: boolean;
+  additionalSecretOutputs?: string[];
+  ignoreChanges?: string[];
+}
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  /** A custom resource (a real cloud object) rather than a component. */
+  custom: boolean;
+  /** Name of the parent resource; the stack for top-level ones. */
+  parent: string;
+  /** Names of the resources it explicitly depends on (`dependsOn`). */
+  dependsOn: string[];
+  /** Inputs as the provider would get them; secret values replaced by "[secret]". */
+  inputs: Record<string, unknown>;
+  options: RecordedOptions;
+}
+
+export interface ProgramRun {
+  resources: RecordedResource[];
+  /** The stack outputs (index.ts exports), secrets as "[secret]". */
+  outputs: Record<string, unknown>;
+  /** Messages the program logged (pulumi.log), as "severity: text". */
+  logs: string[];
+}
+
+/** Replaces Pulumi's secret wrappers (as mocks see them) with "[secret]". */
+export function revealShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(revealShape);
+  if (value !== null && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (o[SIG_KEY] === SECRET_SIG) return SECRET_MARK;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, revealShape(v)]));
+  }
+  return value;
+}
+
+function resourceName(r: unknown): string | undefined {
+  return (r as { __name?: string } | undefined)?.__name;
+}
+
+async function resourcesOf(deps: pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource> | undefined) {
+  if (deps === undefined) return [];
+  const resolved = await new Promise<unknown>((resolve) => {
+    (pulumi.output(deps) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v));
+  });
+  const list = Array.isArray(resolved) ? resolved : [resolved];
+  return list.map(resourceName).filter((n): n is string => n !== undefined);
+}
+
+/** A key-sorted deep copy, so recorded inputs print the same way every time. */
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .map((k) => [k, sorted((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+export interface RunOptions {
+  /** Namespaced config keys (`pci-passthrough:maas`) to values: objects as JSON text, as the CLI gives them. */
+  config: Record<string, string>;
+  /** Config keys that are secrets. */
+  secretKeys?: string[];
+  project?: string;
+  stack: string;
+  /** The program module; index.ts at the repository root by default. */
+  program?: string;
+}
+
+/**
+ * Runs the program once in this process. Mocks are process-global, so call it once per process (the
+ * render command and the tests spawn a process per stack).
+ */
+export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
+  const byName = new Map<string, RecordedResource>();
+  const pending: Promise<void>[] = [];
+  const logs: string[] = [];
+
+  pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const rec = byName.get(args.name);
+        if (rec) rec.inputs = sorted(revealShape(args.inputs)) as Record<string, unknown>;
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...(args.type === "command:local:Command" || args.type === "command:remote:Command" ? { stdout: "", stderr: "" } : {}) } };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        // The program makes no provider calls; one would be a surprise worth failing on.
+        throw new Error(`unexpected provider call ${args.token}`);
+      },
+    },
+    opts.project ?? "pci-passthrough",
+    opts.stack,
+    true,
+  );
+
+  for (const severity of ["info", "warn", "error", "debug"] as const) {
+    const original = pulumi.log[severity];
+    (pulumi.log as Record<string, unknown>)[severity] = (msg: string, resource?: pulumi.Resource) => {
+      if (severity !== "debug") logs.push(`${severity}: ${msg}`);
+      void original;
+      void resource;
+      return Promise.resolve();
+    };
+  }
+
+  const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
+  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      const rec: RecordedResource = {
+        type: args.type,
+        name: args.name,
+        custom: args.resource instanceof pulumi.CustomResource,
+        parent: resourceName(args.opts.parent) ?? `${opts.project ?? "pci-passthrough"}-${opts.stack}`,
+        dependsOn: [],
+        inputs: {},
+        options: {},
+      };
+      const o = args.opts as pulumi.CustomResourceOptions;
+      for (const key of ["retainOnDelete", "protect", "deleteBeforeReplace", "additionalSecretOutputs", "ignoreChanges"] as const) {
+        if (o[key] !== undefined) (rec.options as Record<string, unknown>)[key] = o[key];
+      }
+      byName.set(args.name, rec);
+      pending.push(resourcesOf(o.dependsOn).then((d) => void (rec.dependsOn = d.sort())));
+      return undefined;
+    });
+    const mod = (await import(program)) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(mod).filter(([k, v]) => k !== "default" && v !== undefined));
+  });
+  await Promise.all(pending);
+  const out = await new Promise<Record<string, unknown>>((resolve) =>
+    pulumi.output(outputs ?? {}).apply((v) => resolve(v as Record<string, unknown>)),
+  );
+  return { resources: [...byName.values()], outputs: sorted(revealShape(out)) as Record<string, unknown>, logs };
+}
