@@ -1,0 +1,47 @@
+// What the GPU host's kernel must be told: the IOMMU and blacklist options (the MAAS tag's kernel_opts and
+// the grub drop-in share them), and the vendor:product ids vfio-pci takes. Pure: no Pulumi import.
+import type { SiteConfig } from "../config";
+
+/** The vfio modules loaded at boot and put into the initramfs. vfio_virqfd is left out: it is pulled in
+ * by vfio_pci on kernels that still have it (before 6.2) and does not exist after. */
+export const VFIO_MODULES = ["vfio", "vfio_iommu_type1", "vfio_pci"] as const;
+
+const unique = (items: readonly string[]): string[] => [...new Set(items)];
+
+/**
+ * Every vendor:product handed to vfio-pci: each device's own id and its companions (other functions of
+ * the same IOMMU group, e.g. a GPU's HDMI audio; all functions of a group must go to vfio-pci or QEMU
+ * fails with "group N is not viable", DOMAIN.md "Early binding"). Sorted, no duplicates. The kernel
+ * options, the modprobe file and the binding scripts all take their ids from here.
+ */
+export function vfioIds(site: SiteConfig): string[] {
+  return unique(site.devices.flatMap((d) => [`${d.vendorId}:${d.productId}`, ...d.companions])).sort();
+}
+
+/** Every configured PCI address, in config order (normalised DDDD:BB:SS.F by the config schema). */
+export function configuredAddresses(site: SiteConfig): string[] {
+  return unique(site.devices.flatMap((d) => d.addresses));
+}
+
+/**
+ * The kernel options for the MAAS tag's kernel_opts (and the grub drop-in), in a stable order:
+ * IOMMU on for the CPU vendor (`intel_iommu=on` is Intel only, AMD takes `amd_iommu=on`), `iommu=pt`
+ * when asked, the unsafe-interrupts opt-in only when asked (a security trade-off for platforms without
+ * interrupt remapping, which the runbook sets unconditionally), the driver blacklist, and for the
+ * `modprobe` binding `vfio-pci.ids` so vfio-pci claims the devices as soon as it loads.
+ */
+export function kernelOptions(site: SiteConfig): string[] {
+  const h = site.host;
+  const opts = [h.iommu === "intel" ? "intel_iommu=on" : "amd_iommu=on"];
+  if (h.iommuPassthrough) opts.push("iommu=pt");
+  if (h.allowUnsafeInterrupts) opts.push("vfio_iommu_type1.allow_unsafe_interrupts=1");
+  const drivers = unique(h.blacklistDrivers);
+  if (drivers.length > 0) opts.push(`modprobe.blacklist=${drivers.join(",")}`);
+  if (h.binding === "modprobe") opts.push(`vfio-pci.ids=${vfioIds(site).join(",")}`);
+  return unique(opts);
+}
+
+/** The kernel command line fragment: the MAAS tag's `kernel_opts` value. */
+export function kernelCmdline(site: SiteConfig): string {
+  return kernelOptions(site).join(" ");
+}

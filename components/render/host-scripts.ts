@@ -1,0 +1,167 @@
+// The shell text shipped to the hosts: the binding script (driver-override and rc-local), its systemd unit,
+// and the guards that keep commands off containers and machines without the devices. Pure: no Pulumi import.
+import type { SiteConfig } from "../config";
+import { configuredAddresses, vfioIds } from "./host-kernel";
+
+/** Where the driver-override binding script and its unit are installed. */
+export const BIND_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-bind";
+export const BIND_UNIT_NAME = "pci-passthrough-bind.service";
+export const BIND_UNIT_PATH = `/etc/systemd/system/${BIND_UNIT_NAME}`;
+/** The runbook's binding method: systemd's rc-local.service runs it when it is executable. */
+export const RC_LOCAL_PATH = "/etc/rc.local";
+
+/**
+ * A POSIX sh condition, true when at least one configured address exists under /sys/bus/pci/devices.
+ * The model's userdata runs on every machine of the model (runbook note), so host changes are guarded by it.
+ */
+export function anyDevicePresent(site: SiteConfig): string {
+  return configuredAddresses(site)
+    .map((a) => `[ -e /sys/bus/pci/devices/${a} ]`)
+    .join(" || ");
+}
+
+/** True (exit 0) on a machine that is not a container. `systemd-detect-virt --container` exits 0 inside one. */
+export const NOT_A_CONTAINER = "! systemd-detect-virt --container >/dev/null 2>&1";
+
+/** A GPU host: not a container (an LXD container sees the host's PCI devices read-only) and has a device. */
+export function gpuHostCondition(site: SiteConfig): string {
+  return `${NOT_A_CONTAINER} && { ${anyDevicePresent(site)}; }`;
+}
+
+// The body shared by the driver-override script and /etc/rc.local: the runbook's vfiobind, repaired.
+// Per-address driver_override instead of vfio-pci/new_id (new_id takes every device with that
+// vendor:product, DOMAIN.md), existence checks, every other function of the device's IOMMU group that is
+// a configured id bound too, and exit 0 so a missing device never fails the boot.
+function scriptBody(site: SiteConfig): string {
+  const calls = configuredAddresses(site).map((a) => `bind_group ${a}`);
+  return `set -eu
+
+# SYSFS_ROOT redirects every sysfs path, so tests can run this script against a fake tree.
+SYSFS_ROOT="\${SYSFS_ROOT:-/sys}"
+PCI="$SYSFS_ROOT/bus/pci"
+# Every vendor:product vfio-pci may take: the configured devices and their companions.
+VFIO_IDS="${vfioIds(site).join(" ")}"
+# Addresses handled so far, so a function is never bound twice.
+DONE=" "
+
+log() {
+    printf 'pci-passthrough-bind: %s\\n' "$*"
+}
+
+# Model userdata reaches LXD containers too, and they see the host's PCI devices read-only.
+if systemd-detect-virt --container >/dev/null 2>&1; then
+    log "running in a container, nothing to bind"
+    exit 0
+fi
+
+# id_of DIR: the vendor:product of a PCI function, e.g. 10de:1bb0.
+id_of() {
+    vendor=$(cat "$1/vendor" 2>/dev/null || true)
+    device=$(cat "$1/device" 2>/dev/null || true)
+    printf '%s:%s\\n' "\${vendor#0x}" "\${device#0x}"
+}
+
+# vfiobind ADDRESS: hand one present function to vfio-pci: driver_override, unbind, probe.
+vfiobind() {
+    dev="$1"
+    path="$PCI/devices/$dev"
+    DONE="$DONE$dev "
+    current=""
+    if [ -e "$path/driver" ]; then
+        current=$(readlink "$path/driver")
+        current=\${current##*/}
+    fi
+    if [ "$current" = vfio-pci ]; then
+        log "$dev already uses vfio-pci"
+        return 0
+    fi
+    if ! printf 'vfio-pci\\n' > "$path/driver_override"; then
+        log "WARNING: cannot write driver_override of $dev"
+        return 0
+    fi
+    if [ -n "$current" ]; then
+        printf '%s\\n' "$dev" > "$path/driver/unbind" || log "WARNING: cannot unbind $dev from $current"
+    fi
+    printf '%s\\n' "$dev" > "$PCI/drivers_probe" || log "WARNING: cannot probe $dev"
+    log "$dev handed to vfio-pci (driver before: \${current:-none})"
+}
+
+# bind_group ADDRESS: the configured device, then the members of its IOMMU group whose vendor:product is
+# in VFIO_IDS (all functions of a group must use vfio-pci, or QEMU reports "group N is not viable").
+bind_group() {
+    case "$DONE" in
+        *" $1 "*) return 0 ;;
+    esac
+    if [ ! -e "$PCI/devices/$1" ]; then
+        log "$1 is not present on this machine, skipped"
+        return 0
+    fi
+    vfiobind "$1"
+    for member in "$PCI/devices/$1"/iommu_group/devices/*; do
+        [ -e "$member" ] || continue
+        addr=\${member##*/}
+        case "$DONE" in
+            *" $addr "*) continue ;;
+        esac
+        id=$(id_of "$member")
+        case " $VFIO_IDS " in
+            *" $id "*) vfiobind "$addr" ;;
+            *) log "$addr ($id) shares the IOMMU group of $1 but is not a configured id, left alone" ;;
+        esac
+    done
+}
+
+if [ ! -d "$PCI/drivers/vfio-pci" ]; then
+    modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
+fi
+
+${calls.join("\n")}
+exit 0
+`;
+}
+
+/**
+ * The script shipped for the `driver-override` (run by BIND_UNIT_NAME) and `rc-local` (installed as
+ * /etc/rc.local) bindings; undefined for `modprobe`, which needs no script. Both share one body; only
+ * the header differs. Honours SYSFS_ROOT (default /sys).
+ */
+export function bindingScript(site: SiteConfig): string | undefined {
+  const binding = site.host.binding;
+  if (binding === "modprobe") return undefined;
+  const header =
+    binding === "driver-override"
+      ? [
+          `# ${BIND_SCRIPT_PATH}: hands the PCI passthrough devices to vfio-pci by address.`,
+          `# Generated by pci-passthrough (binding: driver-override); run once per boot by ${BIND_UNIT_NAME},`,
+          "# before libvirt and nova-compute start.",
+        ]
+      : [
+          `# ${RC_LOCAL_PATH}: hands the PCI passthrough devices to vfio-pci by address.`,
+          "# Generated by pci-passthrough (binding: rc-local): the runbook's rc.local, repaired with a shebang,",
+          "# mode 0755 (rc-local.service runs it only when executable), existence checks and exit 0.",
+        ];
+  return ["#!/bin/sh", ...header, scriptBody(site)].join("\n");
+}
+
+/**
+ * The systemd unit of the driver-override binding: a oneshot after the vfio modules are loaded
+ * (systemd-modules-load, /etc/modules-load.d) and before libvirt and nova-compute look at the devices.
+ * undefined for the other bindings.
+ */
+export function bindingUnit(site: SiteConfig): string | undefined {
+  if (site.host.binding !== "driver-override") return undefined;
+  return `[Unit]
+Description=Hand the PCI passthrough devices to vfio-pci (pci-passthrough)
+After=systemd-modules-load.service
+Before=libvirtd.service nova-compute.service
+ConditionVirtualization=!container
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${BIND_SCRIPT_PATH}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

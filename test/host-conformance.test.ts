@@ -1,0 +1,165 @@
+// Conformance of the host artifacts with their real consumers (Debian packages cloud-init and shellcheck):
+// the userdata as cloud-init sees it after Juju's merge passes `cloud-init schema`, and every shipped
+// script, the grub drop-in (shell sourced by update-grub) and every postruncmd command pass shellcheck.
+// For every binding, both example stacks and a set of generated variations.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { BINDINGS, requireSiteConfig } from "../components/config";
+import { GRUB_DROPIN_PATH, asCloudInitSeesIt, renderUserdata } from "../components/render/host";
+import { editStack, needTool, STACKS } from "./helpers";
+
+const run = promisify(execFile);
+
+const CLOUD_INIT = needTool("cloud-init", "cloud-init");
+const SHELLCHECK = needTool("shellcheck", "shellcheck");
+
+/** Variations on an example stack, each changing what the host artifacts depend on. */
+const VARIATIONS: Readonly<Record<string, (raw: Record<string, any>) => void>> = {
+  "as shipped": () => {},
+  "no blacklist, iommu=pt, safe interrupts only": (raw) => {
+    raw.host.blacklistDrivers = [];
+    raw.host.iommuPassthrough = true;
+    raw.host.allowUnsafeInterrupts = false;
+  },
+  "other CPU vendor, unsafe interrupts": (raw) => {
+    raw.host.iommu = raw.host.iommu === "intel" ? "amd" : "intel";
+    raw.host.allowUnsafeInterrupts = true;
+  },
+  "eight devices in another PCI domain": (raw) => {
+    raw.devices[0].addresses = Array.from({ length: 8 }, (_, i) => `0001:${(0x0a + i).toString(16).padStart(2, "0")}:00.0`);
+  },
+  "companions everywhere and an extra alias": (raw) => {
+    raw.devices[0].companions = ["10de:10f0", "10de:1aef"];
+    raw.devices.push({ alias: "extra", vendorId: "1002", productId: "67df", addresses: ["0000:05:00.0"], companions: ["1002:aaf0"] });
+    raw.host.blacklistDrivers = [...raw.host.blacklistDrivers, "amdgpu", "radeon"];
+  },
+};
+
+interface Case {
+  readonly name: string;
+  readonly userdata: string;
+}
+
+function cases(stack: string, binding: string): Case[] {
+  return Object.entries(VARIATIONS).map(([variation, edit]) => {
+    const site = requireSiteConfig(
+      editStack(stack, (raw) => {
+        edit(raw);
+        raw.host.binding = binding;
+      }),
+    );
+    return { name: `${stack}, ${binding}, ${variation}`, userdata: renderUserdata(site) };
+  });
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "-");
+
+/** Runs a command; resolves with its exit status and output instead of throwing on a non-zero exit. */
+async function outcome(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(cmd, args, { encoding: "utf8" });
+    return { status: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { status: typeof err.code === "number" ? err.code : -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+/** `cloud-init schema --config-file`: fails on a non-zero exit or on any error or deprecation it prints. */
+async function cloudInitSchema(dir: string, name: string, cloudConfig: string): Promise<void> {
+  const file = path.join(dir, `${slug(name)}.yaml`);
+  writeFileSync(file, cloudConfig);
+  const r = await outcome("cloud-init", ["schema", "--config-file", file]);
+  const said = `${r.stdout}${r.stderr}`;
+  assert.equal(r.status, 0, `${name}: cloud-init schema exited ${r.status}:\n${said}`);
+  assert.doesNotMatch(said, /error|deprecat|warn/i, `${name}: cloud-init schema said:\n${said}`);
+  assert.equal(r.stdout, `Valid cloud-config: ${file}\n`, name);
+}
+
+interface WriteFileEntry {
+  path: string;
+  content: string;
+  encoding?: string;
+}
+
+/** The shell a userdata ships, as files for shellcheck: decoded scripts, the grub drop-in, each postruncmd. */
+function shellFiles(dir: string, c: Case): string[] {
+  const value = parse(c.userdata, { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
+  const files: string[] = [];
+  const add = (what: string, text: string) => {
+    const file = path.join(dir, `${slug(`${c.name} ${what}`)}.sh`);
+    writeFileSync(file, text);
+    files.push(file);
+  };
+  for (const f of value.write_files) {
+    if (f.encoding === "b64") add(f.path, Buffer.from(f.content, "base64").toString("utf8"));
+    // update-grub sources the drop-in with /bin/sh.
+    else if (f.path === GRUB_DROPIN_PATH) add(f.path, `#!/bin/sh\n${f.content}`);
+  }
+  // Juju writes every postruncmd entry into cloud-init's runcmd script, run by /bin/sh.
+  value.postruncmd.forEach((cmd, i) => add(`postruncmd ${i}`, `#!/bin/sh\n${cmd}\n`));
+  return files;
+}
+
+async function shellcheck(files: readonly string[]): Promise<{ status: number; output: string }> {
+  const r = await outcome("shellcheck", ["--shell=sh", "--severity=style", ...files]);
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+for (const stack of STACKS) {
+  for (const binding of BINDINGS) {
+    test(`${stack}, ${binding}: cloud-init schema accepts the merged userdata of every variation`, { skip: CLOUD_INIT }, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "host-conformance-"));
+      try {
+        await Promise.all(cases(stack, binding).map((c) => cloudInitSchema(dir, c.name, asCloudInitSeesIt(c.userdata))));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test(`${stack}, ${binding}: shellcheck passes every shipped script and postruncmd command`, { skip: SHELLCHECK }, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "host-shellcheck-"));
+      try {
+        const all = cases(stack, binding);
+        const files = all.flatMap((c) => shellFiles(dir, c));
+        // Per variation: 3 postruncmd entries, the grub drop-in, and the binding script when there is one.
+        assert.equal(files.length, all.length * (binding === "modprobe" ? 4 : 5));
+        const r = await shellcheck(files);
+        assert.equal(r.output, "");
+        assert.equal(r.status, 0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+// The checks must be able to fail: feed each tool something broken and expect it to say so.
+test("the cloud-init check fails on a broken userdata", { skip: CLOUD_INIT }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "host-conformance-"));
+  try {
+    const broken = asCloudInitSeesIt("write_files:\n  - path: /etc/x\n    content: x\n    permissions: 644\n");
+    await assert.rejects(cloudInitSchema(dir, "broken", broken), /permissions: 644 is not of type 'string'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the shellcheck check fails on a broken command", { skip: SHELLCHECK }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "host-shellcheck-"));
+  try {
+    const file = path.join(dir, "broken.sh");
+    writeFileSync(file, "#!/bin/sh\nif [ -e $1 ]; then echo present; fi\n");
+    const r = await shellcheck([file]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /SC2086/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,245 @@
+// Host preparation renderers: kernel options, the model's cloudinit-userdata and the model-config file.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { requireSiteConfig, type Binding, type SiteConfig } from "../components/config";
+import {
+  GRUB_DROPIN_PATH,
+  INITRAMFS_MODULES_PATH,
+  MODPROBE_CONF_PATH,
+  asCloudInitSeesIt,
+  bindingScript,
+  bindingUnit,
+  hostFiles,
+  jujuUserdataProblems,
+  kernelCmdline,
+  kernelOptions,
+  modelConfig,
+  postruncmd,
+  renderModelConfig,
+  renderUserdata,
+  vfioIds,
+} from "../components/render/host";
+import { editStack, expectGolden, loadStack, STACKS } from "./helpers";
+
+const BINDINGS: readonly Binding[] = ["modprobe", "driver-override", "rc-local"];
+
+const withBinding = (stack: string, binding: Binding): SiteConfig =>
+  requireSiteConfig(editStack(stack, (raw) => (raw.host.binding = binding)));
+
+interface WriteFileEntry {
+  path: string;
+  content: string;
+  permissions: string;
+  owner: string;
+  encoding?: string;
+  append?: boolean;
+}
+
+const userdataOf = (site: SiteConfig) => parse(renderUserdata(site), { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
+
+const DEV_GUARD =
+  "! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; }";
+
+for (const stack of STACKS) {
+  test(`${stack}: kernel options and model config match the golden files`, () => {
+    const site = loadStack(stack);
+    expectGolden(`${stack}-kernel-options.txt`, `${kernelCmdline(site)}\n`);
+    expectGolden(`${stack}-model-config.yaml`, renderModelConfig(site));
+  });
+}
+
+test("lab: the driver-override script and unit match the golden files", () => {
+  const site = loadStack("lab");
+  expectGolden("host-lab-pci-passthrough-bind.sh", bindingScript(site) ?? "");
+  expectGolden("host-lab-pci-passthrough-bind.service", bindingUnit(site) ?? "");
+});
+
+test("dev with rc-local binding: /etc/rc.local matches the golden file", () => {
+  expectGolden("host-dev-rc.local", bindingScript(withBinding("dev", "rc-local")) ?? "");
+});
+
+test("kernel options: the runbook's options for dev, in a stable order", () => {
+  assert.deepEqual(kernelOptions(loadStack("dev")), [
+    "intel_iommu=on",
+    "vfio_iommu_type1.allow_unsafe_interrupts=1",
+    "modprobe.blacklist=nvidiafb,nouveau",
+    "vfio-pci.ids=10de:1bb0",
+  ]);
+  assert.equal(
+    kernelCmdline(loadStack("dev")),
+    "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0",
+  );
+});
+
+test("kernel options: AMD, iommu=pt, no unsafe interrupts, vfio-pci.ids only for the modprobe binding", () => {
+  assert.deepEqual(kernelOptions(loadStack("lab")), ["amd_iommu=on", "iommu=pt", "modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel"]);
+  assert.deepEqual(kernelOptions(withBinding("lab", "modprobe")), [
+    "amd_iommu=on",
+    "iommu=pt",
+    "modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel",
+    "vfio-pci.ids=10de:1aef,10de:2230,8086:1592",
+  ]);
+  assert.deepEqual(kernelOptions(withBinding("lab", "rc-local")), kernelOptions(loadStack("lab")));
+});
+
+test("kernel options: no blacklist option without drivers, and never a duplicate", () => {
+  const site = requireSiteConfig(
+    editStack("dev", (raw) => {
+      raw.host.blacklistDrivers = [];
+      raw.host.allowUnsafeInterrupts = false;
+      raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:85:00.0"] });
+    }),
+  );
+  assert.deepEqual(kernelOptions(site), ["intel_iommu=on", "vfio-pci.ids=10de:1bb0"]);
+});
+
+test("vfioIds: device ids and companions, sorted, without duplicates", () => {
+  assert.deepEqual(vfioIds(loadStack("dev")), ["10de:1bb0"]);
+  assert.deepEqual(vfioIds(loadStack("lab")), ["10de:1aef", "10de:2230", "8086:1592"]);
+  const site = requireSiteConfig(
+    editStack("lab", (raw) => {
+      raw.devices[1].companions = ["10de:1aef", "8086:0001"];
+    }),
+  );
+  assert.deepEqual(vfioIds(site), ["10de:1aef", "10de:2230", "8086:0001", "8086:1592"]);
+});
+
+test("userdata: only write_files and postruncmd, nothing Juju refuses, every command a string", () => {
+  for (const stack of STACKS) {
+    for (const binding of BINDINGS) {
+      const value = userdataOf(withBinding(stack, binding));
+      assert.deepEqual(Object.keys(value), ["write_files", "postruncmd"], `${stack}/${binding}`);
+      assert.deepEqual(jujuUserdataProblems(value), [], `${stack}/${binding}`);
+      for (const cmd of value.postruncmd) assert.equal(typeof cmd, "string");
+    }
+  }
+});
+
+test("userdata: the files each binding writes, never replacing grub, /etc/modules or the initramfs list", () => {
+  const paths = (binding: Binding) => userdataOf(withBinding("lab", binding)).write_files.map((f) => [f.path, f.permissions]);
+  const common = [
+    ["/etc/modprobe.d/pci-passthrough.conf", "0644"],
+    ["/etc/modules-load.d/pci-passthrough.conf", "0644"],
+    ["/etc/initramfs-tools/modules", "0644"],
+    ["/etc/default/grub.d/99-pci-passthrough.cfg", "0644"],
+  ];
+  assert.deepEqual(paths("modprobe"), common);
+  assert.deepEqual(paths("driver-override"), [
+    ...common,
+    ["/usr/local/sbin/pci-passthrough-bind", "0755"],
+    ["/etc/systemd/system/pci-passthrough-bind.service", "0644"],
+  ]);
+  assert.deepEqual(paths("rc-local"), [...common, ["/etc/rc.local", "0755"]]);
+  for (const binding of BINDINGS) {
+    const files = userdataOf(withBinding("dev", binding)).write_files;
+    for (const f of files) assert.ok(!["/etc/default/grub", "/etc/modules"].includes(f.path), f.path);
+    const initramfs = files.find((f) => f.path === INITRAMFS_MODULES_PATH);
+    assert.equal(initramfs?.append, true);
+    assert.equal(initramfs?.content, "# Added by pci-passthrough: vfio in the initramfs, before any GPU driver.\nvfio\nvfio_iommu_type1\nvfio_pci\n");
+  }
+});
+
+test("userdata: scripts travel base64-encoded and decode to the binding script", () => {
+  for (const binding of ["driver-override", "rc-local"] as const) {
+    const site = withBinding("lab", binding);
+    const script = userdataOf(site).write_files.find((f) => f.permissions === "0755");
+    assert.equal(script?.encoding, "b64");
+    assert.equal(Buffer.from(script?.content ?? "", "base64").toString("utf8"), bindingScript(site));
+    assert.match(bindingScript(site) ?? "", /^#!\/bin\/sh\n/);
+    assert.match(bindingScript(site) ?? "", /\nexit 0\n$/);
+  }
+  assert.equal(bindingScript(loadStack("dev")), undefined);
+  assert.equal(bindingUnit(withBinding("dev", "rc-local")), undefined);
+});
+
+test("modprobe binding: the modprobe file names every id including companions, with a softdep per driver", () => {
+  const file = hostFiles(withBinding("lab", "modprobe")).find((f) => f.path === MODPROBE_CONF_PATH);
+  assert.equal(
+    file?.content,
+    [
+      "# Generated by pci-passthrough (binding: modprobe): vfio-pci claims the passthrough devices first.",
+      "blacklist nouveau",
+      "blacklist nvidiafb",
+      "blacklist snd_hda_intel",
+      "options vfio-pci ids=10de:1aef,10de:2230,8086:1592",
+      "softdep nouveau pre: vfio-pci",
+      "softdep nvidiafb pre: vfio-pci",
+      "softdep snd_hda_intel pre: vfio-pci",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("other bindings: the modprobe file only blacklists, and is left out when there is nothing to blacklist", () => {
+  const file = hostFiles(loadStack("lab")).find((f) => f.path === MODPROBE_CONF_PATH);
+  assert.equal(
+    file?.content,
+    "# Generated by pci-passthrough (binding: driver-override): keep these drivers from loading.\nblacklist nouveau\nblacklist nvidiafb\nblacklist snd_hda_intel\n",
+  );
+  const none = requireSiteConfig(editStack("lab", (raw) => (raw.host.blacklistDrivers = [])));
+  assert.equal(hostFiles(none).find((f) => f.path === MODPROBE_CONF_PATH), undefined);
+});
+
+test("grub drop-in: appends the MAAS tag's options to GRUB_CMDLINE_LINUX_DEFAULT, on GPU hosts only", () => {
+  const site = loadStack("dev");
+  const file = hostFiles(site).find((f) => f.path === GRUB_DROPIN_PATH);
+  assert.equal(
+    file?.content,
+    [
+      '# Generated by pci-passthrough: the kernel options of MAAS tag "pci-pass", on GPU hosts only.',
+      "if [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; then",
+      `    GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT ${kernelCmdline(site)}"`,
+      "fi",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("postruncmd: binding now, update-initramfs and update-grub, each only on a GPU host that is not a container", () => {
+  assert.deepEqual(postruncmd(loadStack("dev")), [
+    `if ${DEV_GUARD}; then modprobe vfio-pci; fi`,
+    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
+    `if ${DEV_GUARD}; then update-grub; fi`,
+  ]);
+  assert.deepEqual(postruncmd(withBinding("dev", "rc-local")), [
+    `if ${DEV_GUARD}; then /etc/rc.local; fi`,
+    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
+    `if ${DEV_GUARD}; then update-grub; fi`,
+  ]);
+  assert.deepEqual(postruncmd(withBinding("dev", "driver-override")), [
+    "if ! systemd-detect-virt --container >/dev/null 2>&1; then systemctl enable --now pci-passthrough-bind.service; fi",
+    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
+    `if ${DEV_GUARD}; then update-grub; fi`,
+  ]);
+  assert.deepEqual(userdataOf(loadStack("dev")).postruncmd, postruncmd(loadStack("dev")));
+});
+
+test("model config: one key, cloudinit-userdata, holding the userdata text verbatim", () => {
+  for (const stack of STACKS) {
+    const site = loadStack(stack);
+    assert.deepEqual(modelConfig(site), { "cloudinit-userdata": renderUserdata(site) });
+    assert.deepEqual(parse(renderModelConfig(site), { version: "1.1" }), modelConfig(site));
+    assert.match(renderModelConfig(site), /^cloudinit-userdata: \|/);
+  }
+});
+
+test("asCloudInitSeesIt: preruncmd, Juju's commands and postruncmd folded into runcmd, other keys kept", () => {
+  const merged = asCloudInitSeesIt("preruncmd: [a, [b, c]]\npostruncmd: [d]\nwrite_files: []\n");
+  assert.match(merged, /^#cloud-config\n/);
+  assert.deepEqual(parse(merged), {
+    write_files: [],
+    runcmd: ["a", ["b", "c"], "set -xe", "mkdir -p /var/lib/juju/locks", "mkdir -p /var/log/juju", "set +xe", "d"],
+  });
+  const fromRendered = parse(asCloudInitSeesIt(renderUserdata(loadStack("dev")))) as { runcmd: string[] };
+  assert.deepEqual(fromRendered.runcmd.slice(-3), postruncmd(loadStack("dev")));
+});
+
+test("asCloudInitSeesIt refuses what Juju refuses", () => {
+  assert.throws(() => asCloudInitSeesIt("runcmd: [x]\n"), /runcmd not allowed, use preruncmd or postruncmd instead/);
+  assert.throws(() => asCloudInitSeesIt("users: []\n"), /users not allowed/);
+  assert.throws(() => asCloudInitSeesIt("bootcmd: [x]\n"), /bootcmd not allowed/);
+  assert.throws(() => asCloudInitSeesIt("postruncmd: [{a: b}]\n"), /postruncmd\[0\] must be a string or a list of strings/);
+  assert.throws(() => asCloudInitSeesIt("packages: [[x]]\n"), /packages must be a list of strings/);
+  assert.throws(() => asCloudInitSeesIt("- x\n"), /must be a YAML mapping/);
+});
