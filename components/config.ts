@@ -116,17 +116,30 @@ const pciAddress = z
     return n;
   });
 
-const unique = <T>(what: string, key: (t: T) => string = String) =>
+/** A strict mapping: unknown keys are errors (a typo like `vendorID` must not be ignored), and a value
+ * that is not a mapping says what it got. */
+const mapping = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject(shape, {
+    error: (i) => (i.code === "invalid_type" && i.input !== undefined ? `expected a mapping, got ${quote(i.input)}` : undefined),
+  });
+
+/** Reports duplicates in a list. Used with ALWAYS, so a duplicate is reported even when another element
+ * has a type error: items may then be raw input, hence the guard. */
+const unique = <T>(what: string, key: (t: T) => unknown = String) =>
   (items: T[], ctx: z.RefinementCtx) => {
     const seen = new Map<string, number>();
     items.forEach((item, i) => {
-      const k = key(item);
+      const k = item !== null && typeof item === "object" ? key(item) : typeof item === "string" ? key(item) : undefined;
+      if (typeof k !== "string") return;
       const first = seen.get(k);
       if (first !== undefined) {
         ctx.addIssue({ code: "custom", path: [i], message: `duplicate ${what} ${quote(k)} (also at [${first}])` });
       } else seen.set(k, i);
     });
   };
+
+/** Run a list refinement even after element errors (zod skips refinements after aborting issues). */
+const ALWAYS = { when: (payload: { value: unknown }) => Array.isArray(payload.value) };
 
 // ---------------------------------------------------------------------------------------------------
 // Sections
@@ -136,8 +149,7 @@ export const MAAS_TAG_NAME = /^[a-zA-Z0-9_-]+$/;
 /** Juju model names: lowercase letters, digits and hyphens, not starting with a hyphen (juju/names). */
 export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
 
-const maasSchema = z
-  .strictObject({
+const maasSchema = mapping({
     /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
     profile: name("MAAS profile name"),
     /** Tag selecting the GPU hosts; it carries the kernel options. */
@@ -155,7 +167,7 @@ const maasSchema = z
           .regex(/^[a-z0-9]{1,32}$/, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
         { error: "expected a list of MAAS system IDs" },
       )
-      .superRefine(unique("system ID"))
+      .superRefine(unique("system ID"), ALWAYS)
       .optional(),
     /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
     definition: text("an XPath expression").optional(),
@@ -191,8 +203,7 @@ const jujuVersion = z.union([z.number(), z.string()], { error: "expected the Juj
   return z.NEVER;
 });
 
-const jujuSchema = z
-  .strictObject({
+const jujuSchema = mapping({
     /** The model that holds (or will hold) the OpenStack deployment. */
     model: z
       .string({ error: "expected a model name" })
@@ -228,7 +239,7 @@ const jujuSchema = z
 
 export const BINDINGS = ["modprobe", "driver-override", "rc-local"] as const;
 
-const hostSchema = z.strictObject({
+const hostSchema = mapping({
   /** CPU vendor: `intel_iommu=on` or `amd_iommu=on`. */
   iommu: z.enum(["intel", "amd"], { error: (i) => `${quote(i.input)} is not intel or amd` }),
   /** Adds `iommu=pt` (passthrough mode for host devices). */
@@ -244,7 +255,7 @@ const hostSchema = z.strictObject({
       }),
       { error: "expected a list of kernel module names" },
     )
-    .superRefine(unique("driver"))
+    .superRefine(unique("driver"), ALWAYS)
     .default([]),
   /** How vfio-pci claims the devices: modprobe options (default), per-address driver_override from a
    * systemd unit, or the runbook's rc.local (repaired). */
@@ -254,7 +265,7 @@ const hostSchema = z.strictObject({
 export const DEVICE_TYPES = ["type-PCI", "type-PF", "type-VF"] as const;
 export const NUMA_POLICIES = ["required", "legacy", "preferred", "socket"] as const;
 
-const deviceSchema = z.strictObject({
+const deviceSchema = mapping({
   /** Nova PCI alias name that flavors ask for. */
   alias: z
     .string({ error: "expected an alias name" })
@@ -271,14 +282,18 @@ const deviceSchema = z.strictObject({
   numaPolicy: z.enum(NUMA_POLICIES, { error: (i) => `${quote(i.input)} is not one of ${NUMA_POLICIES.join(", ")}` }).optional(),
   /** vendor:product of other functions in the same IOMMU group (e.g. a GPU's HDMI audio), bound to
    * vfio-pci too but given no alias. */
-  companions: z.array(pciId, { error: "expected a list of vendor:product ids" }).superRefine(unique("companion")).default([]),
+  companions: z.array(pciId, { error: "expected a list of vendor:product ids" }).superRefine(unique("companion"), ALWAYS).default([]),
 });
 
 export const CONSOLE_PROTOCOLS = ["spice", "novnc", "vnc", "xvpvnc"] as const;
 
-const openstackSchema = z.strictObject({
+const openstackSchema = mapping({
   /** Target OpenStack release (queens ... 2025.2, codenames accepted). */
-  release: z.string({ error: "expected an OpenStack release name such as yoga or 2024.1" }).transform((s, ctx) => {
+  // An unquoted `release: 2024.1` is a YAML number: take it back as text.
+  release: z.preprocess(
+    (v) => (typeof v === "number" ? String(v) : v),
+    z.string({ error: "expected an OpenStack release name such as yoga or 2024.1" }),
+  ).transform((s, ctx) => {
     const r = findRelease(s);
     if (!r) {
       ctx.addIssue({ code: "custom", message: `${quote(s)} is not a known OpenStack release (queens ... 2025.2)` });
@@ -299,11 +314,11 @@ const openstackSchema = z.strictObject({
       { error: "expected a list of filter names" },
     )
     .min(1, { error: "list at least one filter" })
-    .superRefine(unique("filter"))
+    .superRefine(unique("filter"), ALWAYS)
     .optional(),
 });
 
-const flavorSchema = z.strictObject({
+const flavorSchema = mapping({
   name: name("flavor name").refine((s) => s.length <= 255, { error: "is longer than 255 characters" }),
   /** MB */
   ram: intFrom(1),
@@ -316,7 +331,7 @@ const flavorSchema = z.strictObject({
     .refine((r) => Object.keys(r).length > 0, { error: "ask for at least one device, e.g. { gpu: 1 }" }),
   /** Further flavor extra specs, e.g. `hw:pci_numa_affinity_policy: preferred`. */
   extraSpecs: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String), {
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }).transform(String), {
       error: "expected a mapping of extra spec to value",
     })
     .superRefine((specs, ctx) => {
@@ -331,19 +346,19 @@ const flavorSchema = z.strictObject({
     .default({}),
 });
 
-const smokeTestSchema = z.strictObject({
+const smokeTestSchema = mapping({
   /** Glance image name or ID. */
   image: name("image name or ID"),
   /** Network name or ID for the servers' NIC. */
   network: name("network name or ID"),
   keyPair: name("key pair name").optional(),
   servers: z
-    .array(z.strictObject({ name: name("server name"), flavor: name("flavor name") }), { error: "expected a list of servers" })
+    .array(mapping({ name: name("server name"), flavor: name("flavor name") }), { error: "expected a list of servers" })
     .min(1, { error: "list at least one server" })
-    .superRefine(unique("server name", (s) => s.name)),
+    .superRefine(unique("server name", (s) => s.name), ALWAYS),
 });
 
-const runnerSchema = z.strictObject({
+const runnerSchema = mapping({
   /** Jump host that has the maas and juju CLIs logged in. */
   host: z
     .string({ error: "expected a host name or address" })
@@ -366,7 +381,7 @@ const SECTIONS = {
     .array(deviceSchema, { error: "expected a list of devices" })
     .min(1, { error: "list at least one device (see `npm run import-lspci`)" }),
   openstack: openstackSchema,
-  flavors: z.array(flavorSchema, { error: "expected a list of flavors" }).superRefine(unique("flavor name", (f) => f.name)).default([]),
+  flavors: z.array(flavorSchema, { error: "expected a list of flavors" }).superRefine(unique("flavor name", (f) => f.name), ALWAYS).default([]),
   smokeTest: smokeTestSchema.optional(),
   runner: runnerSchema.optional(),
 } as const;
@@ -451,7 +466,7 @@ function problemsFrom(section: SectionName, error: z.ZodError): ConfigProblem[] 
       for (const key of issue.keys) {
         out.push({ path: formatPath([...base, key]), message: `unknown key${suggestion(key, known)}` });
       }
-    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+    } else if ((issue.code === "invalid_type" || issue.code === "invalid_value") && issue.input === undefined) {
       out.push({ path: formatPath(base), message: "is required" });
     } else {
       out.push({ path: formatPath(base), message: issue.message });
@@ -478,7 +493,7 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
     if (result.success) parsed[section] = result.data;
     else problems.push(...problemsFrom(section, result.error));
   }
-  problems.push(...crossFieldProblems(parsed as Partial<SiteConfig>));
+  problems.push(...crossFieldProblems(parsed as Partial<SiteConfig>, raw.devices));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: parsed as unknown as SiteConfig };
 }
@@ -497,8 +512,18 @@ export function devicesPerHost(devices: readonly DeviceConfig[]): Map<string, nu
   return counts;
 }
 
-/** Rules across keys; each runs only when the sections it needs parsed. */
-function crossFieldProblems(c: Partial<SiteConfig>): ConfigProblem[] {
+/** The alias names written in raw devices, for checks that can run even when a device is invalid. */
+function rawAliases(raw: unknown): Set<string> | undefined {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const aliases = raw.map((d: unknown) => (d as { alias?: unknown } | null)?.alias);
+  // A device without a readable alias could be the one a flavor means: then nothing can be said.
+  if (!aliases.every((a): a is string => typeof a === "string" && deviceSchema.shape.alias.safeParse(a).success)) return undefined;
+  return new Set(aliases);
+}
+
+/** Rules across keys; each runs only when the sections it needs parsed (a flavor's alias is checked
+ * against the raw device aliases when the devices themselves have other problems). */
+function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: PathPart[], message: string) => problems.push({ path: formatPath(path), message });
 
@@ -534,14 +559,15 @@ function crossFieldProblems(c: Partial<SiteConfig>): ConfigProblem[] {
     );
   }
 
-  if (c.flavors && c.devices) {
-    const perHost = devicesPerHost(c.devices);
+  const known = c.devices ? new Set(c.devices.map((d) => d.alias)) : rawAliases(rawDevices);
+  if (c.flavors && known) {
+    const perHost = c.devices ? devicesPerHost(c.devices) : undefined;
     c.flavors.forEach((f, i) =>
       Object.entries(f.pci).forEach(([alias, count]) => {
-        const have = perHost.get(alias);
-        if (have === undefined) {
-          add(["flavors", i, "pci", alias], `alias "${alias}" is not defined in devices (known: ${[...perHost.keys()].join(", ")})`);
-        } else if (count > have) {
+        const have = perHost?.get(alias);
+        if (!known.has(alias)) {
+          add(["flavors", i, "pci", alias], `alias "${alias}" is not defined in devices (known: ${[...known].join(", ")})`);
+        } else if (have !== undefined && count > have) {
           add(["flavors", i, "pci", alias], `asks for ${count} "${alias}" devices but a GPU host has ${have}`);
         }
       }),

@@ -37,6 +37,8 @@ export interface ProgramRun {
   outputs: Record<string, unknown>;
   /** Messages the program logged (pulumi.log), as "severity: text". */
   logs: string[];
+  /** The program's error, when it threw (an invalid config throws before any resource). */
+  error?: Error;
 }
 
 /** Replaces Pulumi's secret wrappers (as mocks see them) with "[secret]". */
@@ -125,6 +127,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
   }
 
   const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
+  let error: Error | undefined;
   const outputs = await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {
       const rec: RecordedResource = {
@@ -144,12 +147,17 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       pending.push(resourcesOf(o.dependsOn).then((d) => void (rec.dependsOn = d.sort())));
       return undefined;
     });
-    const mod = (await import(program)) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(mod).filter(([k, v]) => k !== "default" && v !== undefined));
+    try {
+      const mod = (await import(program)) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(mod).filter(([k, v]) => k !== "default" && v !== undefined));
+    } catch (err) {
+      error = err instanceof Error ? err : new Error(String(err));
+      return {};
+    }
   });
   await Promise.all(pending);
   const out = await new Promise<Record<string, unknown>>((resolve) =>
     pulumi.output(outputs ?? {}).apply((v) => resolve(v as Record<string, unknown>)),
   );
-  return { resources: [...byName.values()], outputs: sorted(revealShape(out)) as Record<string, unknown>, logs };
+  return { resources: [...byName.values()], outputs: sorted(revealShape(out)) as Record<string, unknown>, logs, error };
 }

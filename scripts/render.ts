@@ -13,7 +13,7 @@ import { runProgram, type RecordedResource } from "./mock-program";
 const ROOT = path.resolve(__dirname, "..");
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run render -- <stack> [--out DIR]\n`);
+  process.stderr.write(`${message}\nusage: npm run render -- <stack> [--out DIR] [--stack-file FILE]\n`);
   process.exit(2);
 }
 
@@ -89,14 +89,18 @@ export function artifactFiles(site: SiteConfig, stack: string, resources: Record
 }
 
 async function main(argv: string[]): Promise<void> {
-  const positional = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--out");
-  const outIndex = argv.indexOf("--out");
+  const valueOf = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i < 0 ? undefined : (argv[i + 1] ?? usage(`${flag} needs a value`));
+  };
+  const positional = argv.filter((a, i) => !a.startsWith("--") && !["--out", "--stack-file"].includes(argv[i - 1] ?? ""));
   if (positional.length !== 1) usage("give exactly one stack name");
   const stack = positional[0]!;
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) usage(`"${stack}" is not a stack name`);
-  const stackFile = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  const stackFile = path.resolve(valueOf("--stack-file") ?? path.join(ROOT, `Pulumi.${stack}.yaml`));
   if (!existsSync(stackFile)) usage(`no stack file ${path.relative(process.cwd(), stackFile) || stackFile}`);
-  const outDir = outIndex >= 0 ? path.resolve(argv[outIndex + 1] ?? usage("--out needs a directory")) : path.join(ROOT, "out", stack);
+  const out = valueOf("--out");
+  const outDir = out !== undefined ? path.resolve(out) : path.join(ROOT, "out", stack);
 
   const text = readFileSync(stackFile, "utf8");
   const parsed = parseSiteConfig(fromStackFile(text).raw);
@@ -107,6 +111,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const { config, secretKeys } = runtimeConfig(text);
   const run = await runProgram({ config, secretKeys, stack });
+  if (run.error) throw run.error;
   const files = artifactFiles(parsed.config, stack, run.resources);
 
   // Write everything to a sibling temp dir first: a failure leaves no half-written out/<stack>/.

@@ -1,0 +1,250 @@
+// The create / update / delete scripts of every maas and juju step, executed for real against the test
+// doubles in test/fakes/: quoting, idempotency, delete, failures, and secrets kept out of sight.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { renderSite } from "../components/render/site";
+import { secretValue, type CommandSpec } from "../components/render/commands";
+import { renderUserdata } from "../components/render/host";
+import { charmOptions } from "../components/render/nova";
+import { editStack, loadStack, ROOT } from "./helpers";
+
+const FAKES = path.join(ROOT, "test", "fakes");
+const API_KEY = "k3yC0nsumer:t0kenVal:s3cretPart";
+
+interface World {
+  dir: string;
+  env: Record<string, string>;
+}
+
+/** A fresh fake MAAS + Juju; `seed` are FAKE_* variables for the fakes' first state. */
+function world(seed: Record<string, string> = {}): World {
+  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-fakes-"));
+  return { dir, env: { PATH: `${FAKES}:${process.env.PATH}`, FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
+}
+
+type Phase = "create" | "update" | "delete";
+
+/** Runs one phase of a step as the local runner would: /bin/sh -c SCRIPT with the step's environment. */
+function run(w: World, site: SiteConfig, spec: CommandSpec | undefined, phase: Phase = "create") {
+  assert.ok(spec, "step is rendered");
+  const script = spec[phase];
+  assert.ok(script, `step ${spec.step} has a ${phase} script`);
+  const secrets = Object.fromEntries(
+    Object.entries(spec.secretEnvironment).map(([name, source]) => [name, secretValue(site, source) ?? ""]),
+  );
+  const r = spawnSync("/bin/sh", ["-c", script], { env: { ...w.env, ...spec.environment, ...secrets }, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(r: { status: number | null; stdout: string; stderr: string }) {
+  assert.equal(r.status, 0, `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+const maasState = (w: World) => JSON.parse(readFileSync(path.join(w.dir, "maas.json"), "utf8"));
+const jujuState = (w: World) => JSON.parse(readFileSync(path.join(w.dir, "juju.json"), "utf8"));
+const argvLog = (w: World, cli: string): string[][] =>
+  readFileSync(path.join(w.dir, `${cli}.log`), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).argv);
+
+test("MAAS tag: created with comment and kernel options, create twice is harmless, delete removes it", () => {
+  const site = loadStack("dev");
+  const a = renderSite(site);
+  const w = world({ FAKE_MAAS_PROFILES: "admin" });
+  ok(run(w, site, a.commands.tag));
+  const first = maasState(w);
+  assert.deepEqual(first.tags["pci-pass"], {
+    name: "pci-pass",
+    comment: "PCI Passthrough kernel parameters",
+    kernel_opts: "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0",
+    definition: "",
+    machines: [],
+  });
+  ok(run(w, site, a.commands.tag));
+  assert.deepEqual(maasState(w), first);
+  assert.deepEqual(
+    argvLog(w, "maas").map((argv) => argv.slice(0, 3).join(" ")),
+    ["admin tag read", "admin tags create", "admin tag read", "admin tag update"],
+  );
+  ok(run(w, site, a.commands.tag, "delete"));
+  assert.deepEqual(maasState(w).tags, {});
+  ok(run(w, site, a.commands.tag, "delete")); // deleting what is gone is not an error
+});
+
+test("MAAS tag: an existing tag is adopted and its options updated in place", () => {
+  const site = loadStack("dev");
+  const w = world({ FAKE_MAAS_PROFILES: "admin" });
+  ok(spawnSync("maas", ["admin", "tags", "create", "name=pci-pass", "comment=old", "kernel_opts=quiet"], { env: w.env, encoding: "utf8" }) as never);
+  const changed = requireSiteConfig(editStack("dev", (r) => (r.host.iommuPassthrough = true)));
+  ok(run(w, changed, renderSite(changed).commands.tag, "update"));
+  assert.match(maasState(w).tags["pci-pass"].kernel_opts, /^intel_iommu=on iommu=pt /);
+  assert.equal(maasState(w).tags["pci-pass"].comment, site.maas.comment);
+});
+
+test("MAAS machines: the tagged set follows config, drift included", () => {
+  const site = loadStack("lab");
+  const w = world({ FAKE_MAAS_PROFILES: "lab-admin", FAKE_MAAS_MACHINES: "4y3h7n 8fbxqa q7rr2m" });
+  const a = renderSite(site);
+  ok(run(w, site, a.commands.tag));
+  ok(run(w, site, a.commands.machines));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["4y3h7n", "8fbxqa"]);
+  ok(run(w, site, a.commands.machines));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["4y3h7n", "8fbxqa"]);
+  // Someone tags a third machine by hand; config drops one.
+  spawnSync("maas", ["lab-admin", "tag", "update-nodes", "gpu-lab", "add=q7rr2m"], { env: w.env });
+  const fewer = requireSiteConfig(editStack("lab", (r) => (r.maas.machines = ["8fbxqa"])));
+  ok(run(w, fewer, renderSite(fewer).commands.machines, "update"));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["8fbxqa"]);
+  ok(run(w, fewer, renderSite(fewer).commands.machines, "delete"));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, []);
+});
+
+test("free text reaches the CLIs verbatim and never executes", () => {
+  const canary = path.join(tmpdir(), `pcipt-canary-${process.pid}`);
+  const hostile = `it's "quoted" $(touch ${canary}) \`touch ${canary}\` ; touch ${canary} \\ $HOME\nsecond line & | > <`;
+  const raw = editStack("dev", (r) => (r.maas.comment = hostile));
+  const site = requireSiteConfig(raw);
+  const a = renderSite(site);
+  const w = world({ FAKE_MAAS_PROFILES: "admin" });
+  ok(run(w, site, a.commands.tag));
+  assert.equal(maasState(w).tags["pci-pass"].comment, hostile);
+  ok(run(w, site, a.commands.tag, "update"));
+  assert.equal(maasState(w).tags["pci-pass"].comment, hostile);
+  assert.equal(existsSync(canary), false, "the comment executed");
+  assert.ok(!a.commands.tag.create.includes(hostile), "free text is not in the script text");
+});
+
+test("Juju model: add-model with the rendered userdata, then model-config on re-run (Juju 3)", () => {
+  const site = loadStack("dev");
+  const a = renderSite(site);
+  const w = world();
+  ok(run(w, site, a.commands.model));
+  const model = jujuState(w).models["openstack-deployment"];
+  assert.equal(model.config["cloudinit-userdata"], renderUserdata(site));
+  ok(run(w, site, a.commands.model));
+  assert.deepEqual(jujuState(w).models["openstack-deployment"], model);
+  const log = argvLog(w, "juju");
+  assert.deepEqual(log[1]!.slice(0, 4), ["add-model", "openstack-deployment", "--no-switch", "--config"]);
+  assert.deepEqual(log[3]!.slice(0, 4), ["model-config", "-m", "openstack-deployment", "--file"]);
+  assert.equal(a.commands.model.delete, undefined, "a kept model has no delete script");
+  assert.equal(a.commands.model.retainOnDelete, true);
+});
+
+test("Juju model: userdata with quotes, $(), backticks, newlines and ; arrives verbatim", () => {
+  const site = loadStack("dev");
+  const hostile = "#cloud-config\nbootcmd_note: \"$(reboot)\" `halt`; echo 'x' && rm -rf /\n";
+  const spec = { ...renderSite(site).commands.model, environment: { PCIPT_MODEL_CONFIG: `cloudinit-userdata: ${JSON.stringify(hostile)}\n` } };
+  const w = world();
+  ok(run(w, site, spec));
+  assert.equal(jujuState(w).models["openstack-deployment"].config["cloudinit-userdata"], hostile);
+});
+
+test("Juju 2.9 flags: model-config takes the file as an argument, and 3.x flags fail on 2.9", () => {
+  const lab = loadStack("lab");
+  const w = world({ FAKE_JUJU_VERSION: "2.9", FAKE_JUJU_MODELS: "lab-openstack" });
+  ok(run(w, lab, renderSite(lab).commands.model));
+  assert.equal(jujuState(w).models["lab-openstack"].config["cloudinit-userdata"], renderUserdata(lab));
+  const as3 = requireSiteConfig(editStack("lab", (r) => (r.juju.version = "3")));
+  const r = run(w, as3, renderSite(as3).commands.model);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /pci-passthrough: Juju model lab-controller:lab-openstack: juju model-config failed/);
+});
+
+test("existingModel: a missing model is an error naming the step, never an add-model", () => {
+  const lab = loadStack("lab");
+  const w = world({ FAKE_JUJU_VERSION: "2.9" });
+  const r = run(w, lab, renderSite(lab).commands.model);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /pci-passthrough: Juju model lab-controller:lab-openstack: model lab-controller:lab-openstack does not exist/);
+  assert.ok(!argvLog(w, "juju").some((argv) => argv[0] === "add-model"));
+});
+
+test("destroyModelOnDelete: delete destroys the model with the right flag for the Juju version", () => {
+  for (const version of ["3", "2.9"]) {
+    const site = requireSiteConfig(editStack("dev", (r) => Object.assign(r.juju, { destroyModelOnDelete: true, version })));
+    const spec = renderSite(site).commands.model;
+    assert.equal(spec.retainOnDelete, false);
+    const w = world({ FAKE_JUJU_VERSION: version });
+    ok(run(w, site, spec));
+    ok(run(w, site, spec, "delete"));
+    assert.deepEqual(jujuState(w).models, {});
+    assert.ok(argvLog(w, "juju").some((argv) => argv[0] === "destroy-model" && argv.includes(version === "3" ? "--no-prompt" : "-y")));
+    ok(run(w, site, spec, "delete")); // already gone
+  }
+});
+
+test("charm options: set as rendered on both apps; delete resets exactly those options", () => {
+  const site = loadStack("dev");
+  const a = renderSite(site);
+  const w = world({ FAKE_JUJU_MODELS: "openstack-deployment" });
+  spawnSync("juju", ["config", "-m", "openstack-deployment", "nova-compute", "virt-type=kvm"], { env: w.env });
+  ok(run(w, site, a.commands.charmConfig));
+  const apps = jujuState(w).models["openstack-deployment"].applications;
+  assert.deepEqual(apps["nova-cloud-controller"], charmOptions(site)["nova-cloud-controller"]);
+  assert.deepEqual(apps["nova-compute"], { ...charmOptions(site)["nova-compute"], "virt-type": "kvm" });
+  ok(run(w, site, a.commands.charmConfig));
+  ok(run(w, site, a.commands.charmConfig, "delete"));
+  const after = jujuState(w).models["openstack-deployment"].applications;
+  assert.deepEqual(after, { "nova-cloud-controller": {}, "nova-compute": { "virt-type": "kvm" } });
+});
+
+test("charm options: an application that is not deployed is an error that says what to do", () => {
+  const site = loadStack("dev");
+  const w = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_APPS: "nova-compute" });
+  const r = run(w, site, renderSite(site).commands.charmConfig);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /application nova-cloud-controller is not deployed in model openstack-deployment: deploy OpenStack first/);
+  // Delete still succeeds and resets what it can.
+  ok(run(w, site, renderSite(site).commands.charmConfig, "delete"));
+});
+
+test("maas login: the API key goes through stdin, never argv, script text or error output", () => {
+  const site = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { url: "http://10.0.0.2:5240/MAAS/", apiKey: API_KEY })));
+  const a = renderSite(site);
+  const w = world();
+  ok(run(w, site, a.commands.tag));
+  assert.equal(maasState(w).profiles.admin.key, API_KEY);
+  assert.deepEqual(argvLog(w, "maas")[0], ["login", "admin", "http://10.0.0.2:5240/MAAS/", "-"]);
+  for (const spec of [a.commands.tag, a.commands.model, a.commands.charmConfig]) {
+    for (const phase of ["create", "update", "delete"] as const) assert.ok(!(spec[phase] ?? "").includes(API_KEY));
+    assert.ok(!JSON.stringify(spec.environment).includes(API_KEY));
+  }
+  assert.equal(a.commands.tag.quiet, true);
+  assert.ok(!readFileSync(path.join(w.dir, "maas.log"), "utf8").includes(API_KEY));
+});
+
+test("a failing CLI names the step and prints no secret", () => {
+  const site = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { url: "http://10.0.0.2:5240/MAAS/", apiKey: API_KEY })));
+  const a = renderSite(site);
+  const w = world();
+  // A key the fake refuses: login fails.
+  const bad = { ...site, maas: { ...site.maas, apiKey: "not-a-key" } };
+  const r = run(w, bad, a.commands.tag);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim(), "pci-passthrough: MAAS tag pci-pass: maas login failed (check maas.url and maas.apiKey)");
+  // The tag step fails on MAAS after a good login: the CLI's words and the step, no key.
+  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify({ profiles: {}, machines: [], tags: {} }));
+  const unknownProfile = requireSiteConfig(editStack("dev", (r) => (r.maas.profile = "nobody")));
+  const r2 = run(w, unknownProfile, renderSite(unknownProfile).commands.tag);
+  assert.equal(r2.status, 1);
+  assert.match(r2.stderr, /invalid choice: 'nobody'/);
+  assert.match(r2.stderr, /pci-passthrough: MAAS tag pci-pass: maas tags create failed/);
+  assert.ok(!(r.stderr + r.stdout + r2.stderr + r2.stdout).includes(API_KEY));
+});
+
+test("verification: counts the addresses lspci shows bound to vfio-pci", () => {
+  const site = loadStack("dev");
+  const lspci = ["83:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: vfio-pci", "84:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: nouveau"].join("\n");
+  const w = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_LSPCI: lspci });
+  const r = ok(run(w, site, renderSite(site).commands.verify));
+  assert.match(r.stdout, /pci-passthrough: vfio-pci bound on 1 device\(s\); expected 2 per GPU host\n$/);
+  const argv = argvLog(w, "juju")[0]!;
+  assert.deepEqual(argv.slice(0, 7), ["exec", "-m", "openstack-deployment", "--application", "nova-compute", "--", "sh"]);
+});
