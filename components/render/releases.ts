@@ -97,8 +97,9 @@ export function defaultSchedulerFilters(releaseName: string): string[] {
   return [...charmDefaultFilters(releaseName), ...PASSTHROUGH_FILTERS];
 }
 
-/** The nova.conf [pci] option the charm's `pci-passthrough-whitelist` ends up in for a release:
- * `passthrough_whitelist` was renamed `device_spec` in Zed (26.0.0); the old name still works there. */
+/** The nova.conf [pci] option Nova reads the charm's `pci-passthrough-whitelist` as, for a release: the
+ * charm always writes `passthrough_whitelist`; Zed (26.0.0) renamed the option `device_spec` and reads the
+ * old name as a deprecated alias of it. */
 export function whitelistOption(releaseName: string): "passthrough_whitelist" | "device_spec" {
   return atLeast(releaseName, "zed") ? "device_spec" : "passthrough_whitelist";
 }
