@@ -125,6 +125,31 @@ test("-D output: domain-qualified addresses, 3D controllers are class 03, the pr
   assert.deepEqual(importLspci(fixture("tesla-domain-Dnnk.txt"), select({ ids: ["102b:0536"] })).devices.map((d) => d.addresses), [["0000:03:00.0"]]);
 });
 
+test("real captures from this machine (a KVM guest): -nnk and -Dnnvk read the same functions", () => {
+  // Captured with pciutils 3.9 (Debian 12): `lspci -nnk` and `lspci -Dnnvk` on the same VM.
+  const k = parseLspci(fixture("virtio-vm-nnk.txt"));
+  const v = parseLspci(fixture("virtio-vm-Dnnvk.txt"));
+  assert.deepEqual(v.functions, k.functions);
+  assert.deepEqual([k.skippedLines, v.skippedLines], [0, 0]);
+  assert.deepEqual(
+    k.functions.map((f) => [f.address, f.classCode, `${f.vendorId}:${f.productId}`, f.driver ?? null]),
+    [
+      ["0000:00:00.0", "0600", "8086:0d57", null],
+      ["0000:00:01.0", "ffff", "1af4:1045", "virtio-pci"],
+      ["0000:00:02.0", "0180", "1af4:1042", "virtio-pci"],
+      ["0000:00:03.0", "0200", "1af4:1041", "virtio-pci"],
+      ["0000:00:04.0", "ffff", "1af4:1053", "virtio-pci"],
+      ["0000:00:05.0", "ffff", "1af4:1044", "virtio-pci"],
+    ],
+  );
+  const nic = importLspci(fixture("virtio-vm-Dnnvk.txt"), select({ classes: ["02"] }));
+  assert.deepEqual(nic.devices.map((d) => [d.alias, d.vendorId, d.productId, d.addresses]), [["nic", "1af4", "1041", ["0000:00:03.0"]]]);
+  assert.deepEqual(nic.blacklistDrivers, []);
+  assert.equal(nic.iommu, "intel");
+  // No display controller in a headless guest: nothing matches by default.
+  assert.deepEqual(importLspci(fixture("virtio-vm-nnk.txt")).devices, []);
+});
+
 test("parseLspci reads -nn, -nnk and -D lines with their suffixes and detail lines", () => {
   const text = [
     "$ lspci -nnk -s 83:00",

@@ -1,0 +1,631 @@
+// Every rule of the site configuration (components/config.ts), each with a valid and an invalid case, asserting
+// the exact key path and message of every error line.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import {
+  ConfigError,
+  SECRET_PLACEHOLDER,
+  formatProblems,
+  parseSiteConfig,
+  requireSiteConfig,
+  type SiteConfig,
+} from "../components/config";
+import { fromStackFile } from "../components/config-source";
+import { ROOT, STACKS, editStack, loadStack, rawStack } from "./helpers";
+
+type Raw = Record<string, any>;
+type Edit = (raw: Raw) => void;
+
+/** The error lines of a raw config, `[]` when it is valid. */
+function linesOf(raw: Record<string, unknown>): string[] {
+  const r = parseSiteConfig(raw);
+  return r.ok ? [] : formatProblems(r.problems).split("\n");
+}
+
+/** The dev stack with `edit` applied must be refused with exactly these lines, in this order. */
+function refused(edit: Edit, expected: string[], stack = "dev"): void {
+  assert.deepEqual(linesOf(editStack(stack, edit)), expected);
+}
+
+/** The dev stack with `edit` applied must validate; returns the SiteConfig. */
+function accepted(edit: Edit, stack = "dev"): SiteConfig {
+  const r = parseSiteConfig(editStack(stack, edit));
+  assert.ok(r.ok, r.ok ? "" : formatProblems(r.problems));
+  return r.config;
+}
+
+const P = "pci-passthrough";
+
+describe("example stacks", () => {
+  for (const stack of STACKS) test(`Pulumi.${stack}.yaml validates`, () => assert.doesNotThrow(() => loadStack(stack)));
+
+  test("dev reproduces the runbook's site with defaults filled", () => {
+    const c = loadStack("dev");
+    assert.deepEqual(c.maas, { profile: "admin", tag: "pci-pass", comment: "PCI Passthrough kernel parameters" });
+    assert.deepEqual(c.juju, { model: "openstack-deployment", version: "3", existingModel: false, destroyModelOnDelete: false });
+    assert.deepEqual(c.host, {
+      iommu: "intel",
+      iommuPassthrough: false,
+      allowUnsafeInterrupts: true,
+      blacklistDrivers: ["nvidiafb", "nouveau"],
+      binding: "modprobe",
+    });
+    assert.deepEqual(c.devices, [{ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0", "0000:84:00.0"], companions: [] }]);
+    assert.deepEqual(c.openstack, { release: "yoga", consoleAccessProtocol: "spice" });
+    assert.deepEqual(c.flavors, [{ name: "m1.gpu", ram: 8192, vcpus: 8, disk: 100, pci: { gpu: 1 }, extraSpecs: {} }]);
+    assert.deepEqual(c.smokeTest?.servers, [
+      { name: "gpu-enabled-vm", flavor: "m1.gpu" },
+      { name: "no-gpu-vm", flavor: "m1.medium" },
+    ]);
+    assert.equal(c.runner, undefined);
+  });
+});
+
+describe("required sections", () => {
+  test("maas, juju, host, devices and openstack are required; flavors, smokeTest and runner are not", () => {
+    const c = accepted((r) => {
+      delete r.flavors;
+      delete r.smokeTest;
+    });
+    assert.deepEqual(c.flavors, []);
+    assert.equal(c.smokeTest, undefined);
+    assert.deepEqual(linesOf({}), [
+      `${P}:maas: is required`,
+      `${P}:juju: is required`,
+      `${P}:host: is required`,
+      `${P}:devices: is required`,
+      `${P}:openstack: is required`,
+    ]);
+  });
+
+  test("a required key inside a section is reported with its path", () => {
+    refused((r) => delete r.maas.profile, [`${P}:maas.profile: is required`]);
+    refused((r) => delete r.juju.model, [`${P}:juju.model: is required`]);
+    refused((r) => delete r.openstack.release, [`${P}:openstack.release: is required`]);
+    refused(
+      (r) => (r.devices[0] = {}),
+      [`${P}:devices[0].alias: is required`, `${P}:devices[0].vendorId: is required`, `${P}:devices[0].productId: is required`, `${P}:devices[0].addresses: is required`],
+    );
+  });
+
+  test("a missing enum key (host.iommu) is reported as required", () => {
+    refused((r) => delete r.host.iommu, [`${P}:host.iommu: is required`]);
+  });
+
+  test("a section of the wrong type", () => {
+    refused((r) => (r.devices = {}), [`${P}:devices: expected a list of devices`]);
+    refused((r) => (r.devices = []), [`${P}:devices: list at least one device (see \`npm run import-lspci\`)`]);
+    refused((r) => (r.flavors = "m1.gpu"), [`${P}:flavors: expected a list of flavors`]);
+  });
+
+  test("an object section given a scalar or left empty says what it expected", () => {
+    refused((r) => (r.maas = "admin"), [`${P}:maas: expected a mapping, got "admin"`]);
+    refused((r) => (r.maas = null), [`${P}:maas: expected a mapping, got null`]);
+  });
+});
+
+describe("unknown keys", () => {
+  test("at every level, with a suggestion when one is close", () => {
+    refused((r) => (r.device = r.devices), [`${P}:device: unknown key (did you mean "devices"?)`]);
+    refused((r) => (r.maas.tags = "x"), [`${P}:maas.tags: unknown key (did you mean "tag"?)`]);
+    refused((r) => (r.juju.exsitingModel = true), [`${P}:juju.exsitingModel: unknown key (did you mean "existingModel"?)`]);
+    refused((r) => (r.host.iomuPassthrough = true), [`${P}:host.iomuPassthrough: unknown key (did you mean "iommuPassthrough"?)`]);
+    refused((r) => (r.devices[0].vendorID = "10de"), [`${P}:devices[0].vendorID: unknown key (did you mean "vendorId"?)`]);
+    refused((r) => (r.openstack.schedulerFilter = ["PciPassthroughFilter"]), [`${P}:openstack.schedulerFilter: unknown key (did you mean "schedulerFilters"?)`]);
+    refused((r) => (r.flavors[0].extraspecs = {}), [`${P}:flavors[0].extraspecs: unknown key (did you mean "extraSpecs"?)`]);
+    refused((r) => (r.smokeTest.keypair = "ops"), [`${P}:smokeTest.keypair: unknown key (did you mean "keyPair"?)`]);
+    refused((r) => (r.smokeTest.servers[0].image = "jammy"), [`${P}:smokeTest.servers[0].image: unknown key`]);
+    refused(
+      (r) => (r.runner = { host: "jump", user: "ubuntu", privateKey: SECRET_PLACEHOLDER, prot: 22 }),
+      [`${P}:runner.prot: unknown key (did you mean "port"?)`],
+    );
+  });
+});
+
+describe("maas", () => {
+  test("tag defaults to pci-pass and follows MAAS's name rule", () => {
+    assert.equal(accepted((r) => delete r.maas.tag).maas.tag, "pci-pass");
+    assert.equal(accepted((r) => (r.maas.tag = "GPU_hosts-2")).maas.tag, "GPU_hosts-2");
+    refused((r) => (r.maas.tag = "pci pass"), [`${P}:maas.tag: "pci pass" is not a MAAS tag name (letters, digits, _ and - only)`]);
+    refused((r) => (r.maas.tag = "pci.pass"), [`${P}:maas.tag: "pci.pass" is not a MAAS tag name (letters, digits, _ and - only)`]);
+  });
+
+  test("profile and comment are clean single-line texts", () => {
+    refused((r) => (r.maas.profile = " admin"), [`${P}:maas.profile: " admin" is not a valid MAAS profile name (one line, no surrounding blanks)`]);
+    refused((r) => (r.maas.profile = ""), [`${P}:maas.profile: expected MAAS profile name`]);
+    refused((r) => (r.maas.comment = "GPU\u0007"), [`${P}:maas.comment: contains control characters`]);
+    assert.equal(accepted((r) => delete r.maas.comment).maas.comment, "PCI Passthrough kernel parameters (managed by pci-passthrough)");
+  });
+
+  test("machines or definition, never both", () => {
+    assert.deepEqual(accepted((r) => (r.maas.machines = ["4y3h7n", "8fbxqa"])).maas.machines, ["4y3h7n", "8fbxqa"]);
+    assert.equal(accepted((r) => (r.maas.definition = '//node[@class="display"]/vendor[contains(.,"NVIDIA")]')).maas.definition, '//node[@class="display"]/vendor[contains(.,"NVIDIA")]');
+    refused(
+      (r) => {
+        r.maas.machines = ["4y3h7n"];
+        r.maas.definition = "//node";
+      },
+      [`${P}:maas.definition: give either machines or definition, not both`],
+    );
+    refused((r) => (r.maas.definition = ""), [`${P}:maas.definition: expected an XPath expression`]);
+  });
+
+  test("machines are unique MAAS system IDs", () => {
+    refused(
+      (r) => (r.maas.machines = ["4Y3H7N", "abc", "abc"]),
+      [`${P}:maas.machines[0]: "4Y3H7N" is not a MAAS system ID (lowercase letters and digits)`, `${P}:maas.machines[2]: duplicate system ID "abc" (also at [1])`],
+    );
+  });
+
+  test("url and apiKey go together", () => {
+    const c = accepted((r) => Object.assign(r.maas, { url: "http://maas.example:5240/MAAS", apiKey: "aB3:dE6:gH9" }));
+    assert.equal(c.maas.apiKey, "aB3:dE6:gH9");
+    refused((r) => (r.maas.url = "http://maas.example:5240/MAAS"), [`${P}:maas.apiKey: url and apiKey go together (set both to log the profile in, or neither)`]);
+    refused((r) => (r.maas.apiKey = "aB3:dE6:gH9"), [`${P}:maas.url: url and apiKey go together (set both to log the profile in, or neither)`]);
+    refused((r) => Object.assign(r.maas, { url: "maas.example", apiKey: "aB3:dE6:gH9" }), [`${P}:maas.url: "maas.example" is not an http(s) URL`]);
+  });
+
+  test("a bad apiKey is refused without echoing it", () => {
+    const lines = linesOf(editStack("dev", (r) => Object.assign(r.maas, { url: "http://maas", apiKey: "TopSecretValue" })));
+    assert.deepEqual(lines, [`${P}:maas.apiKey: is not a MAAS API key (expected consumer:token:secret)`]);
+    assert.ok(!lines.join("\n").includes("TopSecretValue"));
+    const typed = linesOf(editStack("dev", (r) => Object.assign(r.maas, { url: "http://maas", apiKey: 123456789 })));
+    assert.deepEqual(typed, [`${P}:maas.apiKey: expected a MAAS API key`]);
+  });
+});
+
+describe("juju", () => {
+  test("model follows Juju's model name rule", () => {
+    assert.equal(accepted((r) => (r.juju.model = "gpu-cloud-2")).juju.model, "gpu-cloud-2");
+    const rule = "is not a Juju model name (lowercase letters, digits and hyphens, not starting with a hyphen)";
+    refused((r) => (r.juju.model = "OpenStack"), [`${P}:juju.model: "OpenStack" ${rule}`]);
+    refused((r) => (r.juju.model = "-openstack"), [`${P}:juju.model: "-openstack" ${rule}`]);
+    refused((r) => (r.juju.model = "open_stack"), [`${P}:juju.model: "open_stack" ${rule}`]);
+  });
+
+  test("cloud[/region] and controller names", () => {
+    const c = accepted((r) => Object.assign(r.juju, { cloud: "maas-one/default", controller: "maas-controller" }));
+    assert.deepEqual([c.juju.cloud, c.juju.controller], ["maas-one/default", "maas-controller"]);
+    refused((r) => (r.juju.cloud = "maas/default/x"), [`${P}:juju.cloud: "maas/default/x" is not a cloud[/region]`]);
+    refused((r) => (r.juju.controller = "-c"), [`${P}:juju.controller: "-c" is not a controller name`]);
+  });
+
+  test("version 2.9 or 3, as number or string, default 3", () => {
+    const version = (v: unknown) => accepted((r) => (v === undefined ? delete r.juju.version : (r.juju.version = v))).juju.version;
+    assert.equal(version(undefined), "3");
+    assert.equal(version(3), "3");
+    assert.equal(version("3"), "3");
+    assert.equal(version("3.4"), "3");
+    assert.equal(version(3.4), "3");
+    assert.equal(version(2.9), "2.9");
+    assert.equal(version("2.9"), "2.9");
+    assert.equal(version("2.9.42"), "2.9");
+    refused((r) => (r.juju.version = 2), [`${P}:juju.version: 2 is not a supported Juju version (2.9 or 3)`]);
+    refused((r) => (r.juju.version = "2.8"), [`${P}:juju.version: "2.8" is not a supported Juju version (2.9 or 3)`]);
+    refused((r) => (r.juju.version = [3]), [`${P}:juju.version: expected the Juju version, 2.9 or 3`]);
+  });
+
+  test("existingModel and destroyModelOnDelete default false and exclude each other", () => {
+    const c = accepted(() => {});
+    assert.deepEqual([c.juju.existingModel, c.juju.destroyModelOnDelete], [false, false]);
+    assert.equal(accepted((r) => (r.juju.existingModel = "true")).juju.existingModel, true);
+    assert.equal(accepted((r) => (r.juju.destroyModelOnDelete = true)).juju.destroyModelOnDelete, true);
+    refused(
+      (r) => Object.assign(r.juju, { existingModel: true, destroyModelOnDelete: "true" }),
+      [`${P}:juju.destroyModelOnDelete: cannot be true with existingModel: a model this stack adopted is never destroyed by it`],
+    );
+    refused((r) => (r.juju.existingModel = "yes"), [`${P}:juju.existingModel: expected true or false, got "yes"`]);
+  });
+});
+
+describe("host", () => {
+  test("defaults: binding modprobe, allowUnsafeInterrupts false, iommuPassthrough false, no blacklist", () => {
+    const c = accepted((r) => (r.host = { iommu: "amd" }));
+    assert.deepEqual(c.host, { iommu: "amd", iommuPassthrough: false, allowUnsafeInterrupts: false, blacklistDrivers: [], binding: "modprobe" });
+  });
+
+  test("iommu is intel or amd", () => {
+    refused((r) => (r.host.iommu = "arm"), [`${P}:host.iommu: "arm" is not intel or amd`]);
+    refused((r) => (r.host.iommu = "Intel"), [`${P}:host.iommu: "Intel" is not intel or amd`]);
+  });
+
+  test("booleans accept true/false and their strings only", () => {
+    assert.equal(accepted((r) => (r.host.iommuPassthrough = "true")).host.iommuPassthrough, true);
+    refused((r) => (r.host.allowUnsafeInterrupts = "yes"), [`${P}:host.allowUnsafeInterrupts: expected true or false, got "yes"`]);
+    refused((r) => (r.host.iommuPassthrough = 1), [`${P}:host.iommuPassthrough: expected true or false, got 1`]);
+  });
+
+  test("blacklistDrivers are unique kernel module names", () => {
+    assert.deepEqual(accepted((r) => (r.host.blacklistDrivers = ["nouveau", "snd_hda_intel", "nvidia-drm"])).host.blacklistDrivers, ["nouveau", "snd_hda_intel", "nvidia-drm"]);
+    refused(
+      (r) => (r.host.blacklistDrivers = ["nouveau", "nouveau;reboot", "nouveau"]),
+      [`${P}:host.blacklistDrivers[1]: "nouveau;reboot" is not a kernel module name`, `${P}:host.blacklistDrivers[2]: duplicate driver "nouveau" (also at [0])`],
+    );
+    refused((r) => (r.host.blacklistDrivers = "nvidiafb,nouveau"), [`${P}:host.blacklistDrivers: expected a list of kernel module names`]);
+  });
+
+  test("binding is modprobe, driver-override or rc-local", () => {
+    for (const b of ["modprobe", "driver-override", "rc-local"]) assert.equal(accepted((r) => (r.host.binding = b)).host.binding, b);
+    refused((r) => (r.host.binding = "udev"), [`${P}:host.binding: "udev" is not one of modprobe, driver-override, rc-local`]);
+  });
+});
+
+describe("devices", () => {
+  test("vendorId and productId are 4 hex digits, lower-cased; an unquoted YAML 8086 is taken back", () => {
+    const c = accepted((r) => Object.assign(r.devices[0], { vendorId: "10DE", productId: "1BB0" }));
+    assert.deepEqual([c.devices[0]!.vendorId, c.devices[0]!.productId], ["10de", "1bb0"]);
+    // What YAML gives for `vendorId: 8086` / `productId: 1592` without quotes.
+    const yaml = parseYaml("vendorId: 8086\nproductId: 1592\n") as { vendorId: unknown; productId: unknown };
+    assert.deepEqual(yaml, { vendorId: 8086, productId: 1592 });
+    const n = accepted((r) => Object.assign(r.devices[0], yaml));
+    assert.deepEqual([n.devices[0]!.vendorId, n.devices[0]!.productId], ["8086", "1592"]);
+    refused((r) => (r.devices[0].productId = "1bb"), [`${P}:devices[0].productId: "1bb" is not 4 hex digits`]);
+    refused((r) => (r.devices[0].productId = "1bbg"), [`${P}:devices[0].productId: "1bbg" is not 4 hex digits`]);
+    // `0300` unquoted is the number 300: refused with a hint to quote it.
+    refused((r) => (r.devices[0].vendorId = 300), [`${P}:devices[0].vendorId: expected 4 hex digits as a quoted string, e.g. "10de", got 300`]);
+  });
+
+  test("addresses are normalised to DDDD:BB:SS.F; partial ones are refused", () => {
+    const c = accepted((r) => (r.devices[0].addresses = ["83:00.0", "0000:84:00.0", "0001:0A:1F.7"]));
+    assert.deepEqual(c.devices[0]!.addresses, ["0000:83:00.0", "0000:84:00.0", "0001:0a:1f.7"]);
+    refused((r) => (r.devices[0].addresses = ["83:00.0", "83:00"]), [`${P}:devices[0].addresses[1]: "83:00" is not a PCI address (expected DDDD:BB:SS.F)`]);
+    refused((r) => (r.devices[0].addresses = ["83:20.0"]), [`${P}:devices[0].addresses[0]: "83:20.0" is not a PCI address (expected DDDD:BB:SS.F)`]);
+    refused((r) => (r.devices[0].addresses = ["83:00.8"]), [`${P}:devices[0].addresses[0]: "83:00.8" is not a PCI address (expected DDDD:BB:SS.F)`]);
+    refused((r) => (r.devices[0].addresses = [83]), [`${P}:devices[0].addresses[0]: expected a PCI address DDDD:BB:SS.F`]);
+    refused((r) => (r.devices[0].addresses = []), [`${P}:devices[0].addresses: list at least one PCI address`]);
+    refused((r) => (r.devices[0].addresses = "0000:83:00.0"), [`${P}:devices[0].addresses: expected a list of PCI addresses`]);
+  });
+
+  test("alias names", () => {
+    assert.equal(accepted((r) => {
+      r.devices[0].alias = "gpu.p5000_1";
+      r.flavors[0].pci = { "gpu.p5000_1": 1 };
+    }).devices[0]!.alias, "gpu.p5000_1");
+    refused((r) => (r.devices[0].alias = "-gpu"), [`${P}:devices[0].alias: "-gpu" is not an alias name (letters, digits, _ . -; at most 256)`]);
+    refused((r) => (r.devices[0].alias = "a".repeat(257)), [`${P}:devices[0].alias: "${"a".repeat(257)}" is not an alias name (letters, digits, _ . -; at most 256)`]);
+  });
+
+  test("companions are unique vendor:product ids other than the device itself", () => {
+    assert.deepEqual(accepted((r) => (r.devices[0].companions = ["10DE:10F0"])).devices[0]!.companions, ["10de:10f0"]);
+    refused(
+      (r) => (r.devices[0].companions = ["10de:10f0", "10de10f0", "10de:10F0"]),
+      [
+        `${P}:devices[0].companions[1]: "10de10f0" is not a vendor:product id (expected vvvv:pppp, 4 hex digits each)`,
+        `${P}:devices[0].companions[2]: duplicate companion "10de:10f0" (also at [0])`,
+      ],
+    );
+    refused((r) => (r.devices[0].companions = ["10de:10f0", "10DE:1BB0"]), [`${P}:devices[0].companions[1]: 10de:1bb0 is the device itself, not a companion`]);
+    refused((r) => (r.devices[0].companions = "10de:10f0"), [`${P}:devices[0].companions: expected a list of vendor:product ids`]);
+  });
+
+  test("deviceType and numaPolicy enums", () => {
+    const c = accepted((r) => Object.assign(r.devices[0], { deviceType: "type-PF", numaPolicy: "socket" }));
+    assert.deepEqual([c.devices[0]!.deviceType, c.devices[0]!.numaPolicy], ["type-PF", "socket"]);
+    refused(
+      (r) => Object.assign(r.devices[0], { deviceType: "PCI", numaPolicy: "strict" }),
+      [
+        `${P}:devices[0].deviceType: "PCI" is not one of type-PCI, type-PF, type-VF`,
+        `${P}:devices[0].numaPolicy: "strict" is not one of required, legacy, preferred, socket`,
+      ],
+    );
+  });
+});
+
+describe("cross-field rules", () => {
+  const second = (d: Raw) => (r: Raw) => r.devices.push({ alias: "gpu", vendorId: "10de", productId: "1b06", addresses: ["0000:03:00.0"], ...d });
+
+  test("an address appears once across devices", () => {
+    accepted(second({}));
+    refused(second({ addresses: ["83:00.0"] }), [`${P}:devices[1].addresses[0]: address 0000:83:00.0 is already listed at ${P}:devices[0].addresses[0]`]);
+    refused((r) => (r.devices[0].addresses = ["0000:83:00.0", "83:00.0"]), [`${P}:devices[0].addresses[1]: address 0000:83:00.0 is already listed at ${P}:devices[0].addresses[0]`]);
+  });
+
+  test("entries sharing an alias agree on deviceType and numaPolicy", () => {
+    accepted((r) => {
+      Object.assign(r.devices[0], { deviceType: "type-PCI", numaPolicy: "preferred" });
+      second({ deviceType: "type-PCI", numaPolicy: "preferred" })(r);
+    });
+    refused(
+      (r) => {
+        r.devices[0].deviceType = "type-PCI";
+        second({ numaPolicy: "preferred" })(r);
+      },
+      [
+        `${P}:devices[1].deviceType: alias "gpu" has deviceType "unset" here but "type-PCI" at devices[0]; entries sharing an alias must agree`,
+        `${P}:devices[1].numaPolicy: alias "gpu" has numaPolicy "preferred" here but "unset" at devices[0]; entries sharing an alias must agree`,
+      ],
+    );
+  });
+
+  test("every flavor alias exists in devices", () => {
+    refused(
+      (r) => (r.flavors[0].pci = { gpu: 1, nic: 1 }),
+      [`${P}:flavors[0].pci.nic: alias "nic" is not defined in devices (known: gpu)`],
+    );
+    refused((r) => (r.flavors[0].pci = { "gpu.a": 1 }), [`${P}:flavors[0].pci["gpu.a"]: alias "gpu.a" is not defined in devices (known: gpu)`]);
+  });
+
+  test("a flavor never asks more devices than a host has, counting every entry of the alias", () => {
+    accepted((r) => (r.flavors[0].pci.gpu = 2));
+    refused((r) => (r.flavors[0].pci.gpu = 3), [`${P}:flavors[0].pci.gpu: asks for 3 "gpu" devices but a GPU host has 2`]);
+    // A second entry with the same alias adds its addresses: 2 + 1.
+    accepted((r) => {
+      second({})(r);
+      r.flavors[0].pci.gpu = 3;
+    });
+    refused(
+      (r) => {
+        second({})(r);
+        r.flavors[0].pci.gpu = "4";
+      },
+      [`${P}:flavors[0].pci.gpu: asks for 4 "gpu" devices but a GPU host has 3`],
+    );
+  });
+
+  test("xvpvnc is refused from ussuri on and accepted on train", () => {
+    assert.equal(accepted((r) => Object.assign(r.openstack, { release: "train", consoleAccessProtocol: "xvpvnc" })).openstack.consoleAccessProtocol, "xvpvnc");
+    refused(
+      (r) => Object.assign(r.openstack, { release: "ussuri", consoleAccessProtocol: "xvpvnc" }),
+      [`${P}:openstack.consoleAccessProtocol: xvpvnc was removed in ussuri and does not work on ussuri; use spice or novnc`],
+    );
+    refused(
+      (r) => (r.openstack.consoleAccessProtocol = "xvpvnc"),
+      [`${P}:openstack.consoleAccessProtocol: xvpvnc was removed in ussuri and does not work on yoga; use spice or novnc`],
+    );
+  });
+
+  test("explicit schedulerFilters must contain PciPassthroughFilter", () => {
+    const filters = ["ComputeFilter", "PciPassthroughFilter"];
+    assert.deepEqual(accepted((r) => (r.openstack.schedulerFilters = filters)).openstack.schedulerFilters, filters);
+    refused(
+      (r) => (r.openstack.schedulerFilters = ["ComputeFilter"]),
+      [`${P}:openstack.schedulerFilters: must contain PciPassthroughFilter, or PCI requests are never scheduled`],
+    );
+  });
+
+  test("a filter removed in the target release is refused; before its removal it is accepted", () => {
+    const runbook = ["RetryFilter", "AvailabilityZoneFilter", "CoreFilter", "RamFilter", "ComputeFilter", "PciPassthroughFilter"];
+    accepted((r) => Object.assign(r.openstack, { release: "queens", schedulerFilters: runbook }));
+    accepted((r) => Object.assign(r.openstack, { release: "ussuri", schedulerFilters: runbook.slice(0, 2).concat(runbook.slice(4)) }));
+    refused(
+      (r) => (r.openstack.schedulerFilters = runbook),
+      [
+        `${P}:openstack.schedulerFilters[0]: RetryFilter was removed from Nova in victoria; nova-scheduler would not start on yoga`,
+        `${P}:openstack.schedulerFilters[2]: CoreFilter was removed from Nova in train; nova-scheduler would not start on yoga`,
+        `${P}:openstack.schedulerFilters[3]: RamFilter was removed from Nova in train; nova-scheduler would not start on yoga`,
+      ],
+    );
+    refused(
+      (r) => Object.assign(r.openstack, { release: "2023.2", schedulerFilters: ["AvailabilityZoneFilter", "PciPassthroughFilter"] }),
+      [`${P}:openstack.schedulerFilters[0]: AvailabilityZoneFilter was removed from Nova in 2023.2; nova-scheduler would not start on 2023.2`],
+    );
+  });
+
+  test("schedulerFilters are unique class names, at least one", () => {
+    refused(
+      (r) => (r.openstack.schedulerFilters = ["PciPassthroughFilter", "Bad Filter", "PciPassthroughFilter"]),
+      [
+        `${P}:openstack.schedulerFilters[1]: "Bad Filter" is not a filter class name`,
+        `${P}:openstack.schedulerFilters[2]: duplicate filter "PciPassthroughFilter" (also at [0])`,
+      ],
+    );
+    refused((r) => (r.openstack.schedulerFilters = []), [`${P}:openstack.schedulerFilters: list at least one filter`]);
+    refused((r) => (r.openstack.schedulerFilters = "PciPassthroughFilter"), [`${P}:openstack.schedulerFilters: expected a list of filter names`]);
+  });
+});
+
+describe("openstack", () => {
+  test("release names and codenames resolve to the canonical name", () => {
+    const release = (v: unknown) => accepted((r) => (r.openstack.release = v)).openstack.release;
+    assert.equal(release("queens"), "queens");
+    assert.equal(release("Yoga"), "yoga");
+    assert.equal(release("2024.1"), "2024.1");
+    assert.equal(release("caracal"), "2024.1");
+    assert.equal(release("bobcat"), "2023.2");
+    assert.equal(release("2025.2"), "2025.2");
+    refused((r) => (r.openstack.release = "folsom"), [`${P}:openstack.release: "folsom" is not a known OpenStack release (queens ... 2025.2)`]);
+    refused((r) => (r.openstack.release = "2026.1"), [`${P}:openstack.release: "2026.1" is not a known OpenStack release (queens ... 2025.2)`]);
+  });
+
+  test("an unquoted YAML year release (`release: 2024.1`, a number) is taken back like 8086", () => {
+    const yaml = parseYaml("release: 2024.1\n") as { release: unknown };
+    assert.equal(yaml.release, 2024.1);
+    assert.equal(accepted((r) => (r.openstack.release = yaml.release)).openstack.release, "2024.1");
+  });
+
+  test("consoleAccessProtocol defaults to spice and is one of spice, novnc, vnc, xvpvnc", () => {
+    assert.equal(accepted((r) => delete r.openstack.consoleAccessProtocol).openstack.consoleAccessProtocol, "spice");
+    for (const p of ["novnc", "vnc"]) assert.equal(accepted((r) => (r.openstack.consoleAccessProtocol = p)).openstack.consoleAccessProtocol, p);
+    refused((r) => (r.openstack.consoleAccessProtocol = "rdp"), [`${P}:openstack.consoleAccessProtocol: "rdp" is not one of spice, novnc, vnc, xvpvnc`]);
+  });
+});
+
+describe("flavors", () => {
+  test("ram, vcpus and disk are integers; numeric strings are accepted", () => {
+    const c = accepted((r) => Object.assign(r.flavors[0], { ram: "8192", vcpus: " 8 ", disk: 0 }));
+    assert.deepEqual([c.flavors[0]!.ram, c.flavors[0]!.vcpus, c.flavors[0]!.disk], [8192, 8, 0]);
+    refused(
+      (r) => Object.assign(r.flavors[0], { ram: "8 GB", vcpus: 0, disk: -1 }),
+      [`${P}:flavors[0].ram: expected an integer, got "8 GB"`, `${P}:flavors[0].vcpus: must be at least 1`, `${P}:flavors[0].disk: must be at least 0`],
+    );
+    refused((r) => (r.flavors[0].ram = 8.5), [`${P}:flavors[0].ram: expected an integer, got 8.5`]);
+  });
+
+  test("pci asks for at least one device, counts at least 1", () => {
+    assert.deepEqual(accepted((r) => (r.flavors[0].pci = { gpu: "2" })).flavors[0]!.pci, { gpu: 2 });
+    refused((r) => (r.flavors[0].pci = {}), [`${P}:flavors[0].pci: ask for at least one device, e.g. { gpu: 1 }`]);
+    refused((r) => (r.flavors[0].pci = { gpu: 0 }), [`${P}:flavors[0].pci.gpu: must be at least 1`]);
+    refused((r) => (r.flavors[0].pci = ["gpu"]), [`${P}:flavors[0].pci: expected a mapping of alias to device count, e.g. { gpu: 1 }`]);
+  });
+
+  test("extraSpecs are scalars turned to strings and may not set pci_passthrough:alias", () => {
+    const c = accepted((r) => (r.flavors[0].extraSpecs = { "hw:hide_hypervisor_id": true, "hw:numa_nodes": 1, "hw:pci_numa_affinity_policy": "preferred" }));
+    assert.deepEqual(c.flavors[0]!.extraSpecs, { "hw:hide_hypervisor_id": "true", "hw:numa_nodes": "1", "hw:pci_numa_affinity_policy": "preferred" });
+    refused(
+      (r) => (r.flavors[0].extraSpecs = { "pci_passthrough:alias": "gpu:1" }),
+      [`${P}:flavors[0].extraSpecs["pci_passthrough:alias"]: is derived from pci; set the devices there instead`],
+    );
+  });
+
+  test("an extra spec that is not a scalar says what it expected", () => {
+    refused((r) => (r.flavors[0].extraSpecs = { "hw:cpu_policy": ["dedicated"] }), [`${P}:flavors[0].extraSpecs["hw:cpu_policy"]: expected a string, number or boolean`]);
+  });
+
+  test("names are unique, single-line, at most 255 characters", () => {
+    accepted((r) => r.flavors.push({ ...r.flavors[0], name: "m2.gpu" }));
+    refused((r) => r.flavors.push({ ...r.flavors[0] }), [`${P}:flavors[1]: duplicate flavor name "m1.gpu" (also at [0])`]);
+    refused((r) => (r.flavors[0].name = "m1.gpu\n"), [`${P}:flavors[0].name: "m1.gpu\\n" is not a valid flavor name (one line, no surrounding blanks)`]);
+    refused((r) => (r.flavors[0].name = "x".repeat(256)), [`${P}:flavors[0].name: is longer than 255 characters`]);
+  });
+
+  test("a duplicate name is reported even when another flavor has a type error", () => {
+    refused(
+      (r) => r.flavors.push({ ...r.flavors[0], ram: "lots" }),
+      [`${P}:flavors[1].ram: expected an integer, got "lots"`, `${P}:flavors[1]: duplicate flavor name "m1.gpu" (also at [0])`],
+    );
+  });
+});
+
+describe("smokeTest", () => {
+  test("image, network and servers are required; keyPair is optional", () => {
+    assert.equal(accepted((r) => delete r.smokeTest.keyPair).smokeTest?.keyPair, undefined);
+    refused(
+      (r) => (r.smokeTest = { keyPair: "ops" }),
+      [`${P}:smokeTest.image: is required`, `${P}:smokeTest.network: is required`, `${P}:smokeTest.servers: is required`],
+    );
+    refused((r) => (r.smokeTest.keyPair = 5), [`${P}:smokeTest.keyPair: expected key pair name`]);
+  });
+
+  test("servers: at least one, each with name and flavor, names unique", () => {
+    refused((r) => (r.smokeTest.servers = []), [`${P}:smokeTest.servers: list at least one server`]);
+    refused((r) => delete r.smokeTest.servers[1].flavor, [`${P}:smokeTest.servers[1].flavor: is required`]);
+    refused((r) => (r.smokeTest.servers[0].name = ""), [`${P}:smokeTest.servers[0].name: expected server name`]);
+    refused(
+      (r) => (r.smokeTest.servers[1].name = "gpu-enabled-vm"),
+      [`${P}:smokeTest.servers[1]: duplicate server name "gpu-enabled-vm" (also at [0])`],
+    );
+  });
+});
+
+describe("runner", () => {
+  const runner = { host: "jump.example", user: "ubuntu", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n" };
+
+  test("port defaults to 22 and is 1..65535", () => {
+    assert.equal(accepted((r) => (r.runner = runner)).runner?.port, 22);
+    assert.equal(accepted((r) => (r.runner = { ...runner, port: "2222" })).runner?.port, 2222);
+    refused((r) => (r.runner = { ...runner, port: 0 }), [`${P}:runner.port: must be at least 1`]);
+    refused((r) => (r.runner = { ...runner, port: 70000 }), [`${P}:runner.port: must be at most 65535`]);
+    refused((r) => (r.runner = { ...runner, port: "ssh" }), [`${P}:runner.port: expected an integer, got "ssh"`]);
+  });
+
+  test("host and user names", () => {
+    refused(
+      (r) => (r.runner = { ...runner, host: "jump host", user: "Root" }),
+      [`${P}:runner.host: "jump host" is not a host name or address`, `${P}:runner.user: "Root" is not a user name`],
+    );
+    refused((r) => (r.runner = { host: "jump" }), [`${P}:runner.user: is required`, `${P}:runner.privateKey: is required`]);
+  });
+
+  test("privateKey must be PEM and is never echoed", () => {
+    const lines = linesOf(editStack("dev", (r) => (r.runner = { ...runner, privateKey: "ssh-rsa AAAAB3NzaSecretKeyMaterial" })));
+    assert.deepEqual(lines, [`${P}:runner.privateKey: is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)`]);
+    assert.ok(!lines.join("\n").includes("SecretKeyMaterial"));
+    refused((r) => (r.runner = { ...runner, privateKey: 5 }), [`${P}:runner.privateKey: expected an SSH private key`]);
+  });
+});
+
+describe("secrets from a stack file", () => {
+  test("secure values become the placeholder, which apiKey and privateKey accept", () => {
+    const doc = parseYaml(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Raw };
+    doc.config[`${P}:maas`].url = "http://maas.example:5240/MAAS";
+    doc.config[`${P}:maas`].apiKey = { secure: "v1:AAAABBBBCCCC" };
+    doc.config[`${P}:runner`] = { host: "jump", user: "ubuntu", privateKey: { secure: "v1:DDDDEEEE" } };
+    const file = fromStackFile(stringifyYaml(doc));
+    assert.deepEqual(file.secretPaths, [`${P}:maas.apiKey`, `${P}:runner.privateKey`]);
+    const c = requireSiteConfig(file.raw);
+    assert.equal(c.maas.apiKey, SECRET_PLACEHOLDER);
+    assert.equal(c.runner?.privateKey, SECRET_PLACEHOLDER);
+    assert.ok(!JSON.stringify(c).includes("v1:"));
+  });
+});
+
+describe("every problem at once", () => {
+  test("a config with N distinct mistakes gives exactly N lines, in section order", () => {
+    const raw = editStack("dev", (r) => {
+      r.flavours = r.flavors; // 1
+      r.maas.tag = "pci pass"; // 2
+      r.juju.model = "OpenStack"; // 3
+      r.host.iommu = "arm"; // 4
+      r.host.blacklistDrivers.push("nouveau"); // 5
+      r.devices[0].addresses[1] = "83:00"; // 6
+      r.openstack.consoleAccessProtocol = "rdp"; // 7
+      r.flavors[0].extraSpecs = { "pci_passthrough:alias": "gpu:2" }; // 8
+      delete r.smokeTest.servers[1].flavor; // 9
+      r.runner = { host: "jump", user: "ubuntu", port: "ssh", privateKey: SECRET_PLACEHOLDER }; // 10
+    });
+    const expected = [
+      `${P}:flavours: unknown key (did you mean "flavors"?)`,
+      `${P}:maas.tag: "pci pass" is not a MAAS tag name (letters, digits, _ and - only)`,
+      `${P}:juju.model: "OpenStack" is not a Juju model name (lowercase letters, digits and hyphens, not starting with a hyphen)`,
+      `${P}:host.iommu: "arm" is not intel or amd`,
+      `${P}:host.blacklistDrivers[2]: duplicate driver "nouveau" (also at [1])`,
+      `${P}:devices[0].addresses[1]: "83:00" is not a PCI address (expected DDDD:BB:SS.F)`,
+      `${P}:openstack.consoleAccessProtocol: "rdp" is not one of spice, novnc, vnc, xvpvnc`,
+      `${P}:flavors[0].extraSpecs["pci_passthrough:alias"]: is derived from pci; set the devices there instead`,
+      `${P}:smokeTest.servers[1].flavor: is required`,
+      `${P}:runner.port: expected an integer, got "ssh"`,
+    ];
+    assert.deepEqual(linesOf(raw), expected);
+    assert.throws(
+      () => requireSiteConfig(raw),
+      (e: unknown) => e instanceof ConfigError && e.problems.length === 10 && e.message === `invalid stack configuration:\n${expected.join("\n")}`,
+    );
+  });
+
+  test("cross-field problems are all reported together", () => {
+    refused(
+      (r) => {
+        r.devices.push({ alias: "gpu", vendorId: "10de", productId: "1b06", addresses: ["83:00.0"], numaPolicy: "required" });
+        r.flavors[0].pci = { gpu: 9, nic: 1 };
+        Object.assign(r.openstack, { consoleAccessProtocol: "xvpvnc", schedulerFilters: ["CoreFilter"] });
+      },
+      [
+        `${P}:devices[1].addresses[0]: address 0000:83:00.0 is already listed at ${P}:devices[0].addresses[0]`,
+        `${P}:devices[1].numaPolicy: alias "gpu" has numaPolicy "required" here but "unset" at devices[0]; entries sharing an alias must agree`,
+        `${P}:flavors[0].pci.gpu: asks for 9 "gpu" devices but a GPU host has 3`,
+        `${P}:flavors[0].pci.nic: alias "nic" is not defined in devices (known: gpu)`,
+        `${P}:openstack.consoleAccessProtocol: xvpvnc was removed in ussuri and does not work on yoga; use spice or novnc`,
+        `${P}:openstack.schedulerFilters: must contain PciPassthroughFilter, or PCI requests are never scheduled`,
+        `${P}:openstack.schedulerFilters[0]: CoreFilter was removed from Nova in train; nova-scheduler would not start on yoga`,
+      ],
+    );
+  });
+
+  test("a flavor's alias is still checked when the devices have other problems", () => {
+    refused(
+      (r) => {
+        r.devices[0].addresses[1] = "83:00";
+        r.flavors[0].pci = { gpu: 9, nic: 1 };
+      },
+      [
+        `${P}:devices[0].addresses[1]: "83:00" is not a PCI address (expected DDDD:BB:SS.F)`,
+        `${P}:flavors[0].pci.nic: alias "nic" is not defined in devices (known: gpu)`,
+      ],
+    );
+    // Not when a device's alias is itself unreadable: it might be the one the flavor means.
+    refused(
+      (r) => {
+        r.devices[0].alias = "-gpu";
+        r.flavors[0].pci = { nic: 1 };
+      },
+      [`${P}:devices[0].alias: "-gpu" is not an alias name (letters, digits, _ . -; at most 256)`],
+    );
+  });
+
+  test("the lab stack's own shape: a stack with every section validates unchanged", () => {
+    assert.deepEqual(linesOf(rawStack("lab")), []);
+  });
+});
