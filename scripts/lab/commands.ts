@@ -1,0 +1,197 @@
+// The lab's subcommands: up, down, status, env, apply. Each returns its exit code; errors are LabErrors
+// carrying theirs (1 failure, 2 usage or missing input, 3 lab down, 4 missing Debian package).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { SiteConfig } from "../../components/config";
+import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports } from "./paths";
+import { INSTALL_HINT, missingPackages } from "./packages";
+import { LabError, httpStatus, livePid, startUwsgi, stopUwsgi, waitHttp } from "./process";
+import { adminEnv, keystoneConf, keystoneUrl, keystoneUwsgiIni, novaConf, novaUrl, novaUwsgiIni, openrc } from "./config";
+import { adminToken, ensureCatalog, setupKeystone } from "./keystone";
+import { aliasLines, ensureApiPaste, setupNova } from "./nova";
+import { loadSite } from "./stack";
+
+export interface LabOptions {
+  /** The state folder; `.lab/` in the repository root by default. */
+  readonly stateDir?: string;
+  /** Ports given on the command line; the others come from lab.json, then the defaults. */
+  readonly ports?: Partial<Ports>;
+  /** The stack whose `[pci] alias` lines nova-api runs with (`up`), or that is applied (`apply`). */
+  readonly stack?: string;
+  /** Where progress goes (stderr by default); stdout is kept for `env`'s openrc and `status`. */
+  readonly log?: (line: string) => void;
+}
+
+const say = (o: LabOptions) => o.log ?? ((line: string) => process.stderr.write(line + "\n"));
+
+function portsOf(p: LabPaths, o: LabOptions): Ports {
+  const recorded = readState(p)?.ports ?? DEFAULT_PORTS;
+  return { keystone: o.ports?.keystone ?? recorded.keystone, nova: o.ports?.nova ?? recorded.nova };
+}
+
+/** The environment of every child: the caller's, without its OS_* (a stray OS_CLOUD or OS_TOKEN would
+ * point clients elsewhere), with stevedore's cache in the state folder. */
+export function childEnv(p: LabPaths, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OS_")) env[k] = v;
+  return { ...env, XDG_CACHE_HOME: p.cache, ...extra };
+}
+
+/** The lab admin's environment for clients (`openstack`), on top of childEnv. */
+export function clientEnv(p: LabPaths, state: LabState, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return childEnv(p, { ...Object.fromEntries(adminEnv(state)), ...extra });
+}
+
+/** Writes `text` to `file` when it differs; true when it did. */
+function writeIfChanged(file: string, text: string): boolean {
+  if (existsSync(file) && readFileSync(file, "utf8") === text) return false;
+  writeFileSync(file, text);
+  return true;
+}
+
+async function healthy(p: LabPaths, ports: Ports): Promise<{ keystone: boolean; nova: boolean }> {
+  const ok = async (s: LabPaths["keystone"] | LabPaths["nova"], url: string) => {
+    if (livePid(s) === undefined) return false;
+    const status = await httpStatus(url);
+    return status !== undefined && status < 400;
+  };
+  const [keystone, nova] = await Promise.all([ok(p.keystone, keystoneUrl(ports)), ok(p.nova, `http://127.0.0.1:${ports.nova}/`)]);
+  return { keystone, nova };
+}
+
+/** Stops the service when it runs with an outdated config or does not answer, then starts it if needed. */
+async function restartIfNeeded(s: LabPaths["keystone"] | LabPaths["nova"], url: string, changed: boolean, isHealthy: boolean, log: (l: string) => void) {
+  if (isHealthy && !changed) return;
+  if (await stopUwsgi(s)) log(`${s.name}: restarting (${changed ? "configuration changed" : "not answering"})`);
+  startUwsgi(s);
+  await waitHttp(s, url);
+}
+
+export async function up(o: LabOptions): Promise<number> {
+  const log = say(o);
+  const missing = missingPackages();
+  if (missing.length > 0) throw new LabError(`missing Debian package(s): ${missing.join(", ")}; ${INSTALL_HINT}`, 4);
+
+  const started = Date.now();
+  const p = labPaths(o.stateDir);
+  const site = loadSite(o.stack ?? "dev");
+  const state = ensureState(p, portsOf(p, o));
+  for (const dir of [p.keystone.dir, p.nova.dir, p.cache]) mkdirSync(dir, { recursive: true });
+  await ensureApiPaste(p);
+  const changed = {
+    keystone: [writeIfChanged(p.keystone.conf, keystoneConf(p)), writeIfChanged(p.keystone.uwsgiIni, keystoneUwsgiIni(p, state.ports))].some(Boolean),
+    nova: [writeIfChanged(p.nova.conf, novaConf(p, state, aliasLines(site))), writeIfChanged(p.nova.uwsgiIni, novaUwsgiIni(p, state.ports))].some(Boolean),
+  };
+  const before = await healthy(p, state.ports);
+  if (before.keystone && before.nova && !changed.keystone && !changed.nova) {
+    log(`lab is already up (keystone ${keystoneUrl(state.ports)}, nova ${novaUrl(state.ports)})`);
+    return 0;
+  }
+
+  const env = childEnv(p);
+  const keystone = (async () => {
+    await setupKeystone(p, state, env);
+    await restartIfNeeded(p.keystone, keystoneUrl(state.ports), changed.keystone, before.keystone, log);
+    await ensureCatalog(state);
+  })();
+  // nova-api needs Keystone only for requests, not to start: its database setup and start overlap Keystone's.
+  const nova = (async () => {
+    await setupNova(p, env);
+    await restartIfNeeded(p.nova, `http://127.0.0.1:${state.ports.nova}/`, changed.nova, before.nova, log);
+  })();
+  await Promise.all([keystone, nova]);
+  await checkFlavorApi(state);
+  log(`lab is up in ${((Date.now() - started) / 1000).toFixed(1)} s: keystone ${keystoneUrl(state.ports)}, nova ${novaUrl(state.ports)} (stack ${o.stack ?? "dev"}; \`npm run lab -- env\` for the openrc)`);
+  return 0;
+}
+
+/** One authenticated Compute request, so `up` returns only when nova-api accepts the lab's tokens. */
+async function checkFlavorApi(state: LabState): Promise<void> {
+  const res = await fetch(`${novaUrl(state.ports)}/flavors`, { headers: { "X-Auth-Token": await adminToken(state) } });
+  if (res.status !== 200) throw new LabError(`nova-api answers but refuses the lab admin: GET /flavors -> HTTP ${res.status} ${await res.text()}`);
+}
+
+export async function down(o: LabOptions): Promise<number> {
+  const log = say(o);
+  const p = labPaths(o.stateDir);
+  const stopped = await Promise.all([p.keystone, p.nova].map(async (s) => ((await stopUwsgi(s)) ? s.name : undefined)));
+  const names = stopped.filter((n) => n !== undefined);
+  log(names.length > 0 ? `stopped ${names.join(" and ")}` : "lab was not running");
+  return 0;
+}
+
+export async function status(o: LabOptions): Promise<number> {
+  const p = labPaths(o.stateDir);
+  const ports = portsOf(p, o);
+  const rows = await Promise.all(
+    [
+      { s: p.keystone, url: keystoneUrl(ports) },
+      { s: p.nova, url: `http://127.0.0.1:${ports.nova}/` },
+    ].map(async ({ s, url }) => {
+      const pid = livePid(s);
+      const http = await httpStatus(url);
+      const isUp = pid !== undefined && http !== undefined && http < 400;
+      const pidText = pid === undefined ? "no live pid" : `pid ${pid}`;
+      const httpText = http === undefined ? "no answer" : `HTTP ${http}`;
+      return { isUp, line: `${s.name}: ${isUp ? "up" : "down"} (${pidText}, ${url} ${httpText})` };
+    }),
+  );
+  for (const r of rows) process.stdout.write(r.line + "\n");
+  return rows.every((r) => r.isUp) ? 0 : 3;
+}
+
+function requireState(p: LabPaths, o: LabOptions): LabState {
+  const state = readState(p);
+  if (state === undefined) throw new LabError(`no lab in ${p.root}: run \`npm run lab -- up\` first`, 3);
+  return { ...state, ports: portsOf(p, o) };
+}
+
+export function env(o: LabOptions): number {
+  process.stdout.write(openrc(requireState(labPaths(o.stateDir), o)));
+  return 0;
+}
+
+/** What the maas and juju doubles know before the first command, from the site (values already in the
+ * caller's environment win): the MAAS profile is logged in and its machines exist; an adopted Juju model
+ * (existingModel) exists; the Juju CLI speaks the site's version. */
+export function fakeSeeds(site: SiteConfig): Record<string, string> {
+  const seeds: Record<string, string> = {
+    FAKE_MAAS_PROFILES: site.maas.profile,
+    FAKE_MAAS_MACHINES: (site.maas.machines ?? []).join(","),
+    FAKE_JUJU_VERSION: site.juju.version,
+    FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
+  };
+  return Object.fromEntries(Object.entries(seeds).map(([k, v]) => [k, process.env[k] ?? v]));
+}
+
+/** Runs out/<stack>/commands.sh: maas and juju are the doubles in test/fakes, openstack is the real
+ * client against the lab. */
+export async function apply(o: LabOptions): Promise<number> {
+  const stack = o.stack;
+  if (stack === undefined) throw new LabError("usage: npm run lab -- apply <stack>", 2);
+  const script = path.join(REPO, "out", stack, "commands.sh");
+  if (!existsSync(script)) {
+    throw new LabError(`${path.relative(REPO, script)} does not exist: run \`npm run render -- ${stack}\` first`, 2);
+  }
+  const p = labPaths(o.stateDir);
+  const state = requireState(p, o);
+  const now = await healthy(p, state.ports);
+  if (!now.keystone || !now.nova) throw new LabError(`the lab is not up: run \`npm run lab -- up\` first`, 3);
+  const fakeState = path.join(p.root, "fakes", stack);
+  mkdirSync(fakeState, { recursive: true });
+  const env = clientEnv(p, state, {
+    ...fakeSeeds(loadSite(stack)),
+    PATH: `${path.join(REPO, "test", "fakes")}${path.delimiter}${process.env.PATH ?? ""}`,
+    FAKE_STATE_DIR: fakeState,
+    // The lab serves the Identity and Compute APIs only (no image, network, scheduler or compute service):
+    // servers cannot boot, so the smoke test and the vfio-pci check on GPU hosts are skipped.
+    SKIP_SMOKE_TEST: "1",
+  });
+  say(o)(`applying ${path.relative(REPO, script)} (maas, juju: test/fakes, state ${path.relative(REPO, fakeState)}; openstack: the lab)`);
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", [script], { env, stdio: "inherit", cwd: path.dirname(script) });
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+}

@@ -1,0 +1,126 @@
+// `npm run lab -- apply <stack>` end to end: render the example stacks, run their commands.sh with maas
+// and juju as test doubles and the real openstack client against a real Nova, then read every flavor back
+// through the Compute API. Its own lab (state folder and ports), so it can run next to lab.test.ts.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { REPO } from "../../scripts/lab/paths";
+import { labSkipReason, openstack, openstackJson, runLab, runRender } from "../../scripts/lab/harness";
+import { STACKS } from "../helpers";
+
+const STATE = path.join(REPO, ".lab", "test-apply");
+const PORTS = ["--keystone-port", "25000", "--nova-port", "28774"];
+const skip = labSkipReason();
+// `npm run render` comes with issue 6; without it there is no commands.sh to apply.
+const todo = existsSync(path.join(REPO, "scripts", "render.ts")) ? undefined : "needs render (issue 6)";
+const opts = { skip, todo, timeout: 120_000 };
+
+/** An entry of out/<stack>/flavors.json. */
+interface Flavor {
+  name: string;
+  ram: number;
+  vcpus: number;
+  disk: number;
+  extraSpecs: Record<string, string>;
+}
+
+/** What `openstack flavor show -f json` gives (python-openstackclient 6: properties as a mapping). */
+interface Shown {
+  id: string;
+  name: string;
+  ram: number;
+  vcpus: number;
+  disk: number;
+  properties: Record<string, string>;
+}
+
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+  assert.equal(r.code, 0, `${what} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+}
+
+const flavorsJson = (stack: string): Flavor[] => JSON.parse(readFileSync(path.join(REPO, "out", stack, "flavors.json"), "utf8"));
+const listNames = (): string[] => openstackJson<Array<{ Name: string }>>(STATE, ["flavor", "list", "--all"]).map((f) => f.Name).sort();
+const show = (name: string): Shown => openstackJson<Shown>(STATE, ["flavor", "show", name]);
+
+/** Every flavor of the stack, read back through the API, equals flavors.json; no other flavor exists. */
+function assertLabHolds(expected: readonly Flavor[]): Shown[] {
+  assert.deepEqual(listNames(), expected.map((f) => f.name).sort(), "the lab holds exactly the stack's flavors");
+  return expected.map((f) => {
+    const s = show(f.name);
+    assert.deepEqual(
+      { name: s.name, ram: s.ram, vcpus: s.vcpus, disk: s.disk, extraSpecs: s.properties },
+      { name: f.name, ram: f.ram, vcpus: f.vcpus, disk: f.disk, extraSpecs: f.extraSpecs },
+      `flavor ${f.name} as Nova has it`,
+    );
+    return s;
+  });
+}
+
+function deleteAllFlavors(): void {
+  const names = listNames();
+  if (names.length > 0) ok(openstack(STATE, ["flavor", "delete", ...names]), "flavor delete");
+}
+
+before(() => {
+  if (skip || todo) return;
+  const r = runLab(STATE, ["up", ...PORTS]);
+  ok(r, "lab up");
+});
+
+after(() => {
+  if (skip) return;
+  runLab(STATE, ["down"]);
+  rmSync(STATE, { recursive: true, force: true });
+  // The changed-RAM test rendered a variant into out/dev: leave the real render behind.
+  if (!todo) runRender(["dev"]);
+});
+
+for (const stack of STACKS) {
+  test(`apply ${stack}: the lab then holds exactly the stack's flavors, and a second apply changes nothing`, opts, () => {
+    ok(runRender([stack]), `npm run render -- ${stack}`);
+    // A fresh Nova for each stack, so "exactly the stack's flavors" is checked, not a union.
+    deleteAllFlavors();
+    ok(runLab(STATE, ["apply", stack]), `lab apply ${stack}`);
+    const expected = flavorsJson(stack);
+    assert.ok(expected.length > 0);
+    const first = assertLabHolds(expected);
+    ok(runLab(STATE, ["apply", stack]), `second lab apply ${stack}`);
+    const second = assertLabHolds(expected);
+    assert.deepEqual(
+      second.map((f) => f.id),
+      first.map((f) => f.id),
+      "the second apply kept the same flavors (nothing deleted and recreated)",
+    );
+  });
+}
+
+test("apply of a changed flavor RAM leaves exactly one flavor of that name, with the new RAM", opts, () => {
+  ok(runRender(["dev"]), "npm run render -- dev");
+  deleteAllFlavors();
+  ok(runLab(STATE, ["apply", "dev"]), "lab apply dev");
+  const [original] = flavorsJson("dev");
+  assert.ok(original !== undefined);
+
+  // The same stack with the first flavor's RAM halved, rendered into out/dev as a user's edit would be.
+  const doc = parseDocument(readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8"));
+  const newRam = original.ram / 2;
+  doc.setIn(["config", "pci-passthrough:flavors", 0, "ram"], newRam);
+  mkdirSync(STATE, { recursive: true });
+  const changed = path.join(STATE, "Pulumi.dev-ram.yaml");
+  writeFileSync(changed, doc.toString());
+  ok(runRender(["dev", "--stack-file", changed]), "render of the changed stack");
+  assert.equal(flavorsJson("dev")[0]?.ram, newRam);
+
+  ok(runLab(STATE, ["apply", "dev"]), "lab apply dev (changed RAM)");
+  const named = openstackJson<Array<{ Name: string; RAM: number }>>(STATE, ["flavor", "list", "--all"]).filter((f) => f.Name === original.name);
+  assert.deepEqual(named.map((f) => f.RAM), [newRam], `exactly one ${original.name}, with ${newRam} MB`);
+  assertLabHolds(flavorsJson("dev"));
+});
+
+test("apply without a rendered commands.sh says to render first and exits 2", () => {
+  const r = runLab(STATE, ["apply", "no-such-stack"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "lab: out/no-such-stack/commands.sh does not exist: run `npm run render -- no-such-stack` first\n");
+});
