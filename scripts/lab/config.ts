@@ -38,10 +38,8 @@ export function keystoneConf(p: LabPaths): string {
       DEFAULT: { log_file: path.join(k.dir, "keystone.log") },
       database: { connection: `sqlite:///${k.db}` },
       token: { provider: "fernet" },
-      // All three key repositories in the state folder: left out, fernet_setup writes into /etc/keystone.
-      fernet_tokens: { key_repository: path.join(k.dir, "fernet-keys") },
-      fernet_receipts: { key_repository: path.join(k.dir, "fernet-receipts") },
-      credential: { key_repository: path.join(k.dir, "credential-keys") },
+      // All three key repositories in the state folder (left out, Keystone looks in /etc/keystone).
+      ...Object.fromEntries(Object.entries(k.keyRepositories).map(([section, dir]) => [section, { key_repository: dir }])),
       // Lab passwords need no strength; token issue drops from ~440 ms to ~20 ms.
       identity: { password_hash_rounds: 4 },
       // Without a cache Keystone runs ~200 SQL queries per request.
@@ -64,7 +62,6 @@ export function novaConf(p: LabPaths, state: LabState, aliasLines: readonly stri
         log_dir: n.dir,
         host: "lab",
       },
-      api: { auth_strategy: "keystone" },
       api_database: { connection: `sqlite:///${n.apiDb}` },
       database: { connection: `sqlite:///${n.db}` },
       keystone_authtoken: {

@@ -15,12 +15,15 @@ export function aliasLines(site: SiteConfig): string[] {
 }
 
 /** nova-manage ships in nova-common (not installed); python3-nova has the same entry point. */
-function novaManage(conf: string, args: string[], env: NodeJS.ProcessEnv) {
+function novaManage(p: LabPaths, args: string[], env: NodeJS.ProcessEnv) {
   return mustRun(`nova-manage ${args.join(" ")}`, PYTHON, [
     "-c",
     "import sys; from nova.cmd.manage import main; sys.argv[0] = 'nova-manage'; sys.exit(main())",
     "--config-file",
-    conf,
+    p.nova.conf,
+    // Named, or oslo.log calls it after the outermost frame's file: "<string>.log".
+    "--log-file",
+    path.join(p.nova.dir, "nova-manage.log"),
     ...args,
   ], env);
 }
@@ -33,8 +36,8 @@ export async function setupNova(p: LabPaths, env: NodeJS.ProcessEnv): Promise<vo
   rmSync(n.apiDb, { force: true });
   rmSync(n.db, { force: true });
   await Promise.all([
-    novaManage(n.conf, ["api_db", "sync"], env).then(() => sqliteWal(n.apiDb)),
-    novaManage(n.conf, ["db", "sync", "--local_cell"], env).then(() => sqliteWal(n.db)),
+    novaManage(p, ["api_db", "sync"], env).then(() => sqliteWal(n.apiDb)),
+    novaManage(p, ["db", "sync", "--local_cell"], env).then(() => sqliteWal(n.db)),
   ]);
   writeFileSync(n.ready, new Date().toISOString() + "\n");
 }

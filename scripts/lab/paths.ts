@@ -35,7 +35,13 @@ export interface LabPaths {
   readonly root: string;
   readonly stateFile: string;
   readonly cache: string;
-  readonly keystone: ServicePaths & { readonly conf: string; readonly db: string; readonly ready: string };
+  readonly keystone: ServicePaths & {
+    readonly conf: string;
+    readonly db: string;
+    readonly ready: string;
+    /** keystone.conf's key repositories, by section. */
+    readonly keyRepositories: { readonly fernet_tokens: string; readonly fernet_receipts: string; readonly credential: string };
+  };
   readonly nova: ServicePaths & {
     readonly conf: string;
     readonly apiPaste: string;
@@ -70,6 +76,11 @@ export function labPaths(stateDir: string = path.join(REPO, ".lab")): LabPaths {
       db: path.join(keystone.dir, "keystone.db"),
       // Written once the database is synced and bootstrapped; without it `up` starts from scratch.
       ready: path.join(keystone.dir, "bootstrapped"),
+      keyRepositories: {
+        fernet_tokens: path.join(keystone.dir, "fernet-keys"),
+        fernet_receipts: path.join(keystone.dir, "fernet-receipts"),
+        credential: path.join(keystone.dir, "credential-keys"),
+      },
     },
     nova: {
       ...nova,
