@@ -1,13 +1,14 @@
 // The lab's subcommands: up, down, status, env, apply. Each returns its exit code; errors are LabErrors
 // carrying theirs (1 failure, 2 usage or missing input, 3 lab down, 4 missing Debian package).
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SiteConfig } from "../../components/config";
-import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports } from "./paths";
+import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports, type ServicePaths } from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
-import { LabError, httpStatus, livePid, startUwsgi, stopUwsgi, waitHttp } from "./process";
-import { adminEnv, keystoneConf, keystoneUrl, keystoneUwsgiIni, novaConf, novaUrl, novaUwsgiIni, openrc } from "./config";
+import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
+import { adminEnv, keystoneConf, keystoneUrl, keystoneUwsgiIni, novaConf, novaRootUrl, novaUrl, novaUwsgiIni, openrc } from "./config";
 import { adminToken, ensureCatalog, setupKeystone } from "./keystone";
 import { aliasLines, ensureApiPaste, setupNova } from "./nova";
 import { loadSite } from "./stack";
@@ -43,29 +44,53 @@ export function clientEnv(p: LabPaths, state: LabState, extra: Record<string, st
   return childEnv(p, { ...Object.fromEntries(adminEnv(state)), ...extra });
 }
 
-/** Writes `text` to `file` when it differs; true when it did. */
-function writeIfChanged(file: string, text: string): boolean {
-  if (existsSync(file) && readFileSync(file, "utf8") === text) return false;
-  writeFileSync(file, text);
-  return true;
+/**
+ * Writes a service's configuration files; true when the running process (if any) started from other
+ * contents. What it started from is kept in `started-with` (a digest), written once it answers, so a
+ * failed `up` that wrote new files still restarts the service the next time.
+ */
+function writeConfig(s: ServicePaths, files: Readonly<Record<string, string>>): { changed: boolean; started: () => void } {
+  const digest = createHash("sha256");
+  for (const [file, text] of Object.entries(files)) {
+    digest.update(`${file}\0${text}\0`);
+    if (!existsSync(file) || readFileSync(file, "utf8") !== text) writeFileSync(file, text);
+  }
+  const stamp = digest.digest("hex");
+  const stampFile = path.join(s.dir, "started-with");
+  const running = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
+  return { changed: running !== stamp, started: () => writeFileSync(stampFile, stamp) };
 }
 
 async function healthy(p: LabPaths, ports: Ports): Promise<{ keystone: boolean; nova: boolean }> {
-  const ok = async (s: LabPaths["keystone"] | LabPaths["nova"], url: string) => {
+  const ok = async (s: ServicePaths, url: string) => {
     if (livePid(s) === undefined) return false;
     const status = await httpStatus(url);
     return status !== undefined && status < 400;
   };
-  const [keystone, nova] = await Promise.all([ok(p.keystone, keystoneUrl(ports)), ok(p.nova, `http://127.0.0.1:${ports.nova}/`)]);
+  const [keystone, nova] = await Promise.all([ok(p.keystone, keystoneUrl(ports)), ok(p.nova, novaRootUrl(ports))]);
   return { keystone, nova };
 }
 
 /** Stops the service when it runs with an outdated config or does not answer, then starts it if needed. */
-async function restartIfNeeded(s: LabPaths["keystone"] | LabPaths["nova"], url: string, changed: boolean, isHealthy: boolean, log: (l: string) => void) {
+async function restartIfNeeded(
+  s: ServicePaths,
+  port: number,
+  url: string,
+  config: { changed: boolean; started: () => void },
+  isHealthy: boolean,
+  log: (l: string) => void,
+) {
+  const changed = config.changed;
   if (isHealthy && !changed) return;
   if (await stopUwsgi(s)) log(`${s.name}: restarting (${changed ? "configuration changed" : "not answering"})`);
+  // Another program on the port would answer the health check in place of ours.
+  if (await portOpen(port)) {
+    const flag = s.name === "keystone" ? "--keystone-port" : "--nova-port";
+    throw new LabError(`127.0.0.1:${port} is taken by another program: stop it or give ${s.name} another port with ${flag}`);
+  }
   startUwsgi(s);
   await waitHttp(s, url);
+  config.started();
 }
 
 export async function up(o: LabOptions): Promise<number> {
@@ -79,12 +104,12 @@ export async function up(o: LabOptions): Promise<number> {
   const state = ensureState(p, portsOf(p, o));
   for (const dir of [p.keystone.dir, p.nova.dir, p.cache]) mkdirSync(dir, { recursive: true });
   await ensureApiPaste(p);
-  const changed = {
-    keystone: [writeIfChanged(p.keystone.conf, keystoneConf(p)), writeIfChanged(p.keystone.uwsgiIni, keystoneUwsgiIni(p, state.ports))].some(Boolean),
-    nova: [writeIfChanged(p.nova.conf, novaConf(p, state, aliasLines(site))), writeIfChanged(p.nova.uwsgiIni, novaUwsgiIni(p, state.ports))].some(Boolean),
+  const config = {
+    keystone: writeConfig(p.keystone, { [p.keystone.conf]: keystoneConf(p), [p.keystone.uwsgiIni]: keystoneUwsgiIni(p, state.ports) }),
+    nova: writeConfig(p.nova, { [p.nova.conf]: novaConf(p, state, aliasLines(site)), [p.nova.uwsgiIni]: novaUwsgiIni(p, state.ports) }),
   };
   const before = await healthy(p, state.ports);
-  if (before.keystone && before.nova && !changed.keystone && !changed.nova) {
+  if (before.keystone && before.nova && !config.keystone.changed && !config.nova.changed) {
     log(`lab is already up (keystone ${keystoneUrl(state.ports)}, nova ${novaUrl(state.ports)})`);
     return 0;
   }
@@ -92,13 +117,13 @@ export async function up(o: LabOptions): Promise<number> {
   const env = childEnv(p);
   const keystone = (async () => {
     await setupKeystone(p, state, env);
-    await restartIfNeeded(p.keystone, keystoneUrl(state.ports), changed.keystone, before.keystone, log);
+    await restartIfNeeded(p.keystone, state.ports.keystone, keystoneUrl(state.ports), config.keystone, before.keystone, log);
     await ensureCatalog(state);
   })();
   // nova-api needs Keystone only for requests, not to start: its database setup and start overlap Keystone's.
   const nova = (async () => {
     await setupNova(p, env);
-    await restartIfNeeded(p.nova, `http://127.0.0.1:${state.ports.nova}/`, changed.nova, before.nova, log);
+    await restartIfNeeded(p.nova, state.ports.nova, novaRootUrl(state.ports), config.nova, before.nova, log);
   })();
   await Promise.all([keystone, nova]);
   await checkFlavorApi(state);
@@ -127,7 +152,7 @@ export async function status(o: LabOptions): Promise<number> {
   const rows = await Promise.all(
     [
       { s: p.keystone, url: keystoneUrl(ports) },
-      { s: p.nova, url: `http://127.0.0.1:${ports.nova}/` },
+      { s: p.nova, url: novaRootUrl(ports) },
     ].map(async ({ s, url }) => {
       const pid = livePid(s);
       const http = await httpStatus(url);

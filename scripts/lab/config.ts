@@ -11,6 +11,8 @@ export const NOVA_USER = { user: "nova", project: "service" } as const;
 
 export const keystoneUrl = (ports: Ports): string => `http://${HOST}:${ports.keystone}/v3`;
 export const novaUrl = (ports: Ports): string => `http://${HOST}:${ports.nova}/v2.1`;
+/** nova-api's version document: answers without a token, so it tells the process serves. */
+export const novaRootUrl = (ports: Ports): string => `http://${HOST}:${ports.nova}/`;
 
 /** The nova-api WSGI entry point (nova.api.openstack.compute.wsgi), run by uwsgi. */
 export const NOVA_WSGI = path.join(__dirname, "nova_wsgi.py");

@@ -1,7 +1,8 @@
 // Where the lab keeps its state, and the lab-only credentials generated once into it.
 // Layout (all under the state folder, `.lab/` in the repository root by default, git-ignored):
 //   lab.json                 ports in use and the generated lab-only passwords
-//   keystone/                keystone.conf, keystone.db, key repositories, uwsgi.ini, uwsgi.pid, uwsgi.log
+//   keystone/                keystone.conf, keystone.db, key repositories, uwsgi.ini, uwsgi.pid, uwsgi.log,
+//                            started-with (digest of the config the running process started from)
 //   nova/                    nova.conf, api-paste.ini, sqlite databases, uwsgi.ini, uwsgi.pid, uwsgi.log
 //   cache/                   XDG_CACHE_HOME of services and clients (stevedore caches entry points there)
 //   fakes/<stack>/           state of the maas/juju test doubles during `apply`
