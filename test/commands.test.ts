@@ -3,11 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { requireSiteConfig, type SiteConfig } from "../components/config";
 import { renderSite } from "../components/render/site";
+import { renderRunbook } from "../components/render/runbook";
 import { secretValue, type CommandSpec } from "../components/render/commands";
 import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
@@ -247,4 +248,36 @@ test("verification: counts the addresses lspci shows bound to vfio-pci", () => {
   assert.match(r.stdout, /pci-passthrough: vfio-pci bound on 1 device\(s\); expected 2 per GPU host\n$/);
   const argv = argvLog(w, "juju")[0]!;
   assert.deepEqual(argv.slice(0, 7), ["exec", "-m", "openstack-deployment", "--application", "nova-compute", "--", "sh"]);
+});
+
+test("commands.sh runs end to end against the fakes and leaves what the program would", () => {
+  for (const stack of ["dev", "lab"]) {
+    const site = loadStack(stack);
+    const a = renderSite(site);
+    const w = world({
+      FAKE_MAAS_PROFILES: site.maas.profile,
+      FAKE_JUJU_VERSION: site.juju.version,
+      FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
+      SKIP_SMOKE_TEST: "1",
+    });
+    // A stand-in `openstack` that knows no flavor and records what it is asked.
+    const bin = path.join(w.dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(
+      path.join(bin, "openstack"),
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> "${w.dir}/openstack.log"\ncase "$*" in *"flavor show"*) echo "No Flavor found" >&2; exit 1 ;; esac\n`,
+      { mode: 0o755 },
+    );
+    const script = path.join(w.dir, "commands.sh");
+    writeFileSync(script, renderRunbook(site, a, stack));
+    const r = spawnSync("/bin/sh", [script], { env: { ...w.env, PATH: `${bin}:${w.env.PATH}` }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(maasState(w).tags[site.maas.tag].kernel_opts, a.kernelOptions);
+    const model = jujuState(w).models[site.juju.model];
+    assert.equal(model.config["cloudinit-userdata"], a.userdata);
+    assert.deepEqual(model.applications, a.charmOptions);
+    const os = readFileSync(path.join(w.dir, "openstack.log"), "utf8");
+    for (const f of a.flavors) assert.ok(os.includes(`flavor create --ram ${f.ram} --vcpus ${f.vcpus} --disk ${f.disk} --public ${f.name}`), os);
+    assert.ok(!os.includes("server create"), "SKIP_SMOKE_TEST skips the servers");
+  }
 });

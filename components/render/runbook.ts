@@ -23,8 +23,9 @@ function step(n: number, spec: CommandSpec): string {
   const secrets = Object.entries(spec.secretEnvironment).map(
     ([name, source]) => `: "\${${name}:?export ${name} with the value of pci-passthrough:${source} first}"`,
   );
+  // Assignments are not indented: a multi-line quoted value (userdata, YAML) must stay byte for byte.
   const env = shellAssignments(spec.environment).map((a) => `export ${a}`);
-  return [`# ${n}. ${spec.step}`, "(", indent([...secrets, ...env, spec.create].join("\n")), ")", ""].join("\n");
+  return [`# ${n}. ${spec.step}`, "(", ...secrets.map((l) => indent(l)), ...env, indent(spec.create), ")", ""].join("\n");
 }
 
 /** The `openstack` prefix: microversion 2.86+ makes Nova validate extra specs (Ussuri and later). */
@@ -60,7 +61,7 @@ function flavorStep(n: number, f: FlavorSpec, cli: string[]): string {
     indent(
       [
         "set -eu",
-        `state=$(${os("flavor", "show", "-f", "json", f.name)} 2>/dev/null | ${FLAVOR_STATE}) || state=""`,
+        `state=$( (${os("flavor", "show", "-f", "json", f.name)} | ${FLAVOR_STATE}) 2>/dev/null) || state=""`,
         `if [ -n "$state" ] && [ "$(printf '%s\\n' "$state" | head -n 1)" != ${shellQuote(size)} ]; then`,
         `  printf 'flavor %s changed size: deleting it to recreate it\\n' ${name}`,
         `  ${os("flavor", "delete", f.name)}`,
