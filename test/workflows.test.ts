@@ -108,14 +108,17 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   assert.equal(install.run, `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${ciPackages!.join(" ")}`);
 
   const ciNpm = ciRun.filter((l) => l.startsWith("npm "));
-  assert.deepEqual(ciNpm, ["npm ci", "npm run typecheck", "npm run lint", "npm test"]);
+  assert.deepEqual(ciNpm, ["npm ci", "npm run typecheck", "npm run lint", "npm test", "npm run test:lab"]);
+  assert.ok(ciRun.includes("scripts/install-lab-packages.sh"), ".ci/run installs the lab packages");
+  const lab = step(job, (s) => s.run === "sudo scripts/install-lab-packages.sh", "installing the lab packages");
+  assert.ok(indexOf(job, lab) < indexOf(job, step(job, (s) => s.run === "npm ci", "npm ci")));
   const npmSteps = job.steps.filter((s) => s.run?.startsWith("npm "));
   assert.deepEqual(
     npmSteps.map((s) => s.run),
     ciNpm,
   );
   assert.ok(indexOf(job, install) < indexOf(job, npmSteps[0]!), "tools before npm");
-  assert.deepEqual(npmSteps.at(-1)!.env, { CI: "true" }, "npm test runs with CI=true: missing tools fail, not skip");
+  for (const s of npmSteps.slice(-2)) assert.deepEqual(s.env, { CI: "true" }, `${s.run} runs with CI=true: missing tools fail, not skip`);
 });
 
 test("preview.yml: on pull requests, stacks listed into a matrix, render uploaded, pulumi preview commented", () => {
