@@ -1,0 +1,157 @@
+// A fake MAAS + Juju world for running rendered steps (test/fakes/maas, test/fakes/juju), plus a recording
+// `openstack` double for commands.sh. Shared by the property and secret tests; the same shape as the
+// helpers of test/commands.test.ts.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { SiteConfig } from "../components/config";
+import { secretValue, type CommandSpec } from "../components/render/commands";
+import { ROOT } from "./helpers";
+
+export const FAKES = path.join(ROOT, "test", "fakes");
+
+export interface World {
+  readonly dir: string;
+  readonly env: Record<string, string>;
+}
+
+export interface RunResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A fresh world in a temp dir; `seed` are FAKE_* variables for the fakes' first state. `bin` dirs go
+ * first on PATH (e.g. one with the openstack double). */
+export function world(seed: Record<string, string> = {}, bin: readonly string[] = []): World {
+  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-world-"));
+  return { dir, env: { PATH: [...bin, FAKES, process.env.PATH].join(":"), FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
+}
+
+export type Phase = "create" | "update" | "delete";
+
+/** Runs one phase of a step as the local runner would: /bin/sh -c SCRIPT with the step's environment,
+ * secrets taken from the site as the component passes them. */
+export function runStep(w: World, site: SiteConfig, spec: CommandSpec | undefined, phase: Phase = "create"): RunResult {
+  assert.ok(spec, "step is rendered");
+  const script = spec[phase];
+  assert.ok(script, `step ${spec.step} has a ${phase} script`);
+  const secrets = Object.fromEntries(Object.entries(spec.secretEnvironment).map(([name, source]) => [name, secretValue(site, source) ?? ""]));
+  const r = spawnSync("/bin/sh", ["-c", script], { env: { ...w.env, ...spec.environment, ...secrets }, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function ok(r: RunResult): RunResult {
+  assert.equal(r.status, 0, `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A fake's state file ($FAKE_STATE_DIR/<cli>.json). */
+export function fakeState(w: World, cli: "maas" | "juju" | "openstack"): any {
+  return JSON.parse(readFileSync(path.join(w.dir, `${cli}.json`), "utf8"));
+}
+
+/** The fake's raw call log, one JSON line per call; empty when it was never called. */
+export function fakeLogText(w: World, cli: "maas" | "juju" | "openstack"): string {
+  const file = path.join(w.dir, `${cli}.log`);
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+}
+
+/** Every argv a fake was called with. */
+export function argvLog(w: World, cli: "maas" | "juju" | "openstack"): string[][] {
+  return fakeLogText(w, cli)
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+}
+
+// The openstack double: records argv like the other fakes (fakelib) and keeps flavors and servers, for the
+// subcommands commands.sh uses. `-S` skips site initialisation: it is called often in property tests.
+const OPENSTACK = `#!/usr/bin/python3 -S
+import json, os, sys
+sys.path.insert(0, ${JSON.stringify(FAKES)})
+from fakelib import die, load, record, save
+
+def initial():
+    return {"flavors": {}, "servers": {}}
+
+def opt(args, flag):
+    i = args.index(flag)
+    v = args[i + 1]
+    del args[i:i + 2]
+    return v
+
+def main(argv):
+    state = load("openstack", initial)
+    record("openstack", argv)
+    args = list(argv)
+    if args[:1] == ["--os-compute-api-version"]:
+        args = args[2:]
+    cmd, args = args[:2], args[2:]
+    flavors, servers = state["flavors"], state["servers"]
+    if cmd == ["flavor", "show"]:
+        if args[:2] == ["-f", "json"]:
+            args = args[2:]
+        if len(args) != 1 or args[0] not in flavors:
+            die("No Flavor found for %s" % (args[-1] if args else ""), 1)
+        print(json.dumps(flavors[args[0]]))
+        return
+    if cmd == ["flavor", "create"]:
+        f = {"ram": int(opt(args, "--ram")), "vcpus": int(opt(args, "--vcpus")), "disk": int(opt(args, "--disk")), "properties": {}}
+        args.remove("--public")
+        if len(args) != 1 or args[0] in flavors:
+            die("Conflict: flavor exists or bad arguments: %r" % args, 1)
+        f["name"] = args[0]
+        flavors[args[0]] = f
+    elif cmd == ["flavor", "set"] or cmd == ["flavor", "unset"]:
+        name = args.pop()
+        if name not in flavors:
+            die("No Flavor found for %s" % name, 1)
+        props = flavors[name]["properties"]
+        while args:
+            if args[0] != "--property":
+                die("unrecognized arguments: %s" % args[0], 2)
+            kv = args[1]
+            del args[:2]
+            if cmd[1] == "set":
+                k, v = kv.split("=", 1)
+                props[k] = v
+            else:
+                props.pop(kv, None)
+    elif cmd == ["flavor", "delete"]:
+        flavors.pop(args[0], None)
+    elif cmd == ["server", "show"]:
+        if args[0] not in servers:
+            die("No server with a name or ID of '%s' exists." % args[0], 1)
+        print(json.dumps(servers[args[0]]))
+        return
+    elif cmd == ["server", "create"]:
+        s = {"image": opt(args, "--image"), "network": opt(args, "--network"), "flavor": opt(args, "--flavor")}
+        if "--key-name" in args:
+            s["key_name"] = opt(args, "--key-name")
+        args.remove("--wait")
+        if len(args) != 1:
+            die("bad arguments: %r" % args, 2)
+        s["name"] = args[0]
+        servers[args[0]] = s
+    else:
+        die("openstack: '%s' is not an openstack command" % " ".join(cmd), 2)
+    save("openstack", state)
+
+main(sys.argv[1:])
+`;
+
+/** Writes the openstack double into `dir` (a test's temp dir, put first on PATH); returns `dir`. */
+export function writeOpenstackFake(dir: string): string {
+  const file = path.join(dir, "openstack");
+  writeFileSync(file, OPENSTACK);
+  chmodSync(file, 0o755);
+  return dir;
+}
+
+/** A temp dir holding the openstack double, for world(..., [dir]). */
+export function openstackBin(): string {
+  return writeOpenstackFake(mkdtempSync(path.join(tmpdir(), "pcipt-openstack-")));
+}

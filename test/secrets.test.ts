@@ -1,0 +1,143 @@
+// Secrets: render stacks that hold a MAAS API key, an SSH private key and an OpenStack password, in plain
+// text and as `secure:` values, and look for them everywhere the program writes: every registered input
+// (resources.json), every file of the out dir, everything printed. Then run the rendered MAAS steps
+// against the fake CLI with the key and look at what it was given and what the steps printed.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { requireSiteConfig } from "../components/config";
+import { renderSite } from "../components/render/site";
+import type { RecordedResource } from "../scripts/mock-program";
+import { stackFileText } from "../scripts/bench/site";
+import { fakeLogText, fakeState, ok, runStep, world } from "./fakes-world";
+import { ROOT, editStack } from "./helpers";
+
+const API_KEY = "Pk7consumerAA:Tq9tokenBB:Zs3secretCC44";
+const PRIVATE_KEY = [
+  "-----BEGIN OPENSSH PRIVATE KEY-----",
+  "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+  "QyNTUxOQAAACBx9secretKeyMaterialForTheTestOnlyAAAAAAAAAAAAAAAAAAAAAAAA",
+  "-----END OPENSSH PRIVATE KEY-----",
+  "",
+].join("\n");
+const PASSWORD = "Os-P4ss'w\"rd$(x)";
+const MAAS_URL = "http://maas.internal:5240/MAAS/";
+
+/** The forms a secret could leak in: as is, JSON-escaped, base64, and each distinctive line. */
+function leakForms(secret: string): string[] {
+  const forms = [secret, JSON.stringify(secret).slice(1, -1), Buffer.from(secret).toString("base64")];
+  for (const line of secret.split("\n")) if (line.length >= 12 && !line.startsWith("-----")) forms.push(line);
+  return forms;
+}
+
+const SECRETS: Record<string, string> = { "maas.apiKey": API_KEY, "runner.privateKey": PRIVATE_KEY, "openstack:password": PASSWORD };
+
+interface Rendered {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  dir: string;
+}
+
+function render(stack: string, text: string): Rendered {
+  const base = mkdtempSync(path.join(tmpdir(), "pcipt-secrets-"));
+  const file = path.join(base, `Pulumi.${stack}.yaml`);
+  writeFileSync(file, text);
+  const dir = path.join(base, "out");
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir, "--stack-file", file], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, dir };
+}
+
+/** Every place a value could surface: printed output and each rendered file, by name. */
+function surfaces(r: Rendered): Record<string, string> {
+  const out: Record<string, string> = { stdout: r.stdout, stderr: r.stderr };
+  for (const f of readdirSync(r.dir)) out[f] = readFileSync(path.join(r.dir, f), "utf8");
+  return out;
+}
+
+function assertNoLeak(where: Record<string, string>, secrets: Record<string, string>): void {
+  for (const [what, secret] of Object.entries(secrets)) {
+    for (const form of leakForms(secret)) {
+      for (const [name, text] of Object.entries(where)) assert.ok(!text.includes(form), `${what} leaks into ${name}`);
+    }
+  }
+}
+
+/** The secret-bearing inputs must be Pulumi secrets, recorded as "[secret]". */
+function assertSecretInputs(resources: RecordedResource[], stack: string): void {
+  const byName = new Map(resources.map((r) => [r.name, r]));
+  const tag = byName.get(`${stack}-maas-tag`);
+  assert.ok(tag, "the MAAS tag step is registered");
+  assert.equal(tag.inputs.environment, "[secret]", "the environment carrying the API key is secret");
+  assert.equal(tag.inputs.logging, "none");
+  for (const out of ["stdout", "stderr", "connection"]) assert.ok(tag.options.additionalSecretOutputs?.includes(out), `${out} is a secret output`);
+  const commands = resources.filter((r) => r.type === "command:remote:Command");
+  assert.equal(commands.length, 4, "every step runs on the jump host");
+  for (const c of commands) assert.equal(c.inputs.connection, "[secret]", `${c.name}: the SSH connection is secret`);
+}
+
+function stackWithSecrets(value: (what: string, secret: string) => unknown): string {
+  const raw = editStack("dev", (r) => {
+    Object.assign(r.maas, { url: MAAS_URL, apiKey: value("maas.apiKey", API_KEY) });
+    r.runner = { host: "jump.internal", user: "ubuntu", privateKey: value("runner.privateKey", PRIVATE_KEY) };
+  });
+  return stackFileText(raw, { "openstack:password": value("openstack:password", PASSWORD), "openstack:authUrl": "http://keystone:5000/v3" });
+}
+
+test("plain-text secrets in the stack file appear nowhere: not in inputs, files, nor printed output", () => {
+  const r = render("plain", stackWithSecrets((_what, secret) => secret));
+  assert.equal(r.status, 0, r.stderr);
+  const where = surfaces(r);
+  // Every file the render says it wrote is scanned.
+  const wrote = /Wrote (\d+) files to .*?: (.*)\n/.exec(r.stdout);
+  assert.ok(wrote, r.stdout);
+  assert.deepEqual(Object.keys(where).filter((k) => k !== "stdout" && k !== "stderr").sort(), wrote[2]!.split(", ").sort());
+  assert.ok(Number(wrote[1]) >= 8 && where["resources.json"] !== undefined && where["commands.sh"] !== undefined);
+  assertNoLeak(where, SECRETS);
+  assertSecretInputs(JSON.parse(where["resources.json"]!) as RecordedResource[], "plain");
+  // commands.sh asks the operator for the key instead of holding it.
+  assert.match(where["commands.sh"]!, /: "\$\{PCIPT_MAAS_API_KEY:\?export PCIPT_MAAS_API_KEY with the value of pci-passthrough:maas\.apiKey first\}"/);
+});
+
+test("secure: secrets are never decrypted or copied: neither value nor ciphertext appears", () => {
+  const ciphertexts: Record<string, string> = {};
+  const text = stackWithSecrets((what) => {
+    ciphertexts[what] = `v1:${Buffer.from(`ciphertext of ${what}`).toString("base64")}`;
+    return { secure: ciphertexts[what] };
+  });
+  const r = render("secure", text);
+  assert.equal(r.status, 0, r.stderr);
+  const where = surfaces(r);
+  assertNoLeak(where, { ...SECRETS, ...Object.fromEntries(Object.entries(ciphertexts).map(([k, v]) => [`${k} ciphertext`, v])) });
+  assertSecretInputs(JSON.parse(where["resources.json"]!) as RecordedResource[], "secure");
+});
+
+test("the rendered MAAS steps log in with the key without showing it to the CLI's argv, its log or any output", () => {
+  const site = requireSiteConfig(editStack("lab", (r) => Object.assign(r.maas, { url: MAAS_URL, apiKey: API_KEY })));
+  const a = renderSite(site);
+  const w = world({ FAKE_MAAS_MACHINES: "4y3h7n 8fbxqa" });
+  const results = [
+    ok(runStep(w, site, a.commands.tag)),
+    ok(runStep(w, site, a.commands.machines)),
+    ok(runStep(w, site, a.commands.tag, "update")),
+    ok(runStep(w, site, a.commands.machines, "delete")),
+    ok(runStep(w, site, a.commands.tag, "delete")),
+  ];
+  // The key did arrive: the fake stored it from stdin.
+  assert.equal(fakeState(w, "maas").profiles["lab-admin"].key, API_KEY);
+  const log = fakeLogText(w, "maas");
+  assert.ok(log.split("\n").filter((l) => l.includes('"login"')).length >= 5, "every phase logs in");
+  const where: Record<string, string> = { "maas.log (argv and PCIPT_* environment)": log };
+  results.forEach((r, i) => Object.assign(where, { [`step ${i} stdout`]: r.stdout, [`step ${i} stderr`]: r.stderr }));
+  for (const spec of [a.commands.tag, a.commands.machines!]) {
+    where[`${spec.step} scripts`] = [spec.create, spec.update, spec.delete ?? ""].join("\n");
+    where[`${spec.step} environment`] = JSON.stringify(spec.environment);
+  }
+  assertNoLeak(where, { "maas.apiKey": API_KEY });
+});
