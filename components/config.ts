@@ -45,7 +45,10 @@ export function formatPath(path: readonly PathPart[]): string {
 // ---------------------------------------------------------------------------------------------------
 // Value rules shared by several keys
 
-const quote = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : String(v));
+/** A value for an error message. Containers are named, not printed: String() throws on a mapping whose
+ * toString is not a function (`{toString: x}` is valid YAML). */
+const quote = (v: unknown): string =>
+  typeof v === "string" ? JSON.stringify(v) : v !== null && typeof v === "object" ? (Array.isArray(v) ? "a list" : "a mapping") : String(v);
 
 /** `pulumi config set --path k v` may store numbers and booleans as strings: accept both. */
 const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -71,11 +74,17 @@ const text = (what = "a non-empty string") =>
     // eslint-disable-next-line no-control-regex
     .refine((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), { error: "contains control characters" });
 
-/** A single-line name: no control characters, no leading/trailing blanks. */
+/** A single-line name: no control characters, no leading/trailing blanks, and no leading `-` (CLIs such
+ * as openstack would read it as an option). */
 const name = (what: string) =>
-  text(what).refine((s) => !/[\n\t]/.test(s) && s.trim() === s, {
-    error: (i) => `${quote(i.input)} is not a valid ${what} (one line, no surrounding blanks)`,
-  });
+  text(what)
+    .refine((s) => !/[\n\t]/.test(s) && s.trim() === s, {
+      error: (i) => `${quote(i.input)} is not a valid ${what} (one line, no surrounding blanks)`,
+    })
+    .refine((s) => !s.startsWith("-"), { error: (i) => `${quote(i.input)} is not a valid ${what} (must not start with -)` });
+
+/** The maas CLI's own commands: a profile of that name would never be reached (`maas login ...`). */
+const MAAS_CLI_COMMANDS = ["login", "logout", "list", "refresh", "init", "apikey", "configauth", "createadmin", "changepassword"];
 
 // YAML reads an unquoted 8086 as a number; take it back when it has exactly four digits. Anything else
 // numeric (0300 may even be read as octal) must be quoted.
@@ -151,7 +160,10 @@ export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
 
 const maasSchema = mapping({
     /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
-    profile: name("MAAS profile name"),
+    profile: z
+      .string({ error: "expected a MAAS profile name" })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a MAAS profile name (letters, digits, _ . -)` })
+      .refine((s) => !MAAS_CLI_COMMANDS.includes(s), { error: (i) => `${quote(i.input)} is a maas CLI command, not usable as a profile name` }),
     /** Tag selecting the GPU hosts; it carries the kernel options. */
     tag: z
       .string({ error: "expected a tag name" })
@@ -331,9 +343,13 @@ const flavorSchema = mapping({
     .refine((r) => Object.keys(r).length > 0, { error: "ask for at least one device, e.g. { gpu: 1 }" }),
   /** Further flavor extra specs, e.g. `hw:pci_numa_affinity_policy: preferred`. */
   extraSpecs: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }).transform(String), {
-      error: "expected a mapping of extra spec to value",
-    })
+    .record(
+      // Nova's extra spec key pattern (nova/api/validation/parameter_types.py) without the blank, which
+      // `openstack flavor set --property k=v` and commands.sh's stale-key loop cannot carry.
+      z.string().regex(/^[a-zA-Z0-9_:.-]{1,255}$/, { error: (i) => `${quote(i.input)} is not an extra spec key (letters, digits, _ : . -)` }),
+      z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }).transform(String),
+      { error: (i) => (i.code === "invalid_type" ? "expected a mapping of extra spec to value" : undefined) },
+    )
     .superRefine((specs, ctx) => {
       if ("pci_passthrough:alias" in specs) {
         ctx.addIssue({
@@ -466,6 +482,9 @@ function problemsFrom(section: SectionName, error: z.ZodError): ConfigProblem[] 
       for (const key of issue.keys) {
         out.push({ path: formatPath([...base, key]), message: `unknown key${suggestion(key, known)}` });
       }
+    } else if (issue.code === "invalid_key") {
+      // A record key that failed its own rule: say why, at the key's path.
+      out.push({ path: formatPath(base), message: issue.issues[0]?.message ?? issue.message });
     } else if ((issue.code === "invalid_type" || issue.code === "invalid_value") && issue.input === undefined) {
       out.push({ path: formatPath(base), message: "is required" });
     } else {

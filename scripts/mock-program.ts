@@ -58,10 +58,12 @@ function resourceName(r: unknown): string | undefined {
 
 async function resourcesOf(deps: pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource> | undefined) {
   if (deps === undefined) return [];
-  const resolved = await new Promise<unknown>((resolve) => {
-    (pulumi.output(deps) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v));
-  });
-  const list = Array.isArray(resolved) ? resolved : [resolved];
+  // Not pulumi.output(deps): its containsUnknowns walks every object reachable from the resources (parent,
+  // children, siblings), which made recording quadratic in the number of resources.
+  const unwrap = (v: unknown): Promise<unknown> =>
+    pulumi.Output.isInstance(v) ? new Promise((resolve) => (v as pulumi.Output<unknown>).apply((x) => resolve(x))) : Promise.resolve(v);
+  const resolved = await unwrap(deps);
+  const list = await Promise.all((Array.isArray(resolved) ? resolved : [resolved]).map(unwrap));
   return list.map(resourceName).filter((n): n is string => n !== undefined);
 }
 
@@ -147,12 +149,19 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       pending.push(resourcesOf(o.dependsOn).then((d) => void (rec.dependsOn = d.sort())));
       return undefined;
     });
+    // @pulumi/pulumi keeps `new Error().stack` for every promise it makes (runtime/debuggable.js), one per
+    // output property of every resource; formatting those frames is most of the mocks' cost. They only feed
+    // Pulumi's promise-leak report. Trade-off: an error thrown by the program keeps its message, not its frames.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       const mod = (await import(program)) as Record<string, unknown>;
       return Object.fromEntries(Object.entries(mod).filter(([k, v]) => k !== "default" && v !== undefined));
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
       return {};
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
   });
   await Promise.all(pending);

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseSiteConfig, formatProblems, type SiteConfig } from "../components/config";
-import { fromStackFile } from "../components/config-source";
+import { fromStackFile, type StackFile } from "../components/config-source";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { runProgram, type RecordedResource } from "./mock-program";
@@ -18,8 +18,7 @@ function usage(message: string): never {
 }
 
 /** The runtime config the Pulumi CLI would hand the program: namespaced keys, objects as JSON text. */
-export function runtimeConfig(stackFileText: string): { config: Record<string, string>; secretKeys: string[] } {
-  const file = fromStackFile(stackFileText);
+export function runtimeConfig(file: StackFile): { config: Record<string, string>; secretKeys: string[] } {
   const config: Record<string, string> = {};
   const all: Record<string, unknown> = { ...file.other };
   for (const [k, v] of Object.entries(file.raw)) all[`pci-passthrough:${k}`] = v;
@@ -89,6 +88,9 @@ export function artifactFiles(site: SiteConfig, stack: string, resources: Record
 }
 
 async function main(argv: string[]): Promise<void> {
+  // tsx turns source maps on; every stack @pulumi/pulumi captures (runtime/debuggable.js) would then be
+  // mapped. Render errors are reported by message, so nothing is lost.
+  process.setSourceMapsEnabled(false);
   const valueOf = (flag: string) => {
     const i = argv.indexOf(flag);
     return i < 0 ? undefined : (argv[i + 1] ?? usage(`${flag} needs a value`));
@@ -102,14 +104,14 @@ async function main(argv: string[]): Promise<void> {
   const out = valueOf("--out");
   const outDir = out !== undefined ? path.resolve(out) : path.join(ROOT, "out", stack);
 
-  const text = readFileSync(stackFile, "utf8");
-  const parsed = parseSiteConfig(fromStackFile(text).raw);
+  const file = fromStackFile(readFileSync(stackFile, "utf8"));
+  const parsed = parseSiteConfig(file.raw);
   if (!parsed.ok) {
     process.stderr.write(formatProblems(parsed.problems) + "\n");
     process.stderr.write(`${parsed.problems.length} problem(s) in ${path.basename(stackFile)}; nothing rendered\n`);
     process.exit(2);
   }
-  const { config, secretKeys } = runtimeConfig(text);
+  const { config, secretKeys } = runtimeConfig(file);
   const run = await runProgram({ config, secretKeys, stack });
   if (run.error) throw run.error;
   const files = artifactFiles(parsed.config, stack, run.resources);

@@ -134,8 +134,10 @@ describe("maas", () => {
   });
 
   test("profile and comment are clean single-line texts", () => {
-    refused((r) => (r.maas.profile = " admin"), [`${P}:maas.profile: " admin" is not a valid MAAS profile name (one line, no surrounding blanks)`]);
-    refused((r) => (r.maas.profile = ""), [`${P}:maas.profile: expected MAAS profile name`]);
+    refused((r) => (r.maas.profile = " admin"), [`${P}:maas.profile: " admin" is not a MAAS profile name (letters, digits, _ . -)`]);
+    refused((r) => (r.maas.profile = "-v"), [`${P}:maas.profile: "-v" is not a MAAS profile name (letters, digits, _ . -)`]);
+    refused((r) => (r.maas.profile = "login"), [`${P}:maas.profile: "login" is a maas CLI command, not usable as a profile name`]);
+    refused((r) => (r.maas.profile = ""), [`${P}:maas.profile: "" is not a MAAS profile name (letters, digits, _ . -)`]);
     refused((r) => (r.maas.comment = "GPU\u0007"), [`${P}:maas.comment: contains control characters`]);
     assert.equal(accepted((r) => delete r.maas.comment).maas.comment, "PCI Passthrough kernel parameters (managed by pci-passthrough)");
   });
@@ -479,6 +481,13 @@ describe("flavors", () => {
     refused((r) => r.flavors.push({ ...r.flavors[0] }), [`${P}:flavors[1]: duplicate flavor name "m1.gpu" (also at [0])`]);
     refused((r) => (r.flavors[0].name = "m1.gpu\n"), [`${P}:flavors[0].name: "m1.gpu\\n" is not a valid flavor name (one line, no surrounding blanks)`]);
     refused((r) => (r.flavors[0].name = "x".repeat(256)), [`${P}:flavors[0].name: is longer than 255 characters`]);
+    refused((r) => (r.flavors[0].name = "--public"), [`${P}:flavors[0].name: "--public" is not a valid flavor name (must not start with -)`]);
+  });
+
+  test("extra spec keys follow Nova's key pattern, without blanks", () => {
+    accepted((r) => (r.flavors[0].extraSpecs = { "hw:cpu_policy": "dedicated", "trait:CUSTOM_GPU.x-1": "required" }));
+    refused((r) => (r.flavors[0].extraSpecs = { "hw cpu": "x" }), [`${P}:flavors[0].extraSpecs["hw cpu"]: "hw cpu" is not an extra spec key (letters, digits, _ : . -)`]);
+    refused((r) => (r.flavors[0].extraSpecs = { "a=b": "x" }), [`${P}:flavors[0].extraSpecs["a=b"]: "a=b" is not an extra spec key (letters, digits, _ : . -)`]);
   });
 
   test("a duplicate name is reported even when another flavor has a type error", () => {
