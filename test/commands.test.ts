@@ -3,57 +3,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { requireSiteConfig } from "../components/config";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
-import { secretValue, type CommandSpec } from "../components/render/commands";
 import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
-import { editStack, loadStack, ROOT } from "./helpers";
+import { editStack, loadStack } from "./helpers";
+import { argvLog, fakeState, ok, runStep, world, type World } from "./fakes-world";
 
-const FAKES = path.join(ROOT, "test", "fakes");
 const API_KEY = "k3yC0nsumer:t0kenVal:s3cretPart";
 
-interface World {
-  dir: string;
-  env: Record<string, string>;
-}
-
-/** A fresh fake MAAS + Juju; `seed` are FAKE_* variables for the fakes' first state. */
-function world(seed: Record<string, string> = {}): World {
-  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-fakes-"));
-  return { dir, env: { PATH: `${FAKES}:${process.env.PATH}`, FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
-}
-
-type Phase = "create" | "update" | "delete";
-
-/** Runs one phase of a step as the local runner would: /bin/sh -c SCRIPT with the step's environment. */
-function run(w: World, site: SiteConfig, spec: CommandSpec | undefined, phase: Phase = "create") {
-  assert.ok(spec, "step is rendered");
-  const script = spec[phase];
-  assert.ok(script, `step ${spec.step} has a ${phase} script`);
-  const secrets = Object.fromEntries(
-    Object.entries(spec.secretEnvironment).map(([name, source]) => [name, secretValue(site, source) ?? ""]),
-  );
-  const r = spawnSync("/bin/sh", ["-c", script], { env: { ...w.env, ...spec.environment, ...secrets }, encoding: "utf8" });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(r: { status: number | null; stdout: string; stderr: string }) {
-  assert.equal(r.status, 0, `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
-const maasState = (w: World) => JSON.parse(readFileSync(path.join(w.dir, "maas.json"), "utf8"));
-const jujuState = (w: World) => JSON.parse(readFileSync(path.join(w.dir, "juju.json"), "utf8"));
-const argvLog = (w: World, cli: string): string[][] =>
-  readFileSync(path.join(w.dir, `${cli}.log`), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l).argv);
+const run = runStep;
+const maasState = (w: World) => fakeState(w, "maas");
+const jujuState = (w: World) => fakeState(w, "juju");
 
 test("MAAS tag: created with comment and kernel options, create twice is harmless, delete removes it", () => {
   const site = loadStack("dev");

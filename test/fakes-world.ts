@@ -1,6 +1,5 @@
 // A fake MAAS + Juju world for running rendered steps (test/fakes/maas, test/fakes/juju), plus a recording
-// `openstack` double for commands.sh. Shared by the property and secret tests; the same shape as the
-// helpers of test/commands.test.ts.
+// `openstack` double for commands.sh. Shared by the command, property and secret tests.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
