@@ -134,11 +134,12 @@ const mapping = <T extends z.ZodRawShape>(shape: T) =>
 
 /** Reports duplicates in a list. Used with ALWAYS, so a duplicate is reported even when another element
  * has a type error: items may then be raw input, hence the guard. */
-const unique = <T>(what: string, key: (t: T) => unknown = String) =>
+const unique = <T>(what: string, key: (t: T) => unknown = (t) => t) =>
   (items: T[], ctx: z.RefinementCtx) => {
     const seen = new Map<string, number>();
     items.forEach((item, i) => {
-      const k = item !== null && typeof item === "object" ? key(item) : typeof item === "string" ? key(item) : undefined;
+      // Only strings are compared: an invalid element (a mapping, even one with a toString key) is skipped.
+      const k = item !== null && (typeof item === "object" || typeof item === "string") ? key(item) : undefined;
       if (typeof k !== "string") return;
       const first = seen.get(k);
       if (first !== undefined) {

@@ -224,6 +224,13 @@ describe("juju", () => {
 });
 
 describe("host", () => {
+  test("a list holding a mapping with a toString key is a problem, not a crash (found by fast-check)", () => {
+    refused(
+      (r) => (r.host.blacklistDrivers = [{ toString: "x" }, "nouveau", "nouveau"]),
+      [`${P}:host.blacklistDrivers[0]: expected a kernel module name`, `${P}:host.blacklistDrivers[2]: duplicate driver "nouveau" (also at [1])`],
+    );
+  });
+
   test("defaults: binding modprobe, allowUnsafeInterrupts false, iommuPassthrough false, no blacklist", () => {
     const c = accepted((r) => (r.host = { iommu: "amd" }));
     assert.deepEqual(c.host, { iommu: "amd", iommuPassthrough: false, allowUnsafeInterrupts: false, blacklistDrivers: [], binding: "modprobe" });
