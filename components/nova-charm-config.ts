@@ -4,6 +4,7 @@ import type { CommandSpec } from "./render/commands";
 import type { Runner, CommandResource } from "./runner";
 
 export interface NovaCharmConfigArgs {
+  /** Where the commands run: locally, or on the jump host of `pci-passthrough:runner` (runner.ts). */
   runner: Runner;
   /** The `pci-alias` text, the same on both applications. */
   aliasJson: string;

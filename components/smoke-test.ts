@@ -7,6 +7,7 @@ import type { CommandSpec } from "./render/commands";
 import type { Runner, CommandResource } from "./runner";
 
 export interface SmokeTestArgs {
+  /** Where the commands run: locally, or on the jump host of `pci-passthrough:runner` (runner.ts). */
   runner: Runner;
   /** Image, network, key pair and servers from config. */
   smokeTest: SmokeTestConfig;
