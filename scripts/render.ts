@@ -8,6 +8,7 @@ import { parseSiteConfig, formatProblems, type SiteConfig } from "../components/
 import { fromStackFile, type StackFile } from "../components/config-source";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
+import { renderHostFilesText } from "../components/render/host";
 import { runProgram, type RecordedResource } from "./mock-program";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -83,6 +84,7 @@ export function artifactFiles(site: SiteConfig, stack: string, resources: Record
       machines: site.maas.machines ?? [],
     }),
     "commands.sh": renderRunbook(site, a, stack),
+    "host-files.txt": renderHostFilesText(site),
     "graph.mmd": mermaidGraph(resources),
   };
 }

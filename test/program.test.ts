@@ -17,6 +17,7 @@ const FILES = [
   "commands.sh",
   "flavors.json",
   "graph.mmd",
+  "host-files.txt",
   "maas-tag.json",
   "model-config.yaml",
   "resources.json",
@@ -69,6 +70,7 @@ for (const stack of STACKS) {
     expectGolden(`${stack}-commands.sh`, readFileSync(path.join(r.dir, "commands.sh"), "utf8"));
     expectGolden(`${stack}-graph.mmd`, readFileSync(path.join(r.dir, "graph.mmd"), "utf8"));
     expectGolden(`${stack}-maas-tag.json`, readFileSync(path.join(r.dir, "maas-tag.json"), "utf8"));
+    expectGolden(`${stack}-host-files.txt`, readFileSync(path.join(r.dir, "host-files.txt"), "utf8"));
     assert.match(r.stdout, new RegExp(`Previewing stack ${stack} offline`));
     assert.match(r.stdout, /└─ pci-passthrough:site:PciPassthrough/);
   });
