@@ -67,8 +67,21 @@ export function mermaidGraph(resources: readonly RecordedResource[]): string {
 
 const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
 
+/** The files `render` writes to out/<stack>/. */
+export const ARTIFACTS = [
+  "resources.json",
+  "model-config.yaml",
+  "charm-config.yaml",
+  "bundle-overlay.yaml",
+  "flavors.json",
+  "maas-tag.json",
+  "commands.sh",
+  "host-files.txt",
+  "graph.mmd",
+] as const;
+
 /** The files of out/<stack>/, by name. */
-export function artifactFiles(site: SiteConfig, stack: string, resources: RecordedResource[]): Record<string, string> {
+export function artifactFiles(site: SiteConfig, stack: string, resources: RecordedResource[]): Record<(typeof ARTIFACTS)[number], string> {
   const a = renderSite(site);
   return {
     "resources.json": json(resources),

@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ROOT, STACKS } from "./helpers";
+import { ARTIFACTS } from "../scripts/render";
 import { chooseMode, detectPulumiCli, listStacks, renderOffline, summarize, type PulumiCli } from "../scripts/preview-all";
 
 const SCRIPT = path.join(ROOT, "scripts", "preview-all.ts");
@@ -105,7 +106,7 @@ test("without a pulumi CLI it renders both example stacks offline and says so", 
   const expected = STACKS.map((s) => {
     const resources = (JSON.parse(readFileSync(path.join(out, s, "resources.json"), "utf8")) as unknown[]).length;
     const files = readdirSync(path.join(out, s)).length;
-    assert.equal(files, 8, `out/${s}/ holds every artifact`);
+    assert.equal(files, ARTIFACTS.length, `out/${s}/ holds every artifact`);
     return `  ${s.padEnd(5)}  ok      ${resources} resources, ${files} files in ${path.join(out, s)}/`;
   });
   assert.equal(summary, `\nSummary:\n${expected.join("\n")}\n2 of 2 stacks ok\n`);

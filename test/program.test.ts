@@ -9,19 +9,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import type { RecordedResource } from "../scripts/mock-program";
+import { ARTIFACTS } from "../scripts/render";
 import { expectGolden, needTool, rawStack, ROOT, STACKS } from "./helpers";
 
-const FILES = [
-  "bundle-overlay.yaml",
-  "charm-config.yaml",
-  "commands.sh",
-  "flavors.json",
-  "graph.mmd",
-  "host-files.txt",
-  "maas-tag.json",
-  "model-config.yaml",
-  "resources.json",
-];
+const FILES = [...ARTIFACTS].sort();
 
 interface Render {
   status: number | null;
