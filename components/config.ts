@@ -541,42 +541,50 @@ function rawAliases(raw: unknown): Set<string> | undefined {
   return new Set(aliases);
 }
 
-/** Rules across keys; each runs only when the sections it needs parsed (a flavor's alias is checked
- * against the raw device aliases when the devices themselves have other problems). */
+/** Rules across keys; each runs on what parsed: device rules on every device that parsed, a flavor's alias
+ * against the raw device aliases when some device has other problems, device counts only when all parsed. */
 function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: PathPart[], message: string) => problems.push({ path: formatPath(path), message });
 
-  if (c.devices) {
-    const seen = new Map<string, string>();
-    c.devices.forEach((d, i) =>
-      d.addresses.forEach((a, j) => {
-        const first = seen.get(a);
-        if (first !== undefined) add(["devices", i, "addresses", j], `address ${a} is already listed at ${first}`);
-        else seen.set(a, formatPath(["devices", i, "addresses", j]));
-      }),
-    );
-    const byAlias = new Map<string, { index: number; device: DeviceConfig }>();
-    c.devices.forEach((d, i) => {
-      const first = byAlias.get(d.alias);
-      if (!first) {
-        byAlias.set(d.alias, { index: i, device: d });
-        return;
-      }
-      for (const key of ["deviceType", "numaPolicy"] as const) {
-        if (d[key] !== first.device[key]) {
-          add(
-            ["devices", i, key],
-            `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} at devices[${first.index}]; entries sharing an alias must agree`,
-          );
-        }
-      }
+  // The devices that parsed, with their places in the list: when one device is invalid, the others are
+  // still checked against each other.
+  const devices: [number, DeviceConfig][] = c.devices
+    ? c.devices.map((d, i) => [i, d])
+    : Array.isArray(rawDevices)
+      ? rawDevices.flatMap((raw: unknown, i): [number, DeviceConfig][] => {
+          const r = deviceSchema.safeParse(raw);
+          return r.success ? [[i, r.data]] : [];
+        })
+      : [];
+  const seen = new Map<string, string>();
+  for (const [i, d] of devices) {
+    d.addresses.forEach((a, j) => {
+      const first = seen.get(a);
+      if (first !== undefined) add(["devices", i, "addresses", j], `address ${a} is already listed at ${first}`);
+      else seen.set(a, formatPath(["devices", i, "addresses", j]));
     });
-    c.devices.forEach((d, i) =>
-      d.companions.forEach((id, j) => {
-        if (id === `${d.vendorId}:${d.productId}`) add(["devices", i, "companions", j], `${id} is the device itself, not a companion`);
-      }),
-    );
+  }
+  const byAlias = new Map<string, { index: number; device: DeviceConfig }>();
+  for (const [i, d] of devices) {
+    const first = byAlias.get(d.alias);
+    if (!first) {
+      byAlias.set(d.alias, { index: i, device: d });
+      continue;
+    }
+    for (const key of ["deviceType", "numaPolicy"] as const) {
+      if (d[key] !== first.device[key]) {
+        add(
+          ["devices", i, key],
+          `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} at devices[${first.index}]; entries sharing an alias must agree`,
+        );
+      }
+    }
+  }
+  for (const [i, d] of devices) {
+    d.companions.forEach((id, j) => {
+      if (id === `${d.vendorId}:${d.productId}`) add(["devices", i, "companions", j], `${id} is the device itself, not a companion`);
+    });
   }
 
   const known = c.devices ? new Set(c.devices.map((d) => d.alias)) : rawAliases(rawDevices);

@@ -324,6 +324,20 @@ describe("devices", () => {
 });
 
 describe("cross-field rules", () => {
+  test("device rules still run on the devices that parsed when another device is invalid", () => {
+    refused(
+      (r) => {
+        r.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb1", addresses: ["0000:83:00.0"], deviceType: "type-PF" });
+        r.devices.push({ alias: "x", vendorId: "zz", productId: "1bb0", addresses: ["0000:85:00.0"] });
+      },
+      [
+        `${P}:devices[2].vendorId: "zz" is not 4 hex digits`,
+        `${P}:devices[1].addresses[0]: address 0000:83:00.0 is already listed at ${P}:devices[0].addresses[0]`,
+        `${P}:devices[1].deviceType: alias "gpu" has deviceType "type-PF" here but "unset" at devices[0]; entries sharing an alias must agree`,
+      ],
+    );
+  });
+
   const second = (d: Raw) => (r: Raw) => r.devices.push({ alias: "gpu", vendorId: "10de", productId: "1b06", addresses: ["0000:03:00.0"], ...d });
 
   test("an address appears once across devices", () => {
