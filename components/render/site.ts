@@ -42,7 +42,17 @@ export interface SiteArtifacts {
   };
 }
 
+/** renderSite is pure; the offline render asks twice for the same site (the program, then the files), so
+ * the last result is kept, keyed by the site's JSON. */
+let last: { key: string; artifacts: SiteArtifacts } | undefined;
+
 export function renderSite(site: SiteConfig): SiteArtifacts {
+  const key = JSON.stringify(site);
+  if (last?.key !== key) last = { key, artifacts: computeSite(site) };
+  return last.artifacts;
+}
+
+function computeSite(site: SiteConfig): SiteArtifacts {
   const kernelOptions = kernelCmdline(site);
   const modelConfigYaml = renderModelConfig(site);
   const charmConfigYaml = renderCharmConfig(site);
