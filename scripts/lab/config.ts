@@ -3,6 +3,7 @@
 import * as path from "node:path";
 import type { LabPaths, LabState, Ports, ServicePaths } from "./paths";
 import { KEYSTONE_WSGI } from "./packages";
+import { shellAssignments } from "../../components/render/shell";
 
 export const HOST = "127.0.0.1";
 export const REGION = "RegionOne";
@@ -138,16 +139,13 @@ export function adminEnv(state: LabState): Array<[string, string]> {
   ];
 }
 
-/** POSIX single quoting for the openrc. */
-export const shQuote = (s: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 /** `env`'s output: an openrc for the lab's admin. The compute microversion is left to each command
  * (commands.sh passes --os-compute-api-version itself), so OS_COMPUTE_API_VERSION stays unset. */
 export function openrc(state: LabState): string {
   const lines = [
     "# OpenStack lab (npm run lab): admin of the loopback Keystone; the password is lab-only.",
     "# OS_COMPUTE_API_VERSION is left unset: commands choose their microversion (2.86 validates extra specs).",
-    ...adminEnv(state).map(([k, v]) => `export ${k}=${shQuote(v)}`),
+    ...shellAssignments(Object.fromEntries(adminEnv(state))).map((a) => `export ${a}`),
   ];
   return lines.join("\n") + "\n";
 }
