@@ -1,6 +1,6 @@
 // Where the raw `pci-passthrough:*` values come from: the Pulumi runtime (a deployment) or a
 // Pulumi.<stack>.yaml file (the offline render and the tests). Both give parseSiteConfig the same shape.
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { NAMESPACE, SECRET_PLACEHOLDER } from "./config";
 
 /** The raw values of the project's keys, namespace stripped. */
@@ -60,4 +60,12 @@ export function fromStackFile(text: string): StackFile {
     else other[key] = hidden;
   }
   return { raw, other, secretPaths };
+}
+
+/** The inverse of fromStackFile: a Pulumi.<stack>.yaml text from the project's raw values (namespace
+ * added) and other namespaces' keys. For generated and edited stacks (tests, benchmarks). */
+export function toStackFile(raw: Readonly<RawConfig>, other: Readonly<Record<string, unknown>> = {}): string {
+  const config: Record<string, unknown> = { ...other };
+  for (const [k, v] of Object.entries(raw)) config[`${NAMESPACE}:${k}`] = v;
+  return stringifyYaml({ config });
 }

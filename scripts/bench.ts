@@ -20,7 +20,8 @@ import * as path from "node:path";
 import { fromStackFile } from "../components/config-source";
 import type { RecordedResource } from "./mock-program";
 import { linearFit, medianTiming, timeOk, type Sample, type Timing } from "./bench/measure";
-import { FULL_SITE, generateSite, sizeAt, stackFileText, type SiteSize } from "./bench/site";
+import { FULL_SITE, generateSite, sizeAt, type SiteSize } from "./bench/site";
+import { toStackFile } from "../components/config-source";
 import { diffRenders, type RenderDiff } from "./bench/isolation";
 import { formatBuckets, hotspots } from "./bench/profile";
 
@@ -133,7 +134,7 @@ function benchScaling(o: Options, tmp: string, dev: Sample[]): number {
   for (const [label, scale] of SCALES) {
     const size = sizeAt(scale);
     const file = path.join(tmp, `Pulumi.gen-${label.replace("/", "_")}.yaml`);
-    writeFileSync(file, stackFileText(generateSite(size)));
+    writeFileSync(file, toStackFile(generateSite(size)));
     const out = path.join(tmp, `gen-${label.replace("/", "_")}`);
     const samples: Sample[] = [];
     for (let i = 0; i < o.scaleRuns; i++) samples.push(timeOk(renderArgv(o.root, "gen", out, file), { cwd: o.root }));
@@ -230,7 +231,7 @@ const CHANGES: readonly ChangeCase[] = [
 
 function renderResources(o: Options, tmp: string, label: string, raw: Record<string, unknown>): RecordedResource[] {
   const file = path.join(tmp, `Pulumi.iso-${label}.yaml`);
-  writeFileSync(file, stackFileText(raw));
+  writeFileSync(file, toStackFile(raw));
   const out = path.join(tmp, `iso-${label}`);
   timeOk(renderArgv(o.root, "dev", out, file), { cwd: o.root });
   return JSON.parse(readFileSync(path.join(out, "resources.json"), "utf8")) as RecordedResource[];
@@ -272,7 +273,7 @@ function profileRuns(o: Options, tmp: string): void {
   const dir = path.resolve(o.profile!);
   mkdirSync(dir, { recursive: true });
   const full = path.join(tmp, "Pulumi.gen-profile.yaml");
-  writeFileSync(full, stackFileText(generateSite(sizeAt(1))));
+  writeFileSync(full, toStackFile(generateSite(sizeAt(1))));
   const runs: [string, string[], string][] = [
     ["floor", [FLOOR], HERE],
     ["render-dev", [path.join(o.root, "scripts", "render.ts"), "dev", "--out", path.join(tmp, "prof-dev")], o.root],

@@ -1,5 +1,6 @@
 // Shared by the tests: the example stacks, golden files, and skipping when a real tool is absent.
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import assert from "node:assert/strict";
@@ -56,4 +57,27 @@ export function needTool(cmd: string, debianPackage: string, probe?: string[]): 
   const reason = `${cmd} not found: apt-get install -y ${debianPackage} (CI fails instead of skipping)`;
   process.stderr.write(`skip: ${reason}\n`);
   return reason;
+}
+
+export interface Rendered {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Where the artifacts went (out/<stack> inside a temp dir). */
+  dir: string;
+}
+
+/** `npm run render -- <stack>` in a child process (mocks are process-wide), into a temp dir; with
+ * `stackText`, from that text as a temporary Pulumi.<stack>.yaml instead of the repository's. */
+export function renderStack(stack: string, stackText?: string): Rendered {
+  const base = mkdtempSync(path.join(tmpdir(), "pcipt-render-"));
+  const dir = path.join(base, "out", stack);
+  const args = ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir];
+  if (stackText !== undefined) {
+    const file = path.join(base, `Pulumi.${stack}.yaml`);
+    writeFileSync(file, stackText);
+    args.push("--stack-file", file);
+  }
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, dir };
 }

@@ -4,51 +4,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { stringify } from "yaml";
 import type { RecordedResource } from "../scripts/mock-program";
 import { ARTIFACTS } from "../scripts/render";
-import { expectGolden, needTool, rawStack, ROOT, STACKS } from "./helpers";
+import { toStackFile } from "../components/config-source";
+import { expectGolden, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
 
 const FILES = [...ARTIFACTS].sort();
 
-interface Render {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  dir: string;
-}
-
-/** `npm run render -- <stack>` into a temp dir, optionally from another stack file. */
-function render(stack: string, stackFile?: string): Render {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), "pcipt-render-")), stack);
-  const args = ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir];
-  if (stackFile) args.push("--stack-file", stackFile);
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, dir };
-}
-
-/** A stack file from raw `pci-passthrough:*` values plus other namespaces' keys. */
-function stackFile(raw: Record<string, unknown>, other: Record<string, unknown> = {}): string {
-  const config: Record<string, unknown> = { ...other };
-  for (const [k, v] of Object.entries(raw)) config[`pci-passthrough:${k}`] = v;
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "pcipt-stack-")), "Pulumi.test.yaml");
-  writeFileSync(file, stringify({ config }));
-  return file;
-}
-
-const resources = (r: Render): RecordedResource[] => JSON.parse(readFileSync(path.join(r.dir, "resources.json"), "utf8"));
+const resources = (r: Rendered): RecordedResource[] => JSON.parse(readFileSync(path.join(r.dir, "resources.json"), "utf8"));
 const byName = (list: RecordedResource[], name: string) => {
   const found = list.find((x) => x.name === name);
   assert.ok(found, `resource ${name} registered`);
   return found;
 };
 
-const rendered = new Map<string, Render>();
-function renderOnce(stack: string): Render {
-  if (!rendered.has(stack)) rendered.set(stack, render(stack));
+const rendered = new Map<string, Rendered>();
+function renderOnce(stack: string): Rendered {
+  if (!rendered.has(stack)) rendered.set(stack, renderStack(stack));
   return rendered.get(stack)!;
 }
 
@@ -110,7 +84,7 @@ for (const stack of STACKS) {
 
 test("render is deterministic: two renders give byte-identical files", () => {
   const a = renderOnce("dev");
-  const b = render("dev");
+  const b = renderStack("dev");
   assert.equal(b.status, 0, b.stderr);
   for (const f of FILES) assert.equal(readFileSync(path.join(b.dir, f), "utf8"), readFileSync(path.join(a.dir, f), "utf8"), f);
 });
@@ -127,7 +101,7 @@ test("invalid config: exit 2, one key-path line per problem, nothing written", (
   raw.devices[0].addresses[1] = "83:00";
   raw.juju.model = "Bad_Model";
   raw.flavors[0].pci = { gpu: 1, npu: 1 };
-  const r = render("broken", stackFile(raw));
+  const r = renderStack("test", toStackFile(raw));
   assert.equal(r.status, 2);
   assert.equal(
     r.stderr,
@@ -155,47 +129,4 @@ test("invalid config stops the program before any resource is registered", () =>
   assert.match(out.error, /\npci-passthrough:maas\.profile: is required\n/);
   assert.match(out.error, /\npci-passthrough:host\.iommu: "arm" is not intel or amd\n/);
   assert.match(out.error, /\npci-passthrough:juju: is required/);
-});
-
-const SECRETS = {
-  apiKey: "Xk2consumerQ:Tt0kenZZ9:S3cretValue77",
-  privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAC2hvbGRtZQ\n-----END OPENSSH PRIVATE KEY-----\n",
-  password: "0penStack-Passw0rd!",
-};
-
-test("secrets written in plain text are still Pulumi secrets: never in inputs, files or output", () => {
-  const raw = structuredClone(rawStack("dev")) as Record<string, any>;
-  raw.maas.url = "http://maas.internal:5240/MAAS/";
-  raw.maas.apiKey = SECRETS.apiKey;
-  raw.runner = { host: "jump.internal", user: "ubuntu", privateKey: SECRETS.privateKey };
-  const r = render("secrets", stackFile(raw, { "openstack:password": SECRETS.password, "openstack:authUrl": "http://keystone:5000/v3" }));
-  assert.equal(r.status, 0, r.stderr);
-  const texts = [r.stdout, r.stderr, ...FILES.map((f) => readFileSync(path.join(r.dir, f), "utf8"))];
-  for (const [what, value] of Object.entries(SECRETS)) {
-    for (const line of value.split("\n").filter((l) => l.length > 8 && !l.startsWith("-----"))) {
-      assert.ok(!texts.some((t) => t.includes(line)), `${what} leaked`);
-    }
-  }
-  const list = resources(r);
-  const commands = list.filter((x) => x.type === "command:remote:Command");
-  assert.equal(commands.length, 4, "every step runs on the jump host");
-  // A secret inside an input object makes the whole object secret (Pulumi's propagation).
-  for (const c of commands) assert.equal(c.inputs.connection, "[secret]");
-  const tag = byName(list, "secrets-maas-tag");
-  assert.equal(tag.inputs.environment, "[secret]");
-  // Steps without the key keep their environment readable in previews.
-  assert.equal(typeof byName(list, "secrets-juju-model").inputs.environment, "object");
-  assert.deepEqual(tag.options.additionalSecretOutputs?.slice(0, 2), ["stdout", "stderr"]);
-  assert.equal(tag.inputs.logging, "none");
-});
-
-test("secure: values are never needed: they render as [secret]", () => {
-  const raw = structuredClone(rawStack("dev")) as Record<string, any>;
-  raw.maas.url = "http://maas.internal:5240/MAAS/";
-  raw.maas.apiKey = { secure: "v1:c2VjcmV0IG5vdCBkZWNyeXB0ZWQ=" };
-  const r = render("secure", stackFile(raw));
-  assert.equal(r.status, 0, r.stderr);
-  const tag = byName(resources(r), "secure-maas-tag");
-  assert.equal(tag.inputs.environment, "[secret]");
-  assert.ok(!readFileSync(path.join(r.dir, "resources.json"), "utf8").includes("v1:c2Vj"));
 });

@@ -4,16 +4,14 @@
 // against the fake CLI with the key and look at what it was given and what the steps printed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../components/config";
 import { renderSite } from "../components/render/site";
 import type { RecordedResource } from "../scripts/mock-program";
-import { stackFileText } from "../scripts/bench/site";
+import { toStackFile } from "../components/config-source";
 import { fakeLogText, fakeState, ok, runStep, world } from "./fakes-world";
-import { ROOT, editStack } from "./helpers";
+import { editStack, renderStack, type Rendered } from "./helpers";
 
 const API_KEY = "Pk7consumerAA:Tq9tokenBB:Zs3secretCC44";
 const PRIVATE_KEY = [
@@ -34,25 +32,6 @@ function leakForms(secret: string): string[] {
 }
 
 const SECRETS: Record<string, string> = { "maas.apiKey": API_KEY, "runner.privateKey": PRIVATE_KEY, "openstack:password": PASSWORD };
-
-interface Rendered {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  dir: string;
-}
-
-function render(stack: string, text: string): Rendered {
-  const base = mkdtempSync(path.join(tmpdir(), "pcipt-secrets-"));
-  const file = path.join(base, `Pulumi.${stack}.yaml`);
-  writeFileSync(file, text);
-  const dir = path.join(base, "out");
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir, "--stack-file", file], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, dir };
-}
 
 /** Every place a value could surface: printed output and each rendered file, by name. */
 function surfaces(r: Rendered): Record<string, string> {
@@ -80,6 +59,8 @@ function assertSecretInputs(resources: RecordedResource[], stack: string): void 
   const commands = resources.filter((r) => r.type === "command:remote:Command");
   assert.equal(commands.length, 4, "every step runs on the jump host");
   for (const c of commands) assert.equal(c.inputs.connection, "[secret]", `${c.name}: the SSH connection is secret`);
+  // A secret inside an input object makes the whole object secret; steps without the key stay readable.
+  assert.equal(typeof byName.get(`${stack}-juju-model`)?.inputs.environment, "object", "the model step's environment is readable");
 }
 
 function stackWithSecrets(value: (what: string, secret: string) => unknown): string {
@@ -87,11 +68,11 @@ function stackWithSecrets(value: (what: string, secret: string) => unknown): str
     Object.assign(r.maas, { url: MAAS_URL, apiKey: value("maas.apiKey", API_KEY) });
     r.runner = { host: "jump.internal", user: "ubuntu", privateKey: value("runner.privateKey", PRIVATE_KEY) };
   });
-  return stackFileText(raw, { "openstack:password": value("openstack:password", PASSWORD), "openstack:authUrl": "http://keystone:5000/v3" });
+  return toStackFile(raw, { "openstack:password": value("openstack:password", PASSWORD), "openstack:authUrl": "http://keystone:5000/v3" });
 }
 
 test("plain-text secrets in the stack file appear nowhere: not in inputs, files, nor printed output", () => {
-  const r = render("plain", stackWithSecrets((_what, secret) => secret));
+  const r = renderStack("plain", stackWithSecrets((_what, secret) => secret));
   assert.equal(r.status, 0, r.stderr);
   const where = surfaces(r);
   // Every file the render says it wrote is scanned.
@@ -111,7 +92,7 @@ test("secure: secrets are never decrypted or copied: neither value nor ciphertex
     ciphertexts[what] = `v1:${Buffer.from(`ciphertext of ${what}`).toString("base64")}`;
     return { secure: ciphertexts[what] };
   });
-  const r = render("secure", text);
+  const r = renderStack("secure", text);
   assert.equal(r.status, 0, r.stderr);
   const where = surfaces(r);
   assertNoLeak(where, { ...SECRETS, ...Object.fromEntries(Object.entries(ciphertexts).map(([k, v]) => [`${k} ciphertext`, v])) });

@@ -2,8 +2,6 @@
 // flavors, 200 smoke-test servers, 500 machines to tag) and proportional fractions of it. The values
 // are valid for parseSiteConfig: distinct addresses, flavors asking at most what a host has, system IDs
 // of MAAS's shape.
-import { stringify } from "yaml";
-import { NAMESPACE } from "../../components/config";
 
 /** The full generated site; `scale` multiplies every count (at least one of each). */
 export const FULL_SITE = { aliases: 8, addressesPerAlias: 8, flavors: 200, servers: 200, machines: 500 } as const;
@@ -71,9 +69,3 @@ export function generateSite(size: SiteSize): Record<string, unknown> {
   };
 }
 
-/** A Pulumi.<stack>.yaml text for raw values (namespace added) plus other namespaces' keys. */
-export function stackFileText(raw: Record<string, unknown>, other: Record<string, unknown> = {}): string {
-  const config: Record<string, unknown> = { ...other };
-  for (const [k, v] of Object.entries(raw)) config[`${NAMESPACE}:${k}`] = v;
-  return stringify({ config });
-}
