@@ -13,6 +13,7 @@ import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
 import { editStack, loadStack } from "./helpers";
 import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
+import { fakeSeeds } from "../scripts/lab/commands";
 
 const API_KEY = "k3yC0nsumer:t0kenVal:s3cretPart";
 
@@ -219,15 +220,8 @@ test("commands.sh runs end to end against the fakes, twice, and leaves what the 
   for (const stack of ["dev", "lab"]) {
     const site = loadStack(stack);
     const a = renderSite(site);
-    const w = world(
-      {
-        FAKE_MAAS_PROFILES: site.maas.profile,
-        FAKE_JUJU_VERSION: site.juju.version,
-        FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
-        SKIP_SMOKE_TEST: "1",
-      },
-      [openstackBin()],
-    );
+    // Seeded as `npm run lab -- apply` seeds them: the profile logged in, an adopted model present.
+    const w = world({ ...fakeSeeds(site), SKIP_SMOKE_TEST: "1" }, [openstackBin()]);
     const script = path.join(w.dir, "commands.sh");
     writeFileSync(script, renderRunbook(site, a, stack));
     for (let run = 0; run < 2; run++) {
