@@ -106,7 +106,9 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const rec = byName.get(args.name);
         if (rec) rec.inputs = sorted(revealShape(args.inputs)) as Record<string, unknown>;
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...(args.type === "command:local:Command" || args.type === "command:remote:Command" ? { stdout: "", stderr: "" } : {}) } };
+        // Command resources' outputs (stdout, stderr) exist only after a real run: empty here.
+        const outputs = args.type.startsWith("command:") ? { stdout: "", stderr: "" } : {};
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         // The program makes no provider calls; one would be a surprise worth failing on.
@@ -118,12 +120,10 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     true,
   );
 
+  // The program's messages are collected instead of going to a (missing) engine.
   for (const severity of ["info", "warn", "error", "debug"] as const) {
-    const original = pulumi.log[severity];
-    (pulumi.log as Record<string, unknown>)[severity] = (msg: string, resource?: pulumi.Resource) => {
+    (pulumi.log as Record<string, unknown>)[severity] = (msg: string) => {
       if (severity !== "debug") logs.push(`${severity}: ${msg}`);
-      void original;
-      void resource;
       return Promise.resolve();
     };
   }
