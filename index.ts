@@ -1,17 +1,22 @@
 // The Pulumi program: one site per stack. The stack's `pci-passthrough:*` config is validated first;
 // an invalid config stops the program with every problem listed, before any resource is registered.
+// The program is an exported function (Pulumi calls it and takes its result as the stack outputs) so that
+// an output that does not apply, such as the smoke test's, is left out rather than exported as undefined.
 import * as pulumi from "@pulumi/pulumi";
 import { requireSiteConfig } from "./components/config";
 import { fromRuntimeConfig } from "./components/config-source";
 import { PciPassthrough } from "./components/pci-passthrough";
 
-const site = requireSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
-const deployment = new PciPassthrough(pulumi.getStack(), { site });
-
-export const tag = deployment.maasTag.tagName;
-export const kernelOptions = deployment.maasTag.kernelOptions;
-export const model = deployment.model.modelName;
-export const aliasJson = deployment.charmConfig.aliasJson;
-export const flavorIds = deployment.flavors.flavorIds;
-export const bundleOverlay = deployment.artifacts.bundleOverlay;
-export const verification = deployment.smokeTest?.verification;
+export = async (): Promise<Record<string, unknown>> => {
+  const site = requireSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
+  const deployment = new PciPassthrough(pulumi.getStack(), { site });
+  return {
+    tag: deployment.maasTag.tagName,
+    kernelOptions: deployment.maasTag.kernelOptions,
+    model: deployment.model.modelName,
+    aliasJson: deployment.charmConfig.aliasJson,
+    flavorIds: deployment.flavors.flavorIds,
+    bundleOverlay: deployment.artifacts.bundleOverlay,
+    ...(deployment.smokeTest ? { verification: deployment.smokeTest.verification } : {}),
+  };
+};

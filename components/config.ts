@@ -159,6 +159,9 @@ export const MAAS_TAG_NAME = /^[a-zA-Z0-9_-]+$/;
 /** Juju model names: lowercase letters, digits and hyphens, not starting with a hyphen (juju/names). */
 export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
 
+/** The ways a tag selects its machines; exactly one is given. */
+const SELECTIONS = ["machines", "definition", "selectByDevice"] as const;
+
 const maasSchema = mapping({
     /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
     profile: z
@@ -184,6 +187,11 @@ const maasSchema = mapping({
       .optional(),
     /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
     definition: text("an XPath expression").optional(),
+    /** Tag every machine whose MAAS node devices include a configured device's vendor:product
+     * (`maas PROFILE node-devices read`, MAAS 3.0+); excludes `machines` and `definition`. */
+    selectByDevice: bool.optional(),
+    /** Delete the tag with the stack even when it existed before the stack adopted it. */
+    deleteAdoptedTag: bool.default(false),
     /** MAAS API URL: with `apiKey`, the commands log the profile in first. */
     url: z
       .string({ error: "expected a URL" })
@@ -199,8 +207,20 @@ const maasSchema = mapping({
       .optional(),
   })
   .superRefine((m, ctx) => {
-    if (m.machines !== undefined && m.definition !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["definition"], message: "give either machines or definition, not both" });
+    // A tag with neither machines nor a definition tags nothing: `tags=TAG` then finds no machine and the
+    // deployment stalls (the runbook's own gap). Exactly one way of selecting the GPU hosts.
+    const given = SELECTIONS.filter((k) => m[k] !== undefined && m[k] !== false);
+    if (given.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: m.selectByDevice === false ? ["selectByDevice"] : [],
+        message: `the tag selects no machine: give machines (system IDs), definition (an lshw XPath) or selectByDevice: true`,
+      });
+    } else if (given.length > 1) {
+      ctx.addIssue({ code: "custom", path: [given[1]!], message: `give one of machines, definition or selectByDevice, not ${given.join(" and ")}` });
+    }
+    if (m.machines !== undefined && m.machines.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["machines"], message: "list at least one system ID (an empty list tags no machine)" });
     }
     if ((m.url === undefined) !== (m.apiKey === undefined)) {
       const missing = m.url === undefined ? "url" : "apiKey";
@@ -384,11 +404,57 @@ const runnerSchema = mapping({
     .string({ error: "expected a user name" })
     .regex(/^[a-z_][a-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a user name` }),
   port: intFrom(1, 65535).default(22),
-  /** SSH private key (PEM); always handled as a secret and never echoed. */
-  privateKey: z.string({ error: "expected an SSH private key" }).refine((s) => s === SECRET_PLACEHOLDER || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s), {
-    error: "is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
-  }),
+  /** SSH private key (PEM); always handled as a secret and never echoed. Without it, ssh uses the
+   * operator's agent and ~/.ssh/config. */
+  privateKey: z
+    .string({ error: "expected an SSH private key" })
+    .refine((s) => s === SECRET_PLACEHOLDER || /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(s), {
+      error: "is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+    })
+    .optional(),
+  /** The jump host's public host key, the `ssh-ed25519 AAAA...` line of `ssh-keyscan HOST` without the
+   * host name: pinned, a host that shows another key is refused. */
+  hostKey: z
+    .string({ error: "expected a host key line such as \"ssh-ed25519 AAAA...\"" })
+    .transform((s, ctx) => {
+      const key = parseHostKey(s);
+      if (!key) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${quote(s.length > 40 ? `${s.slice(0, 40)}...` : s)} is not a host key (expected "<type> <base64>", e.g. the ssh-ed25519 line of ssh-keyscan)`,
+        });
+        return z.NEVER;
+      }
+      return key;
+    })
+    .optional(),
 });
+
+/** SSH host key types ssh-keyscan prints, with the HostKeyAlgorithms that make the server present it. */
+export const HOST_KEY_ALGORITHMS: Readonly<Record<string, string>> = {
+  "ssh-ed25519": "ssh-ed25519",
+  "ecdsa-sha2-nistp256": "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384": "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521": "ecdsa-sha2-nistp521",
+  // An RSA key is one key for the rsa-sha2-* signature algorithms (ssh-rsa/SHA-1 is off in OpenSSH >= 8.8).
+  "ssh-rsa": "rsa-sha2-512,rsa-sha2-256",
+};
+
+/** A pinned host key: its type and base64 body (a trailing comment, or a leading host name as
+ * ssh-keyscan prints it, is dropped). */
+export interface HostKey {
+  readonly type: string;
+  readonly key: string;
+}
+
+function parseHostKey(line: string): HostKey | undefined {
+  const words = line.trim().split(/\s+/);
+  // `ssh-keyscan` prints "HOST TYPE KEY": take the words from the key type on.
+  const at = words.findIndex((w) => w in HOST_KEY_ALGORITHMS);
+  const key = at >= 0 ? words[at + 1] : undefined;
+  if (at < 0 || at > 1 || key === undefined || !/^AAAA[A-Za-z0-9+/]+={0,2}$/.test(key)) return undefined;
+  return { type: words[at]!, key };
+}
 
 const SECTIONS = {
   maas: maasSchema,
@@ -401,6 +467,12 @@ const SECTIONS = {
   flavors: z.array(flavorSchema, { error: "expected a list of flavors" }).superRefine(unique("flavor name", (f) => f.name), ALWAYS).default([]),
   smokeTest: smokeTestSchema.optional(),
   runner: runnerSchema.optional(),
+  /** Any new value re-runs every maas/juju step's idempotent update in place (drift repair). */
+  resync: z
+    .union([z.string(), z.number()], { error: "expected a string or number, e.g. the date" })
+    .transform(String)
+    .refine((s) => /^[A-Za-z0-9_.:+-]{1,64}$/.test(s), { error: (i) => `${quote(i.input)} is not a resync token (letters, digits, _ . : + -; at most 64)` })
+    .optional(),
 } as const;
 
 type Sections = typeof SECTIONS;
@@ -427,6 +499,7 @@ export interface SiteConfig {
   readonly flavors: FlavorConfig[];
   readonly smokeTest?: SmokeTestConfig;
   readonly runner?: RunnerConfig;
+  readonly resync?: string;
 }
 
 export type ParseResult = { ok: true; config: SiteConfig } | { ok: false; problems: ConfigProblem[] };

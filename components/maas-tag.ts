@@ -10,12 +10,10 @@ export interface MaasPciTagArgs {
   tagName: string;
   /** The kernel options the tag carries, as one line. */
   kernelOptions: string;
-  /** The rendered create/update/delete of the tag. */
+  /** The rendered tag step (create or adopt, update in place, claim-checked delete). */
   tag: CommandSpec;
-  /** The rendered machine tagging, when the config lists system IDs (excludes a tag definition). */
+  /** The rendered machine selection (system IDs or by device); absent when the tag has a definition. */
   machines?: CommandSpec;
-  /** Values of the steps' secret environment (the MAAS API key), already pulumi.secret. */
-  secrets: Record<string, pulumi.Input<string>>;
 }
 
 export class MaasPciTag extends pulumi.ComponentResource {
@@ -26,12 +24,16 @@ export class MaasPciTag extends pulumi.ComponentResource {
 
   constructor(name: string, args: MaasPciTagArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pci-passthrough:maas:PciTag", name, {}, opts);
-    this.tagCommand = args.runner.run(`${name}-${args.tag.id}`, args.tag, args.secrets, { parent: this });
+    this.tagCommand = args.runner.run(`${name}-${args.tag.id}`, args.tag, { parent: this });
     if (args.machines) {
-      this.machinesCommand = args.runner.run(`${name}-${args.machines.id}`, args.machines, args.secrets, {
-        parent: this,
-        dependsOn: [this.tagCommand],
-      });
+      // The tag step's ID changes when it is replaced (deleted and created again, in either order): the
+      // machines are then tagged again in place.
+      this.machinesCommand = args.runner.run(
+        `${name}-${args.machines.id}`,
+        args.machines,
+        { parent: this, dependsOn: [this.tagCommand] },
+        { PCIPT_TAG_STEP: this.tagCommand.id },
+      );
     }
     this.tagName = pulumi.output(args.tagName);
     this.kernelOptions = pulumi.output(args.kernelOptions);

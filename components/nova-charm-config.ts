@@ -10,7 +10,7 @@ export interface NovaCharmConfigArgs {
   aliasJson: string;
   /** Options per application, as rendered. */
   options: Record<string, Record<string, string>>;
-  /** The rendered `juju config --file` / `--reset` step. */
+  /** The rendered `juju config --file` step; deleting it keeps the options (README "Safety"). */
   config: CommandSpec;
 }
 
@@ -21,7 +21,7 @@ export class NovaCharmConfig extends pulumi.ComponentResource {
 
   constructor(name: string, args: NovaCharmConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pci-passthrough:juju:NovaCharmConfig", name, {}, opts);
-    this.configCommand = args.runner.run(`${name}-${args.config.id}`, args.config, {}, { parent: this });
+    this.configCommand = args.runner.run(`${name}-${args.config.id}`, args.config, { parent: this });
     this.aliasJson = pulumi.output(args.aliasJson);
     this.options = pulumi.output(args.options);
     this.registerOutputs({ aliasJson: this.aliasJson, options: this.options });

@@ -1,7 +1,6 @@
 // The whole site: MAAS tag -> Juju model -> charm options -> flavors -> smoke test, the runbook's order.
 import * as pulumi from "@pulumi/pulumi";
 import type { SiteConfig } from "./config";
-import { secretValue, type CommandSpec } from "./render/commands";
 import { renderSite, type SiteArtifacts } from "./render/site";
 import { makeRunner } from "./runner";
 import { MaasPciTag } from "./maas-tag";
@@ -13,19 +12,6 @@ import { SmokeTest } from "./smoke-test";
 export interface PciPassthroughArgs {
   /** The validated site (components/config.ts). */
   site: SiteConfig;
-}
-
-/** The secret environment values of the given steps, each wrapped with pulumi.secret. */
-function secretsFor(site: SiteConfig, ...specs: (CommandSpec | undefined)[]): Record<string, pulumi.Output<string>> {
-  const out: Record<string, pulumi.Output<string>> = {};
-  for (const spec of specs) {
-    for (const [name, source] of Object.entries(spec?.secretEnvironment ?? {})) {
-      const value = secretValue(site, source);
-      if (value === undefined) throw new Error(`${source} is needed by step "${spec?.step}" but not set`);
-      out[name] = pulumi.secret(value);
-    }
-  }
-  return out;
 }
 
 export class PciPassthrough extends pulumi.ComponentResource {
@@ -41,7 +27,15 @@ export class PciPassthrough extends pulumi.ComponentResource {
     const site = args.site;
     const a = renderSite(site);
     this.artifacts = a;
-    const runner = makeRunner(site.runner);
+    const runner = makeRunner(site);
+    if (site.runner && !site.runner.hostKey) {
+      // Said on every run until the key is pinned: without it ssh accepts whatever host answers.
+      pulumi.log.warn(
+        `runner.hostKey is not set: the identity of the jump host ${runner.where} is not checked. Pin it: ` +
+          `pulumi config set --path runner.hostKey "$(ssh-keyscan -t ed25519 -p ${site.runner.port} ${site.runner.host} | cut -d' ' -f2-)"`,
+        this,
+      );
+    }
 
     this.maasTag = new MaasPciTag(
       `${name}-maas`,
@@ -51,13 +45,12 @@ export class PciPassthrough extends pulumi.ComponentResource {
         kernelOptions: a.kernelOptions,
         tag: a.commands.tag,
         machines: a.commands.machines,
-        secrets: secretsFor(site, a.commands.tag, a.commands.machines),
       },
       { parent: this },
     );
     this.model = new JujuModel(
       `${name}-juju`,
-      { runner, modelName: site.juju.model, cloudinitUserdata: a.userdata, model: a.commands.model },
+      { runner, modelName: site.juju.model, cloudinitUserdata: a.userdata, model: a.commands.model, teardown: a.commands.modelTeardown },
       { parent: this, dependsOn: [this.maasTag] },
     );
     this.charmConfig = new NovaCharmConfig(

@@ -1,101 +1,69 @@
-// Where commands run: locally (command.local.Command) or on a jump host over SSH
-// (command.remote.Command) when the stack gives `pci-passthrough:runner`. Components call run() and do
-// not care which.
+// Every maas/juju step becomes one command:local:Command, whether it runs here or on the jump host of
+// `pci-passthrough:runner` (components/render/runner.ts renders the difference: only the environment).
+// Components call run() and do not care where.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { RunnerConfig } from "./config";
-import type { CommandSpec } from "./render/commands";
-import { shellCommand } from "./render/shell";
+import type { SiteConfig } from "./config";
+import { secretValue, secretsStdin, type CommandSpec } from "./render/commands";
+import { runnerWhere, stepInputs } from "./render/runner";
 
-/** The one resource type a command step becomes, whichever runner. */
-export type CommandResource = command.local.Command | command.remote.Command;
+export type CommandResource = command.local.Command;
 
 export interface Runner {
   /** Where the commands run, for messages: "local" or "user@host:port". */
   readonly where: string;
   /**
-   * One command resource for a rendered step. `secrets` are the values of spec.secretEnvironment,
-   * already wrapped with pulumi.secret by the caller.
+   * One command resource for a rendered step. `extraEnvironment` adds values known only at deployment
+   * (e.g. another step's resource ID, so that its replacement re-runs this step).
    */
   run(
     name: string,
     spec: CommandSpec,
-    secrets: Readonly<Record<string, pulumi.Input<string>>>,
     opts: pulumi.CustomResourceOptions,
+    extraEnvironment?: Record<string, pulumi.Input<string>>,
   ): CommandResource;
 }
 
-/** The resource options every command step gets from its spec. */
-function stepOptions(spec: CommandSpec, opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-  return {
-    ...opts,
-    retainOnDelete: spec.retainOnDelete ?? opts.retainOnDelete,
-    // stdout/stderr live in state and show in diffs even when inputs are secret (DOMAIN.md).
-    additionalSecretOutputs: spec.quiet ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
-  };
-}
+/**
+ * Stacks made before every step was a local command ran their steps over SSH as command:remote:Command.
+ * The alias makes the engine take such a resource as this one (an in-place update) instead of creating
+ * this one and deleting the old one, whose delete would run the old program's script.
+ */
+const FORMER_TYPES: pulumi.Alias[] = [{ type: "command:remote:Command" }];
 
-function environment(spec: CommandSpec, secrets: Readonly<Record<string, pulumi.Input<string>>>) {
-  for (const name of Object.keys(spec.secretEnvironment)) {
-    if (!(name in secrets)) throw new Error(`step "${spec.step}" needs the secret ${name}`);
-  }
-  return { ...spec.environment, ...secrets };
-}
-
-/** The local runner: scripts run with /bin/sh -c on the machine running `pulumi up`. */
-function localRunner(): Runner {
+export function makeRunner(site: SiteConfig): Runner {
   return {
-    where: "local",
-    run(name, spec, secrets, opts) {
+    where: runnerWhere(site.runner),
+    run(name, spec, opts, extraEnvironment = {}) {
+      const inputs = stepInputs(spec, site.runner);
+      const secrets: Record<string, string> = {};
+      for (const [env, source] of Object.entries(inputs.secrets)) {
+        const value = secretValue(site, source);
+        if (value === undefined) throw new Error(`${source} is needed by step "${spec.step}" but not set`);
+        secrets[env] = value;
+      }
       return new command.local.Command(
         name,
         {
-          create: spec.create,
-          update: spec.update,
-          delete: spec.delete,
-          environment: environment(spec, secrets),
+          create: inputs.create,
+          update: inputs.update,
+          delete: inputs.delete,
+          environment: { ...inputs.environment, ...extraEnvironment },
+          // Secrets travel on standard input only: the environment stays readable in previews.
+          stdin: Object.keys(secrets).length > 0 ? pulumi.secret(secretsStdin(secrets)) : undefined,
           interpreter: ["/bin/sh", "-c"],
-          triggers: spec.triggers ? [...spec.triggers] : undefined,
+          triggers: inputs.triggers ? [...inputs.triggers] : undefined,
           logging: spec.quiet ? "none" : undefined,
         },
-        stepOptions(spec, opts),
-      );
-    },
-  };
-}
-
-/** The SSH runner. The script runs under `sh -c` whatever the login shell; its environment is sent as
- * SSH environment variables, so the jump host's sshd must accept them (`AcceptEnv PCIPT_*`). */
-function remoteRunner(config: RunnerConfig): Runner {
-  const connection = {
-    host: config.host,
-    user: config.user,
-    port: config.port,
-    // A secret even when the stack holds it in plain text.
-    privateKey: pulumi.secret(config.privateKey),
-  };
-  const sh = (script: string | undefined) => (script === undefined ? undefined : shellCommand(["sh", "-c", script]));
-  return {
-    where: `${config.user}@${config.host}:${config.port}`,
-    run(name, spec, secrets, opts) {
-      return new command.remote.Command(
-        name,
         {
-          connection,
-          create: sh(spec.create),
-          update: sh(spec.update),
-          delete: sh(spec.delete),
-          environment: environment(spec, secrets),
-          triggers: spec.triggers ? [...spec.triggers] : undefined,
-          logging: spec.quiet ? "none" : undefined,
+          ...opts,
+          aliases: FORMER_TYPES,
+          retainOnDelete: spec.retainOnDelete ?? opts.retainOnDelete,
+          protect: spec.protect ?? opts.protect,
+          // stdout/stderr live in state and show in diffs even when inputs are secret (DOMAIN.md).
+          additionalSecretOutputs: spec.quiet ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
         },
-        stepOptions(spec, opts),
       );
     },
   };
-}
-
-/** One factory decides where commands run. */
-export function makeRunner(config: RunnerConfig | undefined): Runner {
-  return config ? remoteRunner(config) : localRunner();
 }

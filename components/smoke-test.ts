@@ -40,7 +40,7 @@ export class SmokeTest extends pulumi.ComponentResource {
         { parent: this, dependsOn: ours ? [ours] : [] },
       );
     });
-    this.verifyCommand = args.runner.run(`${name}-${args.verify.id}`, args.verify, {}, { parent: this, dependsOn: servers });
+    this.verifyCommand = args.runner.run(`${name}-${args.verify.id}`, args.verify, { parent: this, dependsOn: servers });
     this.serverIds = pulumi.all(Object.fromEntries(servers.map((s, i) => [args.smokeTest.servers[i]!.name, s.id])));
     this.verification = this.verifyCommand.stdout;
     this.registerOutputs({ serverIds: this.serverIds, verification: this.verification });

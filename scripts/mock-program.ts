@@ -15,6 +15,8 @@ export interface RecordedOptions {
   deleteBeforeReplace?: boolean;
   additionalSecretOutputs?: string[];
   ignoreChanges?: string[];
+  /** Former identities the engine matches this resource with (type and name only). */
+  aliases?: Array<{ type?: string; name?: string }>;
 }
 
 export interface RecordedResource {
@@ -41,13 +43,14 @@ export interface ProgramRun {
   error?: Error;
 }
 
-/** Replaces Pulumi's secret wrappers (as mocks see them) with "[secret]". */
-export function revealShape(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(revealShape);
+/** Replaces Pulumi's secret wrappers (as mocks see them) with "[secret]", or with the value itself when
+ * `reveal` (tests that run the recorded commands need the real standard input). */
+export function revealShape(value: unknown, reveal = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => revealShape(v, reveal));
   if (value !== null && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (o[SIG_KEY] === SECRET_SIG) return SECRET_MARK;
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, revealShape(v)]));
+    if (o[SIG_KEY] === SECRET_SIG) return reveal ? revealShape(o.value, reveal) : SECRET_MARK;
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, revealShape(v, reveal)]));
   }
   return value;
 }
@@ -89,6 +92,8 @@ export interface RunOptions {
   stack: string;
   /** The program module; index.ts at the repository root by default. */
   program?: string;
+  /** Record secret inputs in plain text (tests only: never for files a user reads). */
+  revealSecrets?: boolean;
 }
 
 /**
@@ -105,7 +110,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const rec = byName.get(args.name);
-        if (rec) rec.inputs = sorted(revealShape(args.inputs)) as Record<string, unknown>;
+        if (rec) rec.inputs = sorted(revealShape(args.inputs, opts.revealSecrets)) as Record<string, unknown>;
         // Command resources' outputs (stdout, stderr) exist only after a real run: empty here.
         const outputs = args.type.startsWith("command:") ? { stdout: "", stderr: "" } : {};
         return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
@@ -145,6 +150,12 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
       for (const key of ["retainOnDelete", "protect", "deleteBeforeReplace", "additionalSecretOutputs", "ignoreChanges"] as const) {
         if (o[key] !== undefined) (rec.options as Record<string, unknown>)[key] = o[key];
       }
+      if (o.aliases !== undefined) {
+        rec.options.aliases = o.aliases.map((a) => {
+          const { type, name } = (typeof a === "string" ? {} : a) as { type?: unknown; name?: unknown };
+          return { ...(typeof type === "string" ? { type } : {}), ...(typeof name === "string" ? { name } : {}) };
+        });
+      }
       byName.set(args.name, rec);
       pending.push(resourcesOf(o.dependsOn).then((d) => void (rec.dependsOn = d.sort())));
       return undefined;
@@ -155,8 +166,15 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
+      // As @pulumi/pulumi's cmd/run takes a program's outputs: the default export (a CommonJS
+      // `export =`) in place of named exports, called when it is a function.
       const mod = (await import(program)) as Record<string, unknown>;
-      return Object.fromEntries(Object.entries(mod).filter(([k, v]) => k !== "default" && v !== undefined));
+      let exported: unknown = "default" in mod ? mod.default : mod;
+      if (typeof exported === "function") exported = await (exported as () => unknown)();
+      const outputs = (exported ?? {}) as Record<string, unknown>;
+      // The engine warns about an undefined top-level output (runtime/stack.js massage): so does this.
+      for (const [k, v] of Object.entries(outputs)) if (v === undefined) logs.push(`warn: Undefined value (${k}) will not show as a stack output.`);
+      return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
       return {};

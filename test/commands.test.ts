@@ -11,6 +11,7 @@ import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
+import { parseTagComment } from "../components/render/commands";
 import { editStack, loadStack } from "./helpers";
 import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
 import { fakeSeeds } from "../scripts/lab/commands";
@@ -21,38 +22,70 @@ const run = runStep;
 const maasState = (w: World) => fakeState(w, "maas");
 const jujuState = (w: World) => fakeState(w, "juju");
 
-test("MAAS tag: created with comment and kernel options, create twice is harmless, delete removes it", () => {
+/** The state line a step printed last (what its next update and its delete get as PULUMI_COMMAND_STDOUT). */
+const stdoutOf = (r: { stdout: string }) => r.stdout.replace(/\n$/, "");
+
+test("MAAS tag: created with comment (and its claim) and kernel options; update is harmless; delete removes it", () => {
   const site = loadStack("dev");
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
-  ok(run(w, site, a.commands.tag));
+  const created = ok(run(w, site, a.commands.tag));
+  const claim = /^pci-passthrough-state: claim=([0-9a-f]{12}) adopted=no definition=none$/m.exec(created.stdout)?.[1];
+  assert.ok(claim, created.stdout);
   const first = maasState(w);
   assert.deepEqual(first.tags["pci-pass"], {
     name: "pci-pass",
-    comment: "PCI Passthrough kernel parameters",
+    comment: `PCI Passthrough kernel parameters [pci-passthrough claim ${claim}]`,
     kernel_opts: "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0",
     definition: "",
     machines: [],
   });
-  ok(run(w, site, a.commands.tag));
+  const updated = ok(run(w, site, a.commands.tag, "update", stdoutOf(created)));
   assert.deepEqual(maasState(w), first);
+  assert.equal(stdoutOf(updated).split("\n").pop(), `pci-passthrough-state: claim=${claim} adopted=no definition=none`);
   assert.deepEqual(
     argvLog(w, "maas").map((argv) => argv.slice(0, 3).join(" ")),
     ["admin tag read", "admin tags create", "admin tag read", "admin tag update"],
   );
-  ok(run(w, site, a.commands.tag, "delete"));
+  ok(run(w, site, a.commands.tag, "delete", stdoutOf(updated)));
   assert.deepEqual(maasState(w).tags, {});
-  ok(run(w, site, a.commands.tag, "delete")); // deleting what is gone is not an error
+  assert.match(ok(run(w, site, a.commands.tag, "delete", stdoutOf(updated))).stdout, /MAAS tag pci-pass is already gone/);
 });
 
-test("MAAS tag: an existing tag is adopted and its options updated in place", () => {
+test("MAAS tag: an existing tag is adopted, its options updated in place, and kept when the stack goes", () => {
   const site = loadStack("dev");
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
-  ok(spawnSync("maas", ["admin", "tags", "create", "name=pci-pass", "comment=old", "kernel_opts=quiet"], { env: w.env, encoding: "utf8" }) as never);
+  ok(spawnSync("maas", ["admin", "tags", "create", "name=pci-pass", "comment=old", "kernel_opts=quiet", "definition=//node[@id='x']"], { env: w.env, encoding: "utf8" }) as never);
   const changed = requireSiteConfig(editStack("dev", (r) => (r.host.iommuPassthrough = true)));
-  ok(run(w, changed, renderSite(changed).commands.tag, "update"));
-  assert.match(maasState(w).tags["pci-pass"].kernel_opts, /^intel_iommu=on iommu=pt /);
-  assert.equal(maasState(w).tags["pci-pass"].comment, site.maas.comment);
+  const spec = renderSite(changed).commands.tag;
+  const r = ok(run(w, changed, spec));
+  assert.match(r.stdout, /MAAS tag pci-pass updated \(it existed before this stack\)/);
+  const tag = maasState(w).tags["pci-pass"];
+  assert.match(tag.kernel_opts, /^intel_iommu=on iommu=pt /);
+  assert.match(tag.comment, new RegExp(`^${site.maas.comment} \\[pci-passthrough claim [0-9a-f]{12} adopted\\]$`));
+  assert.equal(tag.definition, "//node[@id='x']", "a definition this stack never set is left alone");
+  const kept = ok(run(w, changed, spec, "delete", stdoutOf(r)));
+  assert.match(kept.stdout, /kept MAAS tag pci-pass: it existed before this stack \(maas.deleteAdoptedTag is false\)/);
+  assert.ok(maasState(w).tags["pci-pass"]);
+  // With deleteAdoptedTag the operator asks for it to go anyway.
+  const going = requireSiteConfig(editStack("dev", (r) => (r.maas.deleteAdoptedTag = true)));
+  const again = ok(run(w, going, renderSite(going).commands.tag, "update", stdoutOf(r)));
+  ok(run(w, going, renderSite(going).commands.tag, "delete", stdoutOf(again)));
+  assert.deepEqual(maasState(w).tags, {});
+});
+
+test("MAAS tag: a definition this stack set is cleared when config drops it, never one it did not set", () => {
+  const w = world({ FAKE_MAAS_PROFILES: "admin" });
+  const withDef = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { definition: "//node[@class='display']", selectByDevice: undefined })));
+  const created = ok(run(w, withDef, renderSite(withDef).commands.tag));
+  assert.equal(maasState(w).tags["pci-pass"].definition, "//node[@class='display']");
+  const noDef = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { machines: ["abc123"], selectByDevice: undefined })));
+  const cleared = ok(run(w, noDef, renderSite(noDef).commands.tag, "update", stdoutOf(created)));
+  assert.equal(maasState(w).tags["pci-pass"].definition, "");
+  // Someone sets a definition by hand: the next update leaves it.
+  spawnSync("maas", ["admin", "tag", "update", "pci-pass", "definition=//node[@id='hand']"], { env: w.env });
+  ok(run(w, noDef, renderSite(noDef).commands.tag, "update", stdoutOf(cleared)));
+  assert.equal(maasState(w).tags["pci-pass"].definition, "//node[@id='hand']");
 });
 
 test("MAAS machines: the tagged set follows config, drift included", () => {
@@ -69,8 +102,28 @@ test("MAAS machines: the tagged set follows config, drift included", () => {
   const fewer = requireSiteConfig(editStack("lab", (r) => (r.maas.machines = ["8fbxqa"])));
   ok(run(w, fewer, renderSite(fewer).commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["8fbxqa"]);
-  ok(run(w, fewer, renderSite(fewer).commands.machines, "delete"));
-  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, []);
+  // Deleting the step removes nothing: deleting the tag drops its machines, and a replaced step must not
+  // untag what its replacement tagged.
+  assert.equal(renderSite(fewer).commands.machines?.deletes, false);
+});
+
+test("MAAS machines by device: exactly the machines that have a configured device, following changes", () => {
+  const site = requireSiteConfig(editStack("lab", (r) => Object.assign(r.maas, { machines: undefined, selectByDevice: true })));
+  const a = renderSite(site);
+  const w = world({ FAKE_MAAS_PROFILES: "lab-admin", FAKE_MAAS_DEVICES: "aa11=10de:2230,10de:1aef bb22=8086:1592 cc33=1af4:1000 dd44=" });
+  ok(run(w, site, a.commands.tag));
+  ok(run(w, site, a.commands.machines));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["aa11", "bb22"]);
+  assert.deepEqual(a.commands.machines?.environment.PCIPT_SELECT_DEVICES, "10de:2230 8086:1592");
+  // A GPU moves from aa11 to cc33 (hardware change, recommissioned): the next run follows.
+  const state = maasState(w);
+  state.devices.aa11 = [];
+  state.devices.cc33 = ["10de:2230"];
+  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(state));
+  ok(run(w, site, a.commands.machines, "update"));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
+  const calls = argvLog(w, "maas").filter((argv) => argv[1] === "node-devices");
+  assert.deepEqual(calls[0], ["lab-admin", "node-devices", "read", "aa11", "vendor_id=10de", "product_id=2230"]);
 });
 
 test("free text reaches the CLIs verbatim and never executes", () => {
@@ -80,12 +133,12 @@ test("free text reaches the CLIs verbatim and never executes", () => {
   const site = requireSiteConfig(raw);
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
-  ok(run(w, site, a.commands.tag));
-  assert.equal(maasState(w).tags["pci-pass"].comment, hostile);
-  ok(run(w, site, a.commands.tag, "update"));
-  assert.equal(maasState(w).tags["pci-pass"].comment, hostile);
+  const created = ok(run(w, site, a.commands.tag));
+  assert.equal(parseTagComment(maasState(w).tags["pci-pass"].comment).comment, hostile);
+  ok(run(w, site, a.commands.tag, "update", stdoutOf(created)));
+  assert.equal(parseTagComment(maasState(w).tags["pci-pass"].comment).comment, hostile);
   assert.equal(existsSync(canary), false, "the comment executed");
-  assert.ok(!a.commands.tag.create.includes(hostile), "free text is not in the script text");
+  assert.ok(!a.commands.tag.script.includes(hostile), "free text is not in the script text");
 });
 
 test("Juju model: add-model with the rendered userdata, then model-config on re-run (Juju 3)", () => {
@@ -100,7 +153,7 @@ test("Juju model: add-model with the rendered userdata, then model-config on re-
   const log = argvLog(w, "juju");
   assert.deepEqual(log[1]!.slice(0, 4), ["add-model", "openstack-deployment", "--no-switch", "--config"]);
   assert.deepEqual(log[3]!.slice(0, 4), ["model-config", "-m", "openstack-deployment", "--file"]);
-  assert.equal(a.commands.model.delete, undefined, "a kept model has no delete script");
+  assert.equal(a.commands.model.deletes, false, "deleting the model step never destroys the model");
   assert.equal(a.commands.model.retainOnDelete, true);
 });
 
@@ -133,21 +186,25 @@ test("existingModel: a missing model is an error naming the step, never an add-m
   assert.ok(!argvLog(w, "juju").some((argv) => argv[0] === "add-model"));
 });
 
-test("destroyModelOnDelete: delete destroys the model with the right flag for the Juju version", () => {
+test("destroyModelOnDelete: only the protected teardown step destroys the model, with the right flag", () => {
   for (const version of ["3", "2.9"]) {
     const site = requireSiteConfig(editStack("dev", (r) => Object.assign(r.juju, { destroyModelOnDelete: true, version })));
-    const spec = renderSite(site).commands.model;
-    assert.equal(spec.retainOnDelete, false);
+    const c = renderSite(site).commands;
+    assert.equal(c.model.deletes, false);
+    assert.equal(c.modelTeardown?.protect, true);
     const w = world({ FAKE_JUJU_VERSION: version });
-    ok(run(w, site, spec));
-    ok(run(w, site, spec, "delete"));
+    ok(run(w, site, c.model));
+    ok(run(w, site, c.modelTeardown));
+    assert.ok(jujuState(w).models["openstack-deployment"], "creating the teardown step destroys nothing");
+    ok(run(w, site, c.modelTeardown, "delete"));
     assert.deepEqual(jujuState(w).models, {});
     assert.ok(argvLog(w, "juju").some((argv) => argv[0] === "destroy-model" && argv.includes(version === "3" ? "--no-prompt" : "-y")));
-    ok(run(w, site, spec, "delete")); // already gone
+    assert.match(ok(run(w, site, c.modelTeardown, "delete")).stdout, /is already gone/);
   }
+  assert.equal(renderSite(loadStack("dev")).commands.modelTeardown, undefined, "no teardown step without destroyModelOnDelete");
 });
 
-test("charm options: set as rendered on both apps; delete resets exactly those options", () => {
+test("charm options: set as rendered on both apps, other options untouched; deleting the step keeps them", () => {
   const site = loadStack("dev");
   const a = renderSite(site);
   const w = world({ FAKE_JUJU_MODELS: "openstack-deployment" });
@@ -156,10 +213,11 @@ test("charm options: set as rendered on both apps; delete resets exactly those o
   const apps = jujuState(w).models["openstack-deployment"].applications;
   assert.deepEqual(apps["nova-cloud-controller"], charmOptions(site)["nova-cloud-controller"]);
   assert.deepEqual(apps["nova-compute"], { ...charmOptions(site)["nova-compute"], "virt-type": "kvm" });
-  ok(run(w, site, a.commands.charmConfig));
-  ok(run(w, site, a.commands.charmConfig, "delete"));
-  const after = jujuState(w).models["openstack-deployment"].applications;
-  assert.deepEqual(after, { "nova-cloud-controller": {}, "nova-compute": { "virt-type": "kvm" } });
+  ok(run(w, site, a.commands.charmConfig, "update"));
+  assert.deepEqual(jujuState(w).models["openstack-deployment"].applications, apps);
+  assert.equal(a.commands.charmConfig.deletes, false);
+  assert.match(ok(run(w, site, a.commands.charmConfig, "delete")).stdout, /deleting this step removes nothing/);
+  assert.deepEqual(jujuState(w).models["openstack-deployment"].applications, apps);
 });
 
 test("charm options: an application that is not deployed is an error that says what to do", () => {
@@ -168,8 +226,6 @@ test("charm options: an application that is not deployed is an error that says w
   const r = run(w, site, renderSite(site).commands.charmConfig);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /application nova-cloud-controller is not deployed in model openstack-deployment: deploy OpenStack first/);
-  // Delete still succeeds and resets what it can.
-  ok(run(w, site, renderSite(site).commands.charmConfig, "delete"));
 });
 
 test("maas login: the API key goes through stdin, never argv, script text or error output", () => {
@@ -180,9 +236,10 @@ test("maas login: the API key goes through stdin, never argv, script text or err
   assert.equal(maasState(w).profiles.admin.key, API_KEY);
   assert.deepEqual(argvLog(w, "maas")[0], ["login", "admin", "http://10.0.0.2:5240/MAAS/", "-"]);
   for (const spec of [a.commands.tag, a.commands.model, a.commands.charmConfig]) {
-    for (const phase of ["create", "update", "delete"] as const) assert.ok(!(spec[phase] ?? "").includes(API_KEY));
+    assert.ok(!spec.script.includes(API_KEY));
     assert.ok(!JSON.stringify(spec.environment).includes(API_KEY));
   }
+  assert.deepEqual(a.commands.tag.secrets, { PCIPT_MAAS_API_KEY: "maas.apiKey" });
   assert.equal(a.commands.tag.quiet, true);
   assert.ok(!readFileSync(path.join(w.dir, "maas.log"), "utf8").includes(API_KEY));
 });
@@ -202,7 +259,8 @@ test("a failing CLI names the step and prints no secret", () => {
   const r2 = run(w, unknownProfile, renderSite(unknownProfile).commands.tag);
   assert.equal(r2.status, 1);
   assert.match(r2.stderr, /invalid choice: 'nobody'/);
-  assert.match(r2.stderr, /pci-passthrough: MAAS tag pci-pass: maas tags create failed/);
+  // An unreachable MAAS or unknown profile is not a missing tag: the step stops at the read.
+  assert.match(r2.stderr, /pci-passthrough: MAAS tag pci-pass: maas tag read pci-pass failed/);
   assert.ok(!(r.stderr + r.stdout + r2.stderr + r2.stdout).includes(API_KEY));
 });
 

@@ -44,7 +44,7 @@ describe("example stacks", () => {
 
   test("dev reproduces the runbook's site with defaults filled", () => {
     const c = loadStack("dev");
-    assert.deepEqual(c.maas, { profile: "admin", tag: "pci-pass", comment: "PCI Passthrough kernel parameters" });
+    assert.deepEqual(c.maas, { profile: "admin", tag: "pci-pass", comment: "PCI Passthrough kernel parameters", selectByDevice: true, deleteAdoptedTag: false });
     assert.deepEqual(c.juju, { model: "openstack-deployment", version: "3", existingModel: false, destroyModelOnDelete: false });
     assert.deepEqual(c.host, {
       iommu: "intel",
@@ -142,23 +142,36 @@ describe("maas", () => {
     assert.equal(accepted((r) => delete r.maas.comment).maas.comment, "PCI Passthrough kernel parameters (managed by pci-passthrough)");
   });
 
-  test("machines or definition, never both", () => {
-    assert.deepEqual(accepted((r) => (r.maas.machines = ["4y3h7n", "8fbxqa"])).maas.machines, ["4y3h7n", "8fbxqa"]);
-    assert.equal(accepted((r) => (r.maas.definition = '//node[@class="display"]/vendor[contains(.,"NVIDIA")]')).maas.definition, '//node[@class="display"]/vendor[contains(.,"NVIDIA")]');
-    refused(
-      (r) => {
-        r.maas.machines = ["4y3h7n"];
-        r.maas.definition = "//node";
-      },
-      [`${P}:maas.definition: give either machines or definition, not both`],
-    );
-    refused((r) => (r.maas.definition = ""), [`${P}:maas.definition: expected an XPath expression`]);
+  test("the tag selects its machines one way: machines, definition or selectByDevice", () => {
+    const only = (sel: Record<string, unknown>) => (r: Record<string, any>) => {
+      delete r.maas.selectByDevice;
+      Object.assign(r.maas, sel);
+    };
+    assert.deepEqual(accepted(only({ machines: ["4y3h7n", "8fbxqa"] })).maas.machines, ["4y3h7n", "8fbxqa"]);
+    const xpath = '//node[@class="display"]/vendor[contains(.,"NVIDIA")]';
+    assert.equal(accepted(only({ definition: xpath })).maas.definition, xpath);
+    assert.equal(accepted(only({ selectByDevice: "true" })).maas.selectByDevice, true);
+    refused(only({ machines: ["4y3h7n"], definition: "//node" }), [`${P}:maas.definition: give one of machines, definition or selectByDevice, not machines and definition`]);
+    refused((r) => (r.maas.machines = ["4y3h7n"]), [`${P}:maas.selectByDevice: give one of machines, definition or selectByDevice, not machines and selectByDevice`]);
+    refused(only({ definition: "" }), [`${P}:maas.definition: expected an XPath expression`]);
+    // A tag that selects nothing: `tags=TAG` would find no machine and the deployment would stall.
+    const nothing = `the tag selects no machine: give machines (system IDs), definition (an lshw XPath) or selectByDevice: true`;
+    refused(only({}), [`${P}:maas: ${nothing}`]);
+    refused(only({ selectByDevice: false }), [`${P}:maas.selectByDevice: ${nothing}`]);
+    refused(only({ machines: [] }), [`${P}:maas.machines: list at least one system ID (an empty list tags no machine)`]);
+  });
+
+  test("deleteAdoptedTag is a boolean, false by default", () => {
+    assert.equal(accepted(() => {}).maas.deleteAdoptedTag, false);
+    assert.equal(accepted((r) => (r.maas.deleteAdoptedTag = "true")).maas.deleteAdoptedTag, true);
+    refused((r) => (r.maas.deleteAdoptedTag = "yes"), [`${P}:maas.deleteAdoptedTag: expected true or false, got "yes"`]);
   });
 
   test("machines are unique MAAS system IDs", () => {
     refused(
       (r) => (r.maas.machines = ["4Y3H7N", "abc", "abc"]),
       [`${P}:maas.machines[0]: "4Y3H7N" is not a MAAS system ID (lowercase letters and digits)`, `${P}:maas.machines[2]: duplicate system ID "abc" (also at [1])`],
+      "lab",
     );
   });
 
@@ -540,6 +553,33 @@ describe("smokeTest", () => {
   });
 });
 
+describe("runner.hostKey", () => {
+  const runner = { host: "jump.example", user: "ubuntu" };
+  const key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  test("the ssh-keyscan line, with or without the host name or a comment, is pinned as type and key", () => {
+    for (const line of [`ssh-ed25519 ${key}`, `jump.example ssh-ed25519 ${key}`, `ssh-ed25519 ${key} root@jump`]) {
+      assert.deepEqual(accepted((r) => (r.runner = { ...runner, hostKey: line })).runner?.hostKey, { type: "ssh-ed25519", key });
+    }
+    assert.equal(accepted((r) => (r.runner = { ...runner, hostKey: `ssh-rsa ${key}` })).runner?.hostKey?.type, "ssh-rsa");
+  });
+  test("anything else is refused with its key path", () => {
+    refused((r) => (r.runner = { ...runner, hostKey: "ssh-dss AAAAB3NzaC1kc3M" }), [
+      `${P}:runner.hostKey: "ssh-dss AAAAB3NzaC1kc3M" is not a host key (expected "<type> <base64>", e.g. the ssh-ed25519 line of ssh-keyscan)`,
+    ]);
+    refused((r) => (r.runner = { ...runner, hostKey: "SHA256:eVkg1fg49SORSdp7L9LZ8cxJSg2YQXUlFxHR2rYwSwU" }), [
+      `${P}:runner.hostKey: "SHA256:eVkg1fg49SORSdp7L9LZ8cxJSg2YQXUlF..." is not a host key (expected "<type> <base64>", e.g. the ssh-ed25519 line of ssh-keyscan)`,
+    ]);
+  });
+});
+
+describe("resync", () => {
+  test("a token of letters, digits and _ . : + -, numbers taken as text", () => {
+    assert.equal(accepted((r) => (r.resync = "2026-11-30T10:00")).resync, "2026-11-30T10:00");
+    assert.equal(accepted((r) => (r.resync = 3)).resync, "3");
+    refused((r) => (r.resync = "two words"), [`${P}:resync: "two words" is not a resync token (letters, digits, _ . : + -; at most 64)`]);
+  });
+});
+
 describe("runner", () => {
   const runner = { host: "jump.example", user: "ubuntu", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n" };
 
@@ -556,7 +596,9 @@ describe("runner", () => {
       (r) => (r.runner = { ...runner, host: "jump host", user: "Root" }),
       [`${P}:runner.host: "jump host" is not a host name or address`, `${P}:runner.user: "Root" is not a user name`],
     );
-    refused((r) => (r.runner = { host: "jump" }), [`${P}:runner.user: is required`, `${P}:runner.privateKey: is required`]);
+    refused((r) => (r.runner = { host: "jump" }), [`${P}:runner.user: is required`]);
+    // Without a key, ssh uses the operator's agent and ~/.ssh/config.
+    assert.equal(accepted((r) => (r.runner = { host: "jump", user: "ubuntu" })).runner?.privateKey, undefined);
   });
 
   test("privateKey must be PEM and is never echoed", () => {

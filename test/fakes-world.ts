@@ -2,11 +2,11 @@
 // `openstack` double for commands.sh. Shared by the command, property and secret tests.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { SiteConfig } from "../components/config";
-import { secretValue, type CommandSpec } from "../components/render/commands";
+import { secretValue, secretsStdin, type CommandSpec, type Phase, type SecretSource } from "../components/render/commands";
 import { ROOT } from "./helpers";
 
 export const FAKES = path.join(ROOT, "test", "fakes");
@@ -29,16 +29,33 @@ export function world(seed: Record<string, string> = {}, bin: readonly string[] 
   return { dir, env: { PATH: [...bin, FAKES, process.env.PATH].join(":"), FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
 }
 
-export type Phase = "create" | "update" | "delete";
+/** A copy of a world's fake state (not its call logs) in a new temp dir: the same site, for another case. */
+export function cloneWorld(w: World): World {
+  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-world-"));
+  for (const cli of ["maas", "juju", "openstack"]) {
+    const file = path.join(w.dir, `${cli}.json`);
+    if (existsSync(file)) copyFileSync(file, path.join(dir, `${cli}.json`));
+  }
+  return { dir, env: { ...w.env, FAKE_STATE_DIR: dir, HOME: dir } };
+}
 
-/** Runs one phase of a step as the local runner would: /bin/sh -c SCRIPT with the step's environment,
- * secrets taken from the site as the component passes them. */
-export function runStep(w: World, site: SiteConfig, spec: CommandSpec | undefined, phase: Phase = "create"): RunResult {
+/** The values of a step's secrets, as the component takes them from the site. */
+export function secretsOf(site: SiteConfig, secrets: Readonly<Record<string, SecretSource>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(secrets).map(([name, source]) => [name, secretValue(site, source) ?? ""]));
+}
+
+/** Runs one phase of a step's script as a command resource would on the local runner: /bin/sh with the
+ * phase as argument, the step's environment, its secrets on standard input, and the previous run's output
+ * as PULUMI_COMMAND_STDOUT when given. */
+export function runStep(w: World, site: SiteConfig, spec: CommandSpec | undefined, phase: Phase = "create", previousStdout?: string): RunResult {
   assert.ok(spec, "step is rendered");
-  const script = spec[phase];
-  assert.ok(script, `step ${spec.step} has a ${phase} script`);
-  const secrets = Object.fromEntries(Object.entries(spec.secretEnvironment).map(([name, source]) => [name, secretValue(site, source) ?? ""]));
-  const r = spawnSync("/bin/sh", ["-c", script], { env: { ...w.env, ...spec.environment, ...secrets }, encoding: "utf8" });
+  const env: Record<string, string> = { ...w.env, ...spec.environment };
+  if (previousStdout) env.PULUMI_COMMAND_STDOUT = previousStdout;
+  const r = spawnSync("/bin/sh", ["-c", spec.script, spec.step, phase], {
+    env,
+    input: secretsStdin(secretsOf(site, spec.secrets)),
+    encoding: "utf8",
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

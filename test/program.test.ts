@@ -69,18 +69,36 @@ for (const stack of STACKS) {
   test(`${stack}: deleting and replacing rules keep the model and change config in place`, () => {
     const list = resources(renderOnce(stack));
     const model = byName(list, `${stack}-juju-model`);
-    assert.equal(model.options.retainOnDelete, true, "the model is kept on stack removal by default");
-    assert.equal(model.inputs.delete, undefined, "and has no delete command");
+    assert.equal(model.options.retainOnDelete, true, "the model is kept on stack removal");
+    assert.equal(model.inputs.delete, undefined, "and its step has no delete command");
     assert.equal(model.inputs.triggers, undefined, "no model change is a replacement");
     assert.match(String((model.inputs.environment as Record<string, string>).PCIPT_MODEL_CONFIG), /^cloudinit-userdata: \|/);
     const charms = byName(list, `${stack}-charms-charm-config`);
     assert.equal(charms.inputs.triggers, undefined);
-    assert.match(String(charms.inputs.delete), /--reset/);
+    assert.equal(charms.inputs.delete, undefined, "a replaced step must not reset what its replacement set");
     const tag = byName(list, `${stack}-maas-tag`);
     assert.deepEqual(tag.inputs.triggers, [(rawStack(stack).maas as { tag: string }).tag]);
-    for (const r of list) assert.notEqual(r.options.protect, true);
+    assert.equal(tag.inputs.delete, `exec /bin/sh -c "$PCIPT_STEP" 'MAAS tag ${tag.inputs.triggers}' delete`);
+    for (const r of list) assert.notEqual(r.options.protect, true, "nothing is protected without destroyModelOnDelete");
+    // Every step is the same resource type whichever the runner, with short command lines: the script is in
+    // the environment, so a failure's message ("running <command>: <output>") reads well.
+    for (const r of list.filter((x) => x.type.startsWith("command:"))) {
+      assert.equal(r.type, "command:local:Command");
+      assert.match(String(r.inputs.create), /^exec \/bin\/sh -c "\$PCIPT_STEP" '[^']+' create$/);
+      assert.deepEqual(r.options.aliases, [{ type: "command:remote:Command" }]);
+    }
   });
+
 }
+
+test("a stack without smokeTest exports no undefined output (the engine would warn on every run)", () => {
+  const raw = structuredClone(rawStack("dev")) as Record<string, unknown>;
+  delete raw.smokeTest;
+  const r = renderStack("nosmoke", toStackFile(raw));
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /Undefined value/);
+  assert.match(r.stdout, /info: Juju model openstack-deployment is kept/, "the program's own messages are shown");
+});
 
 test("render is deterministic: two renders give byte-identical files", () => {
   const a = renderOnce("dev");

@@ -14,6 +14,7 @@ import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
+import { parseTagComment, tagCommentWithClaim } from "../components/render/commands";
 import { importLspci, parseLspci, renderSnippet } from "../components/lspci";
 import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
 import { ROOT, editStack, rawStack } from "./helpers";
@@ -100,18 +101,21 @@ test("MAAS tag step: any comment, XPath definition and profile reach MAAS verbat
       profileName,
       fc.stringMatching(/^[A-Za-z0-9]{1,12}:[A-Za-z0-9]{1,12}:[A-Za-z0-9]{1,24}$/),
       (comment, definition, profile, apiKey) => {
-        const site = accepted((r) => Object.assign(r.maas, { comment, definition, profile, url: "http://maas.test:5240/MAAS/", apiKey }));
+        const site = accepted((r) =>
+          Object.assign(r.maas, { comment, definition, profile, url: "http://maas.test:5240/MAAS/", apiKey }, definition === undefined ? {} : { selectByDevice: undefined }),
+        );
         const a = renderSite(site);
         const w = world();
         try {
           const created = ok(runStep(w, site, a.commands.tag));
-          const updated = ok(runStep(w, site, a.commands.tag, "update"));
+          const updated = ok(runStep(w, site, a.commands.tag, "update", created.stdout.trimEnd()));
           const state = fakeState(w, "maas");
           assert.deepEqual(Object.keys(state.profiles), [profile]);
           assert.equal(state.profiles[profile].key, apiKey);
+          const claim = /claim=([0-9a-f]+)/.exec(created.stdout)![1]!;
           assert.deepEqual(state.tags["pci-pass"], {
             name: "pci-pass",
-            comment,
+            comment: tagCommentWithClaim(comment, claim, ""),
             kernel_opts: a.kernelOptions,
             definition: definition ?? "",
             machines: [],
@@ -231,7 +235,7 @@ test("commands.sh: flavor names, extra specs, smoke-test names and the tag comme
               ]),
             );
             assert.deepEqual(first.servers, expectedServers);
-            assert.equal(fakeState(w, "maas").tags["pci-pass"].comment, comment);
+            assert.equal(parseTagComment(fakeState(w, "maas").tags["pci-pass"].comment).comment, comment);
             // Run again: nothing is created twice, nothing changes.
             const calls = argvLog(w, "openstack").length;
             ok(sh());

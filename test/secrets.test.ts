@@ -53,14 +53,19 @@ function assertSecretInputs(resources: RecordedResource[], stack: string): void 
   const byName = new Map(resources.map((r) => [r.name, r]));
   const tag = byName.get(`${stack}-maas-tag`);
   assert.ok(tag, "the MAAS tag step is registered");
-  assert.equal(tag.inputs.environment, "[secret]", "the environment carrying the API key is secret");
+  // The secrets travel on standard input only: stdin is secret, the environment stays readable (a secret
+  // inside an input object would make the whole object secret and hide every diff in previews).
+  assert.equal(tag.inputs.stdin, "[secret]", "the standard input carrying the API key is secret");
+  assert.equal(typeof tag.inputs.environment, "object", "the tag step's environment is readable");
   assert.equal(tag.inputs.logging, "none");
-  for (const out of ["stdout", "stderr", "connection"]) assert.ok(tag.options.additionalSecretOutputs?.includes(out), `${out} is a secret output`);
-  const commands = resources.filter((r) => r.type === "command:remote:Command");
-  assert.equal(commands.length, 4, "every step runs on the jump host");
-  for (const c of commands) assert.equal(c.inputs.connection, "[secret]", `${c.name}: the SSH connection is secret`);
-  // A secret inside an input object makes the whole object secret; steps without the key stay readable.
-  assert.equal(typeof byName.get(`${stack}-juju-model`)?.inputs.environment, "object", "the model step's environment is readable");
+  for (const out of ["stdout", "stderr"]) assert.ok(tag.options.additionalSecretOutputs?.includes(out), `${out} is a secret output`);
+  const commands = resources.filter((r) => r.type.startsWith("command:"));
+  assert.equal(commands.length, 5, "every step is a command");
+  for (const c of commands) {
+    const env = c.inputs.environment as Record<string, string>;
+    assert.match(env.PCIPT_STEP ?? "", /ssh "\$@" ubuntu@jump\.internal 'sh -s'/, `${c.name} runs on the jump host`);
+    assert.equal(c.inputs.stdin, "[secret]", `${c.name}: the SSH key goes on secret standard input`);
+  }
 }
 
 function stackWithSecrets(value: (what: string, secret: string) => unknown): string {
@@ -103,21 +108,17 @@ test("the rendered MAAS steps log in with the key without showing it to the CLI'
   const site = requireSiteConfig(editStack("lab", (r) => Object.assign(r.maas, { url: MAAS_URL, apiKey: API_KEY })));
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_MACHINES: "4y3h7n 8fbxqa" });
-  const results = [
-    ok(runStep(w, site, a.commands.tag)),
-    ok(runStep(w, site, a.commands.machines)),
-    ok(runStep(w, site, a.commands.tag, "update")),
-    ok(runStep(w, site, a.commands.machines, "delete")),
-    ok(runStep(w, site, a.commands.tag, "delete")),
-  ];
+  const created = ok(runStep(w, site, a.commands.tag));
+  const results = [created, ok(runStep(w, site, a.commands.machines)), ok(runStep(w, site, a.commands.tag, "update", created.stdout.trimEnd()))];
+  results.push(ok(runStep(w, site, a.commands.tag, "delete", results[2]!.stdout.trimEnd())));
   // The key did arrive: the fake stored it from stdin.
   assert.equal(fakeState(w, "maas").profiles["lab-admin"].key, API_KEY);
   const log = fakeLogText(w, "maas");
-  assert.ok(log.split("\n").filter((l) => l.includes('"login"')).length >= 5, "every phase logs in");
+  assert.ok(log.split("\n").filter((l) => l.includes('"login"')).length >= 4, "every phase logs in");
   const where: Record<string, string> = { "maas.log (argv and PCIPT_* environment)": log };
   results.forEach((r, i) => Object.assign(where, { [`step ${i} stdout`]: r.stdout, [`step ${i} stderr`]: r.stderr }));
   for (const spec of [a.commands.tag, a.commands.machines!]) {
-    where[`${spec.step} scripts`] = [spec.create, spec.update, spec.delete ?? ""].join("\n");
+    where[`${spec.step} script`] = spec.script;
     where[`${spec.step} environment`] = JSON.stringify(spec.environment);
   }
   assertNoLeak(where, { "maas.apiKey": API_KEY });

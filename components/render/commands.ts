@@ -1,65 +1,151 @@
-// The maas and juju commands of a site, as data: the create / update / delete scripts that the Pulumi
-// command resources run, the offline commands.sh, and the tests against the fakes all come from here.
+// The maas and juju steps of a site, as data: the one script per step that the Pulumi command resources
+// run (its phase, create / update / delete, is the script's first argument), the offline commands.sh, and
+// the tests against the fakes all come from here. How each object is read back (`npm run verify`) is
+// here too, next to how it is written.
 //
 // Rules (DOMAIN.md, "Pulumi facts"):
 // - structural names (profile, tag, model, application, option names) are validated by the config and
 //   still quoted with shellQuote; free text (comment, kernel options, XPath, userdata, JSON) only ever
 //   travels in environment variables and temp files;
-// - create and update are the same idempotent script: running it twice leaves the same state;
-// - delete runs with the OLD inputs and must be safe after a new create of the same object;
-// - secrets (the MAAS API key) are environment values that the components mark secret; they are never
-//   in a script's text, never echoed, and the commands that carry them do not log their output.
+// - create and update are the same idempotent upsert: running it twice leaves the same state;
+// - delete runs with the OLD inputs and may run after a NEW create of the same object (Pulumi replaces by
+//   creating the new resource first), or before it (deleteBeforeReplace, a failed run retried): a delete
+//   never removes an object that a newer step has set. Only the MAAS tag has a delete that removes
+//   anything, and it checks the tag's claim first (see maasTagCommand). The model and the charm options
+//   are never removed by a replaced step: see README "Safety";
+// - secrets (the MAAS API key, the SSH key) arrive on standard input (secretsPreamble), never in the
+//   environment, a script's text or a command line, and the steps that use them do not log their output.
 import type { SiteConfig } from "../config";
 import { shellCommand, shellQuote } from "./shell";
 
-/** One command resource: its scripts, the environment they read, and how Pulumi must treat it. */
+/** The phases of a step: its script's first argument. */
+export const PHASES = ["create", "update", "delete"] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** One command resource: its script, the environment it reads, and how Pulumi must treat it. */
 export interface CommandSpec {
   /** Child resource name suffix, e.g. `tag` -> `<component>-tag`. */
   readonly id: string;
   /** What the step does, as named in errors and in commands.sh. */
   readonly step: string;
-  readonly create: string;
-  /** Runs on an in-place change; the same idempotent script as create. */
-  readonly update: string;
-  readonly delete?: string;
-  /** Non-secret values the scripts read (free text goes here, never into the script text). */
+  /** The step's POSIX sh script; `$1` is the phase. create and update are the same idempotent upsert. */
+  readonly script: string;
+  /** Whether deleting the resource runs the script's delete phase (otherwise deleting removes nothing). */
+  readonly deletes: boolean;
+  /** Non-secret values the script reads (free text goes here, never into the script text). */
   readonly environment: Readonly<Record<string, string>>;
-  /** Names of environment variables holding secrets, with the config key they come from. */
-  readonly secretEnvironment: Readonly<Record<string, SecretSource>>;
+  /** Secrets the script reads from standard input, by variable name, with the config key each comes from. */
+  readonly secrets: Readonly<Record<string, SecretSource>>;
   /** Values whose change must replace the resource (create new, then delete old). */
   readonly triggers?: readonly string[];
-  /** Keep the object when the resource is deleted (the delete script never runs). */
+  /** `pulumi destroy` refuses until the resource is unprotected (`pulumi state unprotect URN`). */
+  readonly protect?: boolean;
+  /** Keep the object when the resource is deleted (the delete phase never runs). */
   readonly retainOnDelete?: boolean;
-  /** Output may carry secrets or secret-derived text: do not log it, keep stdout/stderr secret. */
+  /** Output may carry secret-derived text: do not log it, keep stdout/stderr secret. */
   readonly quiet?: boolean;
 }
 
-/** Where a secret environment value comes from in the SiteConfig. */
-export type SecretSource = "maas.apiKey";
+/** Where a secret comes from in the SiteConfig. */
+export type SecretSource = "maas.apiKey" | "runner.privateKey";
 
 export function secretValue(site: SiteConfig, source: SecretSource): string | undefined {
   switch (source) {
     case "maas.apiKey":
       return site.maas.apiKey;
+    case "runner.privateKey":
+      return site.runner?.privateKey;
   }
 }
 
-/** Every script starts like this: stop on errors, and name the step in any failure. */
-function preamble(step: string): string[] {
+/** Standard input of a step with secrets: one `NAME=<base64 of the value>` line each (base64 keeps
+ * multi-line values such as a PEM key on one line). */
+export function secretsStdin(values: Readonly<Record<string, string>>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `${name}=${Buffer.from(value, "utf8").toString("base64")}\n`)
+    .join("");
+}
+
+/** The shell lines that read secretsStdin into shell variables (not exported: the CLIs never see them in
+ * their environment). Only the named variables are taken. */
+export function secretsPreamble(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  return [
+    "# Secrets arrive on standard input, NAME=base64 a line: never in the environment or a command line.",
+    // Split at the first "=" only: base64 ends in "=" padding, which IFS splitting would eat.
+    "while IFS= read -r line; do",
+    '  name=${line%%=*} value=${line#*=}',
+    '  case "$name" in',
+    ...names.map((n) => `    ${n}) ${n}=$(printf '%s' "$value" | base64 -d) || fail "cannot read ${n}" ;;`),
+    "    *) ;;",
+    "  esac",
+    "done",
+  ];
+}
+
+/** The last `pci-passthrough-state:` line a step printed: what its next update and its delete know of it
+ * (Pulumi hands a step its previous stdout as PULUMI_COMMAND_STDOUT). */
+export const STATE_PREFIX = "pci-passthrough-state:";
+
+/** Every script starts like this: stop on errors, name the step in any failure, take the phase. */
+function preamble(step: string, secrets: readonly string[], keepsState: boolean): string[] {
   return [
     "set -eu",
     `step=${shellQuote(step)}`,
     `fail() { printf 'pci-passthrough: %s: %s\\n' "$step" "$1" >&2; exit 1; }`,
+    'phase="${1:-}"',
+    `case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac`,
+    ...secretsPreamble(secrets),
+    ...(keepsState
+      ? [
+          // prev KEY: KEY's value in this step's last state line, empty when there is none.
+          `prev() { printf '%s\\n' "\${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^${STATE_PREFIX}.* $1=\\([^ ]*\\).*$/\\1/p" | tail -n 1; }`,
+        ]
+      : []),
   ];
 }
 
-function script(step: string, body: readonly string[]): string {
-  return [...preamble(step), ...body].join("\n") + "\n";
+/** A step's phases: what runs before either (`common`), the upsert, and the delete (none: removes nothing). */
+interface Bodies {
+  readonly common?: readonly string[];
+  readonly upsert: readonly string[];
+  readonly delete?: readonly string[];
+  /** The step prints a state line and reads its previous one (prev KEY). */
+  readonly keepsState?: boolean;
+}
+
+/** One script from its phases' bodies. */
+function script(step: string, secrets: readonly string[], bodies: Bodies): string {
+  const indent = (lines: readonly string[]) => lines.map((l) => (l === "" ? l : `    ${l}`));
+  return (
+    [
+      ...preamble(step, secrets, bodies.keepsState ?? false),
+      ...(bodies.common ?? []),
+      'case "$phase" in',
+      "  create|update)",
+      ...indent(bodies.upsert),
+      "    ;;",
+      "  delete)",
+      ...indent(bodies.delete ?? [`echo "pci-passthrough: $step: deleting this step removes nothing"`]),
+      "    ;;",
+      "esac",
+    ].join("\n") + "\n"
+  );
+}
+
+/** A temp file removed on exit; its path is in `$var`. */
+function tempFile(pathVar: string): string[] {
+  return [`${pathVar}=$(mktemp)`, `trap 'rm -f "$${pathVar}"' EXIT`];
 }
 
 /** Writes an environment variable's text to a temp file removed on exit; the file's path is in `$var`. */
 function tempFileFrom(envName: string, pathVar: string): string[] {
-  return [`${pathVar}=$(mktemp)`, `trap 'rm -f "$${pathVar}"' EXIT`, `printf '%s' "$${envName}" > "$${pathVar}"`];
+  return [...tempFile(pathVar), `printf '%s' "$${envName}" > "$${pathVar}"`];
+}
+
+/** The environment value that re-runs every step in place when it changes (config `resync`). */
+function resyncEnv(site: SiteConfig): Record<string, string> {
+  return site.resync === undefined ? {} : { PCIPT_RESYNC: site.resync };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -86,82 +172,180 @@ function maasLogin(site: SiteConfig): { lines: string[]; env: Record<string, str
   };
 }
 
-/** The MAAS tag: created, or adopted and updated when it exists; comment and kernel options in place. */
+/**
+ * The claim a MAAS tag carries at the end of its comment: which step last set it (a random token the step
+ * keeps in its state line), and whether the tag existed before the stack adopted it. A delete removes the
+ * tag only while the claim is still its own: a replacement's new step claims the tag before the old one's
+ * delete runs. The scripts (python3 over MAAS's JSON) and `verify` read it with the same pattern.
+ */
+const TAG_CLAIM_PATTERN = String.raw` \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]`;
+
+/** The comment as a step writes it; `adopted` is " adopted" or "" (shell words in the scripts). */
+export function tagCommentWithClaim(comment: string, claim: string, adopted: string): string {
+  return `${comment} [pci-passthrough claim ${claim}${adopted}]`;
+}
+
+/** Splits a live tag comment into the configured comment and its claim. */
+export function parseTagComment(comment: string): { comment: string; claim?: string; adopted: boolean } {
+  const m = new RegExp(`${TAG_CLAIM_PATTERN}$`).exec(comment);
+  if (!m) return { comment, adopted: false };
+  return { comment: comment.slice(0, m.index), claim: m[1], adopted: m[2] !== undefined };
+}
+
+/** A fresh claim token: 12 hex digits from /dev/urandom. */
+const NEW_CLAIM = "od -An -N6 -tx1 /dev/urandom | tr -d ' \\n'";
+
+/**
+ * Lines that define read_tag: it sets `tag_exists` (1/0), `tag_claim` (or -) and `tag_adopted` (yes/no).
+ * A 404 is a missing tag; any other failure stops the step (an unreachable MAAS is not a missing tag).
+ */
+function readTagLines(site: SiteConfig): string[] {
+  const tag = site.maas.tag;
+  const parse =
+    `python3 -c 'import json, re, sys; m = re.search(r"${TAG_CLAIM_PATTERN}\\Z", json.load(sys.stdin).get("comment") or ""); ` +
+    `print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")'`;
+  return [
+    ...tempFile("err"),
+    "read_tag() {",
+    `  if json=$(${maas(site, "tag", "read", tag)} 2>"$err"); then`,
+    `    parsed=$(printf '%s' "$json" | ${parse}) || fail "cannot read the comment of MAAS tag ${tag}"`,
+    '    tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }',
+    `  elif grep -q '404' "$err"; then`,
+    "    tag_exists=0 tag_claim=- tag_adopted=no",
+    "  else",
+    `    cat "$err" >&2`,
+    `    fail "maas tag read ${tag} failed"`,
+    "  fi",
+    "}",
+    "read_tag",
+  ];
+}
+
+/**
+ * The MAAS tag: created, or adopted and updated when it exists; comment (with the claim), kernel options
+ * and, when configured, definition set in place. An update never clears a definition that this stack did
+ * not set. Its delete removes the tag only when the tag still carries this step's claim and was created by
+ * the stack (or `maas.deleteAdoptedTag` is true); anything else is kept and said.
+ */
 export function maasTagCommand(site: SiteConfig, kernelOptions: string): CommandSpec {
   const tag = site.maas.tag;
   const login = maasLogin(site);
-  const definition = site.maas.definition ?? "";
-  const fields = [`comment="$PCIPT_TAG_COMMENT"`, `kernel_opts="$PCIPT_KERNEL_OPTS"`];
-  const upsert = script(`MAAS tag ${tag}`, [
-    ...login.lines,
-    `if ${maas(site, "tag", "read", tag)} >/dev/null 2>&1; then`,
-    // definition is always sent on update so that dropping it from config clears it in MAAS.
-    `  ${maas(site, "tag", "update", tag)} ${fields.join(" ")} definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tag update failed"`,
-    `  echo "pci-passthrough: MAAS tag ${tag} exists; comment, kernel_opts and definition updated"`,
+  const fields = [`"comment=${tagCommentWithClaim("$PCIPT_TAG_COMMENT", "$claim", "$suffix")}"`, `"kernel_opts=$PCIPT_KERNEL_OPTS"`];
+  const upsert = [
+    // create mints a claim; update keeps its own (a new one only when its state has none).
+    "claim=$(prev claim)",
+    `if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(${NEW_CLAIM}); fi`,
+    "definition=$(prev definition)",
+    'if [ "$tag_exists" = 1 ]; then',
+    // Adopted: the tag existed before this stack. A replacement finds the claim of the step it replaces
+    // and keeps that step's flag; a tag without any claim was made by someone else.
+    "  adopted=$(prev adopted)",
+    '  if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi',
+    `  suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi`,
+    `  set -- ${fields.join(" ")}`,
+    '  if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours',
+    '  elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none',
+    "  else definition=none; fi",
+    `  ${maas(site, "tag", "update", tag)} "$@" >/dev/null || fail "maas tag update failed"`,
+    `  if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi`,
+    `  echo "pci-passthrough: MAAS tag ${tag} updated ($how)"`,
     "else",
-    `  if [ -n "$PCIPT_TAG_DEFINITION" ]; then`,
-    `    ${maas(site, "tags", "create", `name=${tag}`)} ${fields.join(" ")} definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tags create failed"`,
-    "  else",
-    `    ${maas(site, "tags", "create", `name=${tag}`)} ${fields.join(" ")} >/dev/null || fail "maas tags create failed"`,
-    "  fi",
+    '  adopted=no definition=none suffix=""',
+    `  set -- "name=${tag}" ${fields.join(" ")}`,
+    '  if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi',
+    `  ${maas(site, "tags", "create")} "$@" >/dev/null || fail "maas tags create failed"`,
     `  echo "pci-passthrough: MAAS tag ${tag} created"`,
     "fi",
-  ]);
+    `echo "${STATE_PREFIX} claim=$claim adopted=$adopted definition=$definition"`,
+  ];
+  const remove = [
+    "claim=$(prev claim)",
+    'if [ "$tag_exists" = 0 ]; then',
+    `  echo "pci-passthrough: MAAS tag ${tag} is already gone"`,
+    'elif [ -z "$claim" ]; then',
+    `  echo "pci-passthrough: kept MAAS tag ${tag}: this step's state has no claim (after pulumi refresh?); to delete it: ${maas(site, "tag", "delete", tag)}"`,
+    'elif [ "$tag_claim" != "$claim" ]; then',
+    `  echo "pci-passthrough: kept MAAS tag ${tag}: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"`,
+    `elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then`,
+    `  echo "pci-passthrough: kept MAAS tag ${tag}: it existed before this stack (maas.deleteAdoptedTag is false)"`,
+    "else",
+    `  ${maas(site, "tag", "delete", tag)} >/dev/null || fail "maas tag delete failed"`,
+    `  echo "pci-passthrough: MAAS tag ${tag} deleted"`,
+    "fi",
+  ];
   return {
     id: "tag",
     step: `MAAS tag ${tag}`,
-    create: upsert,
-    update: upsert,
-    delete: script(`delete MAAS tag ${tag}`, [
-      ...login.lines,
-      `if ${maas(site, "tag", "read", tag)} >/dev/null 2>&1; then`,
-      `  ${maas(site, "tag", "delete", tag)} >/dev/null || fail "maas tag delete failed"`,
-      "fi",
-      `echo "pci-passthrough: MAAS tag ${tag} deleted"`,
-    ]),
-    environment: { ...login.env, PCIPT_TAG_COMMENT: site.maas.comment, PCIPT_KERNEL_OPTS: kernelOptions, PCIPT_TAG_DEFINITION: definition },
-    secretEnvironment: login.secrets,
+    script: script(`MAAS tag ${tag}`, Object.keys(login.secrets), { common: [...login.lines, ...readTagLines(site)], upsert, delete: remove, keepsState: true }),
+    deletes: true,
+    environment: {
+      ...login.env,
+      PCIPT_TAG_COMMENT: site.maas.comment,
+      PCIPT_KERNEL_OPTS: kernelOptions,
+      PCIPT_TAG_DEFINITION: site.maas.definition ?? "",
+      PCIPT_DELETE_ADOPTED: String(site.maas.deleteAdoptedTag),
+      ...resyncEnv(site),
+    },
+    secrets: login.secrets,
     // A renamed tag is a new MAAS object: create the new one, then delete the old (delete has old inputs).
     triggers: [tag],
     quiet: Object.keys(login.secrets).length > 0,
   };
 }
 
-/** Tags exactly the configured machines: adds the missing, removes those no longer listed. The current
- * set is read from MAAS (not from the last run), so drift made by hand is corrected too. */
+/** The vendor:product pairs whose presence selects a machine (`maas.selectByDevice`). */
+export function selectingDevices(site: SiteConfig): string[] {
+  return [...new Set(site.devices.map((d) => `${d.vendorId}:${d.productId}`))].sort();
+}
+
+/**
+ * Tags exactly the selected machines: the configured system IDs, or (`selectByDevice`) every machine whose
+ * MAAS node devices include a configured vendor:product. Adds the missing, removes those no longer
+ * selected; the current set is read from MAAS, so drift made by hand is corrected too. Undefined when MAAS
+ * selects by the tag's definition. Deleting it removes nothing: deleting the tag (its own step) drops its
+ * machines, and a replaced step must not untag what the new one tagged.
+ */
 export function maasMachinesCommand(site: SiteConfig): CommandSpec | undefined {
-  const machines = site.maas.machines;
-  if (machines === undefined) return undefined;
-  const tag = site.maas.tag;
+  const { machines, selectByDevice, tag } = site.maas;
+  if (machines === undefined && selectByDevice !== true) return undefined;
   const login = maasLogin(site);
-  const listIds = `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))'`;
-  const sync = script(`tag machines with ${tag}`, [
+  const ids = (src: string) => `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin)${src})))'`;
+  const wanted =
+    machines !== undefined
+      ? ['wanted="$PCIPT_MACHINES"']
+      : [
+          `all=$(${maas(site, "machines", "read")}) || fail "maas machines read failed"`,
+          `all=$(printf '%s' "$all" | ${ids("")}) || fail "could not read the machine list"`,
+          'wanted=""',
+          "for id in $all; do",
+          "  for dev in $PCIPT_SELECT_DEVICES; do",
+          `    found=$(${maas(site, "node-devices", "read")} "$id" "vendor_id=\${dev%%:*}" "product_id=\${dev#*:}") \\`,
+          `      || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"`,
+          `    if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
+          "  done",
+          "done",
+        ];
+  const upsert = [
     ...login.lines,
+    ...wanted,
     `current=$(${maas(site, "tag", "machines", tag)}) || fail "maas tag machines failed"`,
-    `current=$(printf '%s' "$current" | ${listIds}) || fail "could not read the tag's machines"`,
+    `current=$(printf '%s' "$current" | ${ids("")}) || fail "could not read the tag's machines"`,
     "set --",
-    // System IDs are validated as [a-z0-9]+, so splitting the lists on blanks is safe.
-    `for id in $PCIPT_MACHINES; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,
-    `for id in $current; do case " $PCIPT_MACHINES " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done`,
+    // System IDs are [a-z0-9]+ (config and MAAS), so splitting the lists on blanks is safe.
+    `for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,
+    `for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done`,
     `if [ "$#" -gt 0 ]; then ${maas(site, "tag", "update-nodes", tag)} "$@" >/dev/null || fail "maas tag update-nodes failed"; fi`,
-    `echo "pci-passthrough: MAAS tag ${tag} is on: $PCIPT_MACHINES"`,
-  ]);
+    `echo "pci-passthrough: MAAS tag ${tag} is on: \${wanted# }"`,
+  ];
+  const environment: Record<string, string> =
+    machines !== undefined ? { PCIPT_MACHINES: machines.join(" ") } : { PCIPT_SELECT_DEVICES: selectingDevices(site).join(" ") };
   return {
     id: "machines",
     step: `tag machines with ${tag}`,
-    create: sync,
-    update: sync,
-    delete: script(`untag machines from ${tag}`, [
-      ...login.lines,
-      `if ${maas(site, "tag", "read", tag)} >/dev/null 2>&1; then`,
-      "  set --",
-      `  for id in $PCIPT_MACHINES; do set -- "$@" "remove=$id"; done`,
-      `  ${maas(site, "tag", "update-nodes", tag)} "$@" >/dev/null || fail "maas tag update-nodes failed"`,
-      "fi",
-      `echo "pci-passthrough: machines untagged from ${tag}"`,
-    ]),
-    environment: { ...login.env, PCIPT_MACHINES: machines.join(" ") },
-    secretEnvironment: login.secrets,
+    script: script(`tag machines with ${tag}`, Object.keys(login.secrets), { upsert }),
+    deletes: false,
+    environment: { ...login.env, ...environment, ...resyncEnv(site) },
+    secrets: login.secrets,
     quiet: Object.keys(login.secrets).length > 0,
   };
 }
@@ -187,7 +371,8 @@ export function destroyModelArgv(site: SiteConfig): string[] {
 }
 
 /** The model: `juju add-model --config` when it does not exist (unless adopted), else `model-config`.
- * Its userdata is an environment value, so a change is an in-place update, never a replacement. */
+ * Its userdata is an environment value, so a change is an in-place update, never a replacement. Deleting
+ * it removes nothing: the model holds the whole cloud (see modelTeardownCommand). */
 export function jujuModelCommand(site: SiteConfig, modelConfigYaml: string): CommandSpec {
   const ref = modelRef(site);
   const model = site.juju.model;
@@ -201,11 +386,8 @@ export function jujuModelCommand(site: SiteConfig, modelConfigYaml: string): Com
   ];
   const whenMissing = site.juju.existingModel
     ? [`  fail "model ${ref} does not exist (juju.existingModel is true: it must already run the cloud)"`]
-    : [
-        `  ${shellCommand(addModel)} --config "$cfg" || fail "juju add-model failed"`,
-        `  echo "pci-passthrough: Juju model ${ref} added"`,
-      ];
-  const upsert = script(`Juju model ${ref}`, [
+    : [`  ${shellCommand(addModel)} --config "$cfg" || fail "juju add-model failed"`, `  echo "pci-passthrough: Juju model ${ref} added"`];
+  const upsert = [
     ...tempFileFrom("PCIPT_MODEL_CONFIG", "cfg"),
     `if ${shellCommand(["juju", "show-model", ref])} >/dev/null 2>&1; then`,
     `  ${modelConfigFromFile(site, "cfg")} || fail "juju model-config failed"`,
@@ -213,86 +395,100 @@ export function jujuModelCommand(site: SiteConfig, modelConfigYaml: string): Com
     "else",
     ...whenMissing,
     "fi",
-  ]);
-  const destroy = site.juju.destroyModelOnDelete && !site.juju.existingModel;
+  ];
   return {
     id: "model",
     step: `Juju model ${ref}`,
-    create: upsert,
-    update: upsert,
-    // Kept models have no delete script at all: retainOnDelete skips it, and there is nothing to run.
-    delete: destroy
-      ? script(`destroy Juju model ${ref}`, [
-          `if ${shellCommand(["juju", "show-model", ref])} >/dev/null 2>&1; then`,
-          `  ${shellCommand(destroyModelArgv(site))} || fail "juju destroy-model failed"`,
-          "fi",
-          `echo "pci-passthrough: Juju model ${ref} destroyed"`,
-        ])
-      : undefined,
-    environment: { PCIPT_MODEL_CONFIG: modelConfigYaml },
-    secretEnvironment: {},
-    retainOnDelete: !destroy,
+    script: script(`Juju model ${ref}`, [], { upsert }),
+    deletes: false,
+    environment: { PCIPT_MODEL_CONFIG: modelConfigYaml, ...resyncEnv(site) },
+    secrets: {},
+    retainOnDelete: true,
   };
 }
 
-/** The charm options: one `juju config APP --file F` per application (the file holds both sections);
- * delete resets exactly the options that were set, and skips applications that are gone. */
-export function charmConfigCommand(
-  site: SiteConfig,
-  charmConfigYaml: string,
-  resetOptions: Readonly<Record<string, readonly string[]>>,
-): CommandSpec {
+/**
+ * With `juju.destroyModelOnDelete`, the one step whose delete destroys the model. Pulumi runs a delete for a
+ * stack deletion and for a replacement alike (`--replace`, a changed provider), in either order, so no script
+ * can tell them apart: the step is protected, and destroying the model is a deliberate act
+ * (`pulumi state unprotect URN`, then `pulumi destroy`; README "Deleting the stack").
+ */
+export function modelTeardownCommand(site: SiteConfig): CommandSpec | undefined {
+  if (!site.juju.destroyModelOnDelete || site.juju.existingModel) return undefined;
+  const ref = modelRef(site);
+  return {
+    id: "model-teardown",
+    step: `destroy Juju model ${ref} with the stack`,
+    script: script(`destroy Juju model ${ref} with the stack`, [], {
+      upsert: [`echo "pci-passthrough: Juju model ${ref} is destroyed when this step is deleted; it is protected: pulumi state unprotect it first"`],
+      delete: [
+        `if ${shellCommand(["juju", "show-model", ref])} >/dev/null 2>&1; then`,
+        `  ${shellCommand(destroyModelArgv(site))} || fail "juju destroy-model failed"`,
+        `  echo "pci-passthrough: Juju model ${ref} destroyed"`,
+        "else",
+        `  echo "pci-passthrough: Juju model ${ref} is already gone"`,
+        "fi",
+      ],
+    }),
+    deletes: true,
+    environment: { ...resyncEnv(site) },
+    secrets: {},
+    protect: true,
+  };
+}
+
+/** The charm options: one `juju config APP --file F` per application (the file holds both sections).
+ * Deleting it removes nothing (README "Safety": a replaced step must not reset what the new one set);
+ * `charmResetArgv` gives the reset commands for removing a site by hand. */
+export function charmConfigCommand(site: SiteConfig, charmConfigYaml: string, apps: readonly string[]): CommandSpec {
   const ref = modelRef(site);
   const m = ["-m", ref];
-  const apply = script(`charm options in ${ref}`, [
+  const upsert = [
     ...tempFileFrom("PCIPT_CHARM_CONFIG", "cfg"),
-    ...Object.keys(resetOptions).flatMap((app) => [
+    ...apps.flatMap((app) => [
       `${shellCommand(["juju", "show-application", ...m, app])} >/dev/null 2>&1 \\`,
       `  || fail "application ${app} is not deployed in model ${ref}: deploy OpenStack first (see bundle-overlay.yaml)"`,
       `${shellCommand(["juju", "config", ...m, app])} --file "$cfg" || fail "juju config ${app} failed"`,
     ]),
-    `echo "pci-passthrough: options set on ${Object.keys(resetOptions).join(", ")}"`,
-  ]);
+    `echo "pci-passthrough: options set on ${apps.join(", ")}"`,
+  ];
   return {
     id: "charm-config",
     step: `charm options in ${ref}`,
-    create: apply,
-    update: apply,
-    delete: script(`reset charm options in ${ref}`, [
-      ...Object.entries(resetOptions).flatMap(([app, options]) => [
-        `if ${shellCommand(["juju", "show-application", ...m, app])} >/dev/null 2>&1; then`,
-        `  ${shellCommand(["juju", "config", ...m, app, "--reset", options.join(",")])} || fail "juju config ${app} --reset failed"`,
-        "else",
-        `  echo "pci-passthrough: ${app} is gone from ${ref}; nothing to reset"`,
-        "fi",
-      ]),
-      `echo "pci-passthrough: options reset"`,
-    ]),
-    environment: { PCIPT_CHARM_CONFIG: charmConfigYaml },
-    secretEnvironment: {},
+    script: script(`charm options in ${ref}`, [], { upsert }),
+    deletes: false,
+    environment: { PCIPT_CHARM_CONFIG: charmConfigYaml, ...resyncEnv(site) },
+    secrets: {},
   };
 }
 
+/** `juju config APP --reset a,b`: what an operator runs to take this stack's options off an application. */
+export function charmResetArgv(site: SiteConfig, app: string, options: readonly string[]): string[] {
+  return ["juju", "config", "-m", modelRef(site), app, "--reset", options.join(",")];
+}
+
 /** After the smoke test: does each GPU host show `Kernel driver in use: vfio-pci` for each address?
- * `juju exec` in 3.x, `juju run` in 2.9; read-only, so delete does nothing. */
+ * `juju exec` in 3.x, `juju run` in 2.9; read-only, so deleting it removes nothing. */
 export function verifyBindingCommand(site: SiteConfig, addresses: readonly string[]): CommandSpec {
   const ref = modelRef(site);
   const exec = site.juju.version === "2.9" ? "run" : "exec";
   const remote = `for a in ${addresses.map(shellQuote).join(" ")}; do lspci -nnk -s "$a"; done`;
-  const verify = script(`verify vfio-pci binding in ${ref}`, [
-    // The remote loop is single-quoted on purpose: $a expands on the GPU host.
-    "# shellcheck disable=SC2016",
-    `out=$(${shellCommand(["juju", exec, "-m", ref, "--application", "nova-compute", "--", "sh", "-c", remote])}) || fail "juju ${exec} failed"`,
-    `printf '%s\\n' "$out"`,
-    `bound=$(printf '%s\\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)`,
-    `echo "pci-passthrough: vfio-pci bound on $bound device(s); expected ${addresses.length} per GPU host"`,
-  ]);
+  const step = `verify vfio-pci binding in ${ref}`;
   return {
     id: "verify",
-    step: `verify vfio-pci binding in ${ref}`,
-    create: verify,
-    update: verify,
-    environment: {},
-    secretEnvironment: {},
+    step,
+    script: script(step, [], {
+      upsert: [
+        // The remote loop is single-quoted on purpose: $a expands on the GPU host.
+        "# shellcheck disable=SC2016",
+        `out=$(${shellCommand(["juju", exec, "-m", ref, "--application", "nova-compute", "--", "sh", "-c", remote])}) || fail "juju ${exec} failed"`,
+        `printf '%s\\n' "$out"`,
+        `bound=$(printf '%s\\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)`,
+        `echo "pci-passthrough: vfio-pci bound on $bound device(s); expected ${addresses.length} per GPU host"`,
+      ],
+    }),
+    deletes: false,
+    environment: { ...resyncEnv(site) },
+    secrets: {},
   };
 }

@@ -3,7 +3,7 @@
 // scripts the Pulumi command resources run (components/render/commands.ts); the openstack steps do
 // by hand what the flavor and server resources do.
 import type { SiteConfig } from "../config";
-import type { CommandSpec } from "./commands";
+import { charmResetArgv, destroyModelArgv, type CommandSpec } from "./commands";
 import type { FlavorSpec } from "./nova";
 import type { SiteArtifacts } from "./site";
 import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "./releases";
@@ -17,15 +17,18 @@ function indent(text: string, by = "  "): string {
     .join("\n");
 }
 
-/** A maas/juju step in a subshell, with its environment exported. Secrets are not in the file: the
- * operator exports them, and the step stops with a message when one is missing. */
+/** A maas/juju step in a subshell with its environment exported, its script inline with the phase
+ * (`create`) as its argument. Secrets are not in the file: the operator exports them, the step stops with a
+ * message when one is missing, and they reach the script on its standard input as under Pulumi. */
 function step(n: number, spec: CommandSpec): string {
-  const secrets = Object.entries(spec.secretEnvironment).map(
-    ([name, source]) => `: "\${${name}:?export ${name} with the value of pci-passthrough:${source} first}"`,
-  );
+  const secrets = Object.entries(spec.secrets);
+  const checks = secrets.map(([name, source]) => `: "\${${name}:?export ${name} with the value of pci-passthrough:${source} first}"`);
+  const stdin = secrets.map(([name]) => `printf '${name}=%s\\n' "$(printf '%s' "$${name}" | base64 | tr -d '\\n')"`);
   // Assignments are not indented: a multi-line quoted value (userdata, YAML) must stay byte for byte.
   const env = shellAssignments(spec.environment).map((a) => `export ${a}`);
-  return [`# ${n}. ${spec.step}`, "(", ...secrets.map((l) => indent(l)), ...env, indent(spec.create), ")", ""].join("\n");
+  const body = ["set -- create", spec.script.trimEnd()].join("\n");
+  if (stdin.length === 0) return [`# ${n}. ${spec.step}`, "(", ...env, indent(body), ")", ""].join("\n");
+  return [`# ${n}. ${spec.step}`, ...checks, `{ ${stdin.join("; ")}; } | (`, ...env, indent(body), ")", ""].join("\n");
 }
 
 /** The `openstack` prefix: microversion 2.86+ makes Nova validate extra specs (Ussuri and later). */
@@ -104,6 +107,21 @@ function serverStep(n: number, site: SiteConfig, server: { name: string; flavor:
   ].join("\n");
 }
 
+/** What removing the site by hand takes, as comments: what `pulumi destroy` does and what it keeps
+ * (README "Deleting the stack"). */
+function removal(site: SiteConfig, a: SiteArtifacts): string[] {
+  const c = a.commands;
+  return [
+    "# Removing this site later (`pulumi destroy` does the first two and keeps the rest):",
+    ...a.flavors.map((f) => `#   ${shellCommand(["openstack", "flavor", "delete", f.name])}`),
+    `#   ${shellCommand(["maas", site.maas.profile, "tag", "delete", site.maas.tag])}   # only if this stack created the tag`,
+    ...Object.entries(a.charmResetOptions).map(([app, options]) => `#   ${shellCommand(charmResetArgv(site, app, options))}`),
+    c.modelTeardown
+      ? `#   ${shellCommand(destroyModelArgv(site))}   # destroys the whole cloud (juju.destroyModelOnDelete)`
+      : `#   the Juju model ${site.juju.model} is kept (juju.destroyModelOnDelete is false)`,
+  ];
+}
+
 /** The whole commands.sh for a stack. */
 export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string): string {
   const { argv: cli, note } = openstackCli(site);
@@ -130,8 +148,6 @@ export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string)
     for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site, s, cli)), "");
     out.push(indent(step(++n, c.verify)), "fi", "");
   }
-  if (c.model.retainOnDelete) {
-    out.push(`# Removing this site later: the Juju model ${site.juju.model} is kept (juju.destroyModelOnDelete is false).`);
-  }
+  out.push(...removal(site, a));
   return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
 }

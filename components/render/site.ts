@@ -16,6 +16,7 @@ import {
   jujuModelCommand,
   maasMachinesCommand,
   maasTagCommand,
+  modelTeardownCommand,
   verifyBindingCommand,
   type CommandSpec,
 } from "./commands";
@@ -37,6 +38,8 @@ export interface SiteArtifacts {
     readonly tag: CommandSpec;
     readonly machines?: CommandSpec;
     readonly model: CommandSpec;
+    /** With juju.destroyModelOnDelete: the protected step whose delete destroys the model. */
+    readonly modelTeardown?: CommandSpec;
     readonly charmConfig: CommandSpec;
     readonly verify?: CommandSpec;
   };
@@ -71,7 +74,8 @@ function computeSite(site: SiteConfig): SiteArtifacts {
       tag: maasTagCommand(site, kernelOptions),
       machines: maasMachinesCommand(site),
       model: jujuModelCommand(site, modelConfigYaml),
-      charmConfig: charmConfigCommand(site, charmConfigYaml, resetOptions),
+      modelTeardown: modelTeardownCommand(site),
+      charmConfig: charmConfigCommand(site, charmConfigYaml, Object.keys(resetOptions)),
       verify: site.smokeTest ? verifyBindingCommand(site, configuredAddresses(site)) : undefined,
     },
   };

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SiteConfig } from "../../components/config";
+import { selectingDevices } from "../../components/render/commands";
 import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports, type ServicePaths } from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
 import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
@@ -184,6 +185,8 @@ export function fakeSeeds(site: SiteConfig): Record<string, string> {
   const seeds: Record<string, string> = {
     FAKE_MAAS_PROFILES: site.maas.profile,
     FAKE_MAAS_MACHINES: (site.maas.machines ?? []).join(","),
+    // selectByDevice: two machines with the configured devices and one without, for the tag to choose from.
+    FAKE_MAAS_DEVICES: site.maas.selectByDevice ? `gpuhost1=${selectingDevices(site).join(",")} gpuhost2=${selectingDevices(site).join(",")} plainhost=` : "",
     FAKE_JUJU_VERSION: site.juju.version,
     FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
   };

@@ -13,23 +13,107 @@ set -eu
 export PCIPT_TAG_COMMENT='PCI Passthrough kernel parameters'
 export PCIPT_KERNEL_OPTS='intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0'
 export PCIPT_TAG_DEFINITION=''
+export PCIPT_DELETE_ADOPTED=false
+  set -- create
   set -eu
   step='MAAS tag pci-pass'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  if maas admin tag read pci-pass >/dev/null 2>&1; then
-    maas admin tag update pci-pass comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tag update failed"
-    echo "pci-passthrough: MAAS tag pci-pass exists; comment, kernel_opts and definition updated"
-  else
-    if [ -n "$PCIPT_TAG_DEFINITION" ]; then
-      maas admin tags create name=pci-pass comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tags create failed"
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
+  err=$(mktemp)
+  trap 'rm -f "$err"' EXIT
+  read_tag() {
+    if json=$(maas admin tag read pci-pass 2>"$err"); then
+      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")') || fail "cannot read the comment of MAAS tag pci-pass"
+      tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }
+    elif grep -q '404' "$err"; then
+      tag_exists=0 tag_claim=- tag_adopted=no
     else
-      maas admin tags create name=pci-pass comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" >/dev/null || fail "maas tags create failed"
+      cat "$err" >&2
+      fail "maas tag read pci-pass failed"
     fi
-    echo "pci-passthrough: MAAS tag pci-pass created"
-  fi
+  }
+  read_tag
+  case "$phase" in
+    create|update)
+      claim=$(prev claim)
+      if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
+      definition=$(prev definition)
+      if [ "$tag_exists" = 1 ]; then
+        adopted=$(prev adopted)
+        if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi
+        suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi
+        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
+        elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
+        else definition=none; fi
+        maas admin tag update pci-pass "$@" >/dev/null || fail "maas tag update failed"
+        if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
+        echo "pci-passthrough: MAAS tag pci-pass updated ($how)"
+      else
+        adopted=no definition=none suffix=""
+        set -- "name=pci-pass" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
+        maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        echo "pci-passthrough: MAAS tag pci-pass created"
+      fi
+      echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
+      ;;
+    delete)
+      claim=$(prev claim)
+      if [ "$tag_exists" = 0 ]; then
+        echo "pci-passthrough: MAAS tag pci-pass is already gone"
+      elif [ -z "$claim" ]; then
+        echo "pci-passthrough: kept MAAS tag pci-pass: this step's state has no claim (after pulumi refresh?); to delete it: maas admin tag delete pci-pass"
+      elif [ "$tag_claim" != "$claim" ]; then
+        echo "pci-passthrough: kept MAAS tag pci-pass: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
+      elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
+        echo "pci-passthrough: kept MAAS tag pci-pass: it existed before this stack (maas.deleteAdoptedTag is false)"
+      else
+        maas admin tag delete pci-pass >/dev/null || fail "maas tag delete failed"
+        echo "pci-passthrough: MAAS tag pci-pass deleted"
+      fi
+      ;;
+  esac
 )
 
-# 2. Juju model openstack-deployment
+# 2. tag machines with pci-pass
+(
+export PCIPT_SELECT_DEVICES=10de:1bb0
+  set -- create
+  set -eu
+  step='tag machines with pci-pass'
+  fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      all=$(maas admin machines read) || fail "maas machines read failed"
+      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the machine list"
+      wanted=""
+      for id in $all; do
+        for dev in $PCIPT_SELECT_DEVICES; do
+          found=$(maas admin node-devices read "$id" "vendor_id=${dev%%:*}" "product_id=${dev#*:}") \
+            || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"
+          if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi
+        done
+      done
+      current=$(maas admin tag machines pci-pass) || fail "maas tag machines failed"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      set --
+      for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
+      for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
+      if [ "$#" -gt 0 ]; then maas admin tag update-nodes pci-pass "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      echo "pci-passthrough: MAAS tag pci-pass is on: ${wanted# }"
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
+)
+
+# 3. Juju model openstack-deployment
 (
 export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
   # Juju model cloudinit-userdata, generated by pci-passthrough (binding: modprobe).
@@ -76,22 +160,32 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
     - if ! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; }; then update-initramfs -u; fi
     - if ! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; }; then update-grub; fi
 '
+  set -- create
   set -eu
   step='Juju model openstack-deployment'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  cfg=$(mktemp)
-  trap 'rm -f "$cfg"' EXIT
-  printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
-  if juju show-model openstack-deployment >/dev/null 2>&1; then
-    juju model-config -m openstack-deployment --file "$cfg" || fail "juju model-config failed"
-    echo "pci-passthrough: Juju model openstack-deployment config set"
-  else
-    juju add-model openstack-deployment --no-switch --config "$cfg" || fail "juju add-model failed"
-    echo "pci-passthrough: Juju model openstack-deployment added"
-  fi
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      cfg=$(mktemp)
+      trap 'rm -f "$cfg"' EXIT
+      printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
+      if juju show-model openstack-deployment >/dev/null 2>&1; then
+        juju model-config -m openstack-deployment --file "$cfg" || fail "juju model-config failed"
+        echo "pci-passthrough: Juju model openstack-deployment config set"
+      else
+        juju add-model openstack-deployment --no-switch --config "$cfg" || fail "juju add-model failed"
+        echo "pci-passthrough: Juju model openstack-deployment added"
+      fi
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
 )
 
-# 3. charm options in openstack-deployment
+# 4. charm options in openstack-deployment
 (
 export PCIPT_CHARM_CONFIG='nova-cloud-controller:
   pci-alias: '\''{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}'\''
@@ -101,24 +195,34 @@ nova-compute:
   pci-alias: '\''{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}'\''
   pci-passthrough-whitelist: '\''[{"vendor_id":"10de","product_id":"1bb0","address":"0000:83:00.0"},{"vendor_id":"10de","product_id":"1bb0","address":"0000:84:00.0"}]'\''
 '
+  set -- create
   set -eu
   step='charm options in openstack-deployment'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  cfg=$(mktemp)
-  trap 'rm -f "$cfg"' EXIT
-  printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
-  juju show-application -m openstack-deployment nova-cloud-controller >/dev/null 2>&1 \
-    || fail "application nova-cloud-controller is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
-  juju config -m openstack-deployment nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
-  juju show-application -m openstack-deployment nova-compute >/dev/null 2>&1 \
-    || fail "application nova-compute is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
-  juju config -m openstack-deployment nova-compute --file "$cfg" || fail "juju config nova-compute failed"
-  echo "pci-passthrough: options set on nova-cloud-controller, nova-compute"
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      cfg=$(mktemp)
+      trap 'rm -f "$cfg"' EXIT
+      printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
+      juju show-application -m openstack-deployment nova-cloud-controller >/dev/null 2>&1 \
+        || fail "application nova-cloud-controller is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
+      juju config -m openstack-deployment nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
+      juju show-application -m openstack-deployment nova-compute >/dev/null 2>&1 \
+        || fail "application nova-compute is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
+      juju config -m openstack-deployment nova-compute --file "$cfg" || fail "juju config nova-compute failed"
+      echo "pci-passthrough: options set on nova-cloud-controller, nova-compute"
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
 )
 
 # Compute API microversion 2.86: Nova validates the extra specs and refuses a bad one with HTTP 400.
 
-# 4. flavor m1.gpu: 8192 MB RAM, 8 vCPUs, 100 GB disk
+# 5. flavor m1.gpu: 8192 MB RAM, 8 vCPUs, 100 GB disk
 (
   set -eu
   state=$( (openstack --os-compute-api-version 2.86 flavor show -f json m1.gpu | python3 -c 'import json, sys; f = json.load(sys.stdin); p = f.get("properties") or {}; p = p if isinstance(p, dict) else dict(kv.split("=", 1) for kv in p.replace("\x27", "").split(", ") if "=" in kv); print(f["ram"], f["vcpus"], f["disk"]); [print(k) for k in sorted(p)]') 2>/dev/null) || state=""
@@ -138,23 +242,38 @@ nova-compute:
 
 if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then
 
-  # 5. smoke-test server gpu-enabled-vm on flavor m1.gpu
+  # 6. smoke-test server gpu-enabled-vm on flavor m1.gpu
   openstack --os-compute-api-version 2.86 server show gpu-enabled-vm >/dev/null 2>&1 || openstack --os-compute-api-version 2.86 server create --key-name ops --image ubuntu-22.04 --network internal --flavor m1.gpu --wait gpu-enabled-vm
 
-  # 6. smoke-test server no-gpu-vm on flavor m1.medium
+  # 7. smoke-test server no-gpu-vm on flavor m1.medium
   openstack --os-compute-api-version 2.86 server show no-gpu-vm >/dev/null 2>&1 || openstack --os-compute-api-version 2.86 server create --key-name ops --image ubuntu-22.04 --network internal --flavor m1.medium --wait no-gpu-vm
 
-  # 7. verify vfio-pci binding in openstack-deployment
+  # 8. verify vfio-pci binding in openstack-deployment
   (
+    set -- create
     set -eu
     step='verify vfio-pci binding in openstack-deployment'
     fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-    # shellcheck disable=SC2016
-    out=$(juju exec -m openstack-deployment --application nova-compute -- sh -c 'for a in 0000:83:00.0 0000:84:00.0; do lspci -nnk -s "$a"; done') || fail "juju exec failed"
-    printf '%s\n' "$out"
-    bound=$(printf '%s\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)
-    echo "pci-passthrough: vfio-pci bound on $bound device(s); expected 2 per GPU host"
+    phase="${1:-}"
+    case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+    case "$phase" in
+      create|update)
+        # shellcheck disable=SC2016
+        out=$(juju exec -m openstack-deployment --application nova-compute -- sh -c 'for a in 0000:83:00.0 0000:84:00.0; do lspci -nnk -s "$a"; done') || fail "juju exec failed"
+        printf '%s\n' "$out"
+        bound=$(printf '%s\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)
+        echo "pci-passthrough: vfio-pci bound on $bound device(s); expected 2 per GPU host"
+        ;;
+      delete)
+        echo "pci-passthrough: $step: deleting this step removes nothing"
+        ;;
+    esac
   )
 fi
 
-# Removing this site later: the Juju model openstack-deployment is kept (juju.destroyModelOnDelete is false).
+# Removing this site later (`pulumi destroy` does the first two and keeps the rest):
+#   openstack flavor delete m1.gpu
+#   maas admin tag delete pci-pass   # only if this stack created the tag
+#   juju config -m openstack-deployment nova-cloud-controller --reset pci-alias,scheduler-default-filters,console-access-protocol
+#   juju config -m openstack-deployment nova-compute --reset pci-alias,pci-passthrough-whitelist
+#   the Juju model openstack-deployment is kept (juju.destroyModelOnDelete is false)

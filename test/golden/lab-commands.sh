@@ -13,35 +13,95 @@ set -eu
 export PCIPT_TAG_COMMENT='GPU lab hosts (IOMMU on, vfio-pci binds the GPUs and NICs)'
 export PCIPT_KERNEL_OPTS='amd_iommu=on iommu=pt modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel'
 export PCIPT_TAG_DEFINITION=''
+export PCIPT_DELETE_ADOPTED=false
+  set -- create
   set -eu
   step='MAAS tag gpu-lab'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  if maas lab-admin tag read gpu-lab >/dev/null 2>&1; then
-    maas lab-admin tag update gpu-lab comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tag update failed"
-    echo "pci-passthrough: MAAS tag gpu-lab exists; comment, kernel_opts and definition updated"
-  else
-    if [ -n "$PCIPT_TAG_DEFINITION" ]; then
-      maas lab-admin tags create name=gpu-lab comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" definition="$PCIPT_TAG_DEFINITION" >/dev/null || fail "maas tags create failed"
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
+  err=$(mktemp)
+  trap 'rm -f "$err"' EXIT
+  read_tag() {
+    if json=$(maas lab-admin tag read gpu-lab 2>"$err"); then
+      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")') || fail "cannot read the comment of MAAS tag gpu-lab"
+      tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }
+    elif grep -q '404' "$err"; then
+      tag_exists=0 tag_claim=- tag_adopted=no
     else
-      maas lab-admin tags create name=gpu-lab comment="$PCIPT_TAG_COMMENT" kernel_opts="$PCIPT_KERNEL_OPTS" >/dev/null || fail "maas tags create failed"
+      cat "$err" >&2
+      fail "maas tag read gpu-lab failed"
     fi
-    echo "pci-passthrough: MAAS tag gpu-lab created"
-  fi
+  }
+  read_tag
+  case "$phase" in
+    create|update)
+      claim=$(prev claim)
+      if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
+      definition=$(prev definition)
+      if [ "$tag_exists" = 1 ]; then
+        adopted=$(prev adopted)
+        if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi
+        suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi
+        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
+        elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
+        else definition=none; fi
+        maas lab-admin tag update gpu-lab "$@" >/dev/null || fail "maas tag update failed"
+        if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
+        echo "pci-passthrough: MAAS tag gpu-lab updated ($how)"
+      else
+        adopted=no definition=none suffix=""
+        set -- "name=gpu-lab" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
+        maas lab-admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        echo "pci-passthrough: MAAS tag gpu-lab created"
+      fi
+      echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
+      ;;
+    delete)
+      claim=$(prev claim)
+      if [ "$tag_exists" = 0 ]; then
+        echo "pci-passthrough: MAAS tag gpu-lab is already gone"
+      elif [ -z "$claim" ]; then
+        echo "pci-passthrough: kept MAAS tag gpu-lab: this step's state has no claim (after pulumi refresh?); to delete it: maas lab-admin tag delete gpu-lab"
+      elif [ "$tag_claim" != "$claim" ]; then
+        echo "pci-passthrough: kept MAAS tag gpu-lab: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
+      elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
+        echo "pci-passthrough: kept MAAS tag gpu-lab: it existed before this stack (maas.deleteAdoptedTag is false)"
+      else
+        maas lab-admin tag delete gpu-lab >/dev/null || fail "maas tag delete failed"
+        echo "pci-passthrough: MAAS tag gpu-lab deleted"
+      fi
+      ;;
+  esac
 )
 
 # 2. tag machines with gpu-lab
 (
 export PCIPT_MACHINES='4y3h7n 8fbxqa'
+  set -- create
   set -eu
   step='tag machines with gpu-lab'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  current=$(maas lab-admin tag machines gpu-lab) || fail "maas tag machines failed"
-  current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
-  set --
-  for id in $PCIPT_MACHINES; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
-  for id in $current; do case " $PCIPT_MACHINES " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
-  if [ "$#" -gt 0 ]; then maas lab-admin tag update-nodes gpu-lab "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
-  echo "pci-passthrough: MAAS tag gpu-lab is on: $PCIPT_MACHINES"
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      wanted="$PCIPT_MACHINES"
+      current=$(maas lab-admin tag machines gpu-lab) || fail "maas tag machines failed"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      set --
+      for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
+      for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
+      if [ "$#" -gt 0 ]; then maas lab-admin tag update-nodes gpu-lab "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      echo "pci-passthrough: MAAS tag gpu-lab is on: ${wanted# }"
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
 )
 
 # 3. Juju model lab-controller:lab-openstack
@@ -111,18 +171,28 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
     - if ! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:41:00.0 ] || [ -e /sys/bus/pci/devices/0000:c1:00.0 ] || [ -e /sys/bus/pci/devices/0000:21:00.0 ]; }; then update-initramfs -u; fi
     - if ! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:41:00.0 ] || [ -e /sys/bus/pci/devices/0000:c1:00.0 ] || [ -e /sys/bus/pci/devices/0000:21:00.0 ]; }; then update-grub; fi
 '
+  set -- create
   set -eu
   step='Juju model lab-controller:lab-openstack'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  cfg=$(mktemp)
-  trap 'rm -f "$cfg"' EXIT
-  printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
-  if juju show-model lab-controller:lab-openstack >/dev/null 2>&1; then
-    juju model-config -m lab-controller:lab-openstack "$cfg" || fail "juju model-config failed"
-    echo "pci-passthrough: Juju model lab-controller:lab-openstack config set"
-  else
-    fail "model lab-controller:lab-openstack does not exist (juju.existingModel is true: it must already run the cloud)"
-  fi
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      cfg=$(mktemp)
+      trap 'rm -f "$cfg"' EXIT
+      printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
+      if juju show-model lab-controller:lab-openstack >/dev/null 2>&1; then
+        juju model-config -m lab-controller:lab-openstack "$cfg" || fail "juju model-config failed"
+        echo "pci-passthrough: Juju model lab-controller:lab-openstack config set"
+      else
+        fail "model lab-controller:lab-openstack does not exist (juju.existingModel is true: it must already run the cloud)"
+      fi
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
 )
 
 # 4. charm options in lab-controller:lab-openstack
@@ -135,19 +205,29 @@ nova-compute:
   pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]'\''
   pci-passthrough-whitelist: '\''[{"vendor_id":"10de","product_id":"2230","address":"0000:41:00.0"},{"vendor_id":"10de","product_id":"2230","address":"0000:c1:00.0"},{"vendor_id":"8086","product_id":"1592","address":"0000:21:00.0"}]'\''
 '
+  set -- create
   set -eu
   step='charm options in lab-controller:lab-openstack'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-  cfg=$(mktemp)
-  trap 'rm -f "$cfg"' EXIT
-  printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
-  juju show-application -m lab-controller:lab-openstack nova-cloud-controller >/dev/null 2>&1 \
-    || fail "application nova-cloud-controller is not deployed in model lab-controller:lab-openstack: deploy OpenStack first (see bundle-overlay.yaml)"
-  juju config -m lab-controller:lab-openstack nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
-  juju show-application -m lab-controller:lab-openstack nova-compute >/dev/null 2>&1 \
-    || fail "application nova-compute is not deployed in model lab-controller:lab-openstack: deploy OpenStack first (see bundle-overlay.yaml)"
-  juju config -m lab-controller:lab-openstack nova-compute --file "$cfg" || fail "juju config nova-compute failed"
-  echo "pci-passthrough: options set on nova-cloud-controller, nova-compute"
+  phase="${1:-}"
+  case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+  case "$phase" in
+    create|update)
+      cfg=$(mktemp)
+      trap 'rm -f "$cfg"' EXIT
+      printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
+      juju show-application -m lab-controller:lab-openstack nova-cloud-controller >/dev/null 2>&1 \
+        || fail "application nova-cloud-controller is not deployed in model lab-controller:lab-openstack: deploy OpenStack first (see bundle-overlay.yaml)"
+      juju config -m lab-controller:lab-openstack nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
+      juju show-application -m lab-controller:lab-openstack nova-compute >/dev/null 2>&1 \
+        || fail "application nova-compute is not deployed in model lab-controller:lab-openstack: deploy OpenStack first (see bundle-overlay.yaml)"
+      juju config -m lab-controller:lab-openstack nova-compute --file "$cfg" || fail "juju config nova-compute failed"
+      echo "pci-passthrough: options set on nova-cloud-controller, nova-compute"
+      ;;
+    delete)
+      echo "pci-passthrough: $step: deleting this step removes nothing"
+      ;;
+  esac
 )
 
 # Compute API microversion 2.86: Nova validates the extra specs and refuses a bad one with HTTP 400.
@@ -195,15 +275,31 @@ if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then
 
   # 8. verify vfio-pci binding in lab-controller:lab-openstack
   (
+    set -- create
     set -eu
     step='verify vfio-pci binding in lab-controller:lab-openstack'
     fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
-    # shellcheck disable=SC2016
-    out=$(juju run -m lab-controller:lab-openstack --application nova-compute -- sh -c 'for a in 0000:41:00.0 0000:c1:00.0 0000:21:00.0; do lspci -nnk -s "$a"; done') || fail "juju run failed"
-    printf '%s\n' "$out"
-    bound=$(printf '%s\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)
-    echo "pci-passthrough: vfio-pci bound on $bound device(s); expected 3 per GPU host"
+    phase="${1:-}"
+    case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
+    case "$phase" in
+      create|update)
+        # shellcheck disable=SC2016
+        out=$(juju run -m lab-controller:lab-openstack --application nova-compute -- sh -c 'for a in 0000:41:00.0 0000:c1:00.0 0000:21:00.0; do lspci -nnk -s "$a"; done') || fail "juju run failed"
+        printf '%s\n' "$out"
+        bound=$(printf '%s\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)
+        echo "pci-passthrough: vfio-pci bound on $bound device(s); expected 3 per GPU host"
+        ;;
+      delete)
+        echo "pci-passthrough: $step: deleting this step removes nothing"
+        ;;
+    esac
   )
 fi
 
-# Removing this site later: the Juju model lab-openstack is kept (juju.destroyModelOnDelete is false).
+# Removing this site later (`pulumi destroy` does the first two and keeps the rest):
+#   openstack flavor delete g1.rtx
+#   openstack flavor delete g2.rtx-nic
+#   maas lab-admin tag delete gpu-lab   # only if this stack created the tag
+#   juju config -m lab-controller:lab-openstack nova-cloud-controller --reset pci-alias,scheduler-default-filters,console-access-protocol
+#   juju config -m lab-controller:lab-openstack nova-compute --reset pci-alias,pci-passthrough-whitelist
+#   the Juju model lab-openstack is kept (juju.destroyModelOnDelete is false)

@@ -1,0 +1,212 @@
+// Day 2, run for real: the program's own command resources (recorded under mocks, secrets included) run
+// against the fake maas and juju in the orders the Pulumi engine uses (test/pulumi-emulator.ts), for what
+// operators do to a running site: `--replace` a step, in either order, with or without new settings; a
+// changed tag name (a trigger); `pulumi destroy`; adopted objects. Mocks cannot show these orders.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { parseTagComment } from "../components/render/commands";
+import { renderSite } from "../components/render/site";
+import { fakeSeeds } from "../scripts/lab/commands";
+import { argvLog, cloneWorld, fakeState, world, type World } from "./fakes-world";
+import { editStack, rawStack } from "./helpers";
+import {
+  EMPTY_STACK,
+  ORDERS,
+  commandResources,
+  destroy,
+  recordProgram,
+  unprotect,
+  up,
+  type ProgramResource,
+  type StackState,
+} from "./pulumi-emulator";
+
+/** A site variant: its raw config, its SiteConfig and its program's command resources. */
+interface Variant {
+  readonly raw: Record<string, unknown>;
+  readonly site: SiteConfig;
+  readonly program: ProgramResource[];
+}
+
+const programs = new Map<string, Variant>();
+/** The recorded program of a stack variant (memoised: each recording spawns the program under mocks). */
+function variant(stack: "dev" | "lab", key: string, edit: (raw: Record<string, any>) => void = () => {}): Variant {
+  const id = `${stack}/${key}`;
+  if (!programs.has(id)) {
+    const raw = editStack(stack, edit);
+    programs.set(id, { raw, site: requireSiteConfig(raw), program: commandResources(recordProgram(raw, stack)) });
+  }
+  return programs.get(id)!;
+}
+
+/** A fresh fake world seeded like a real site: the profile logged in, machines with their devices, the
+ * OpenStack applications deployed. */
+function siteWorld(site: SiteConfig): World {
+  return world(fakeSeeds(site));
+}
+
+/** What a site looks like in the fakes, in the terms the assertions compare. */
+function observed(w: World, site: SiteConfig) {
+  const maas = fakeState(w, "maas");
+  const juju = fakeState(w, "juju");
+  const tag = maas.tags[site.maas.tag];
+  const model = juju.models[site.juju.model];
+  return {
+    tag: tag && { comment: parseTagComment(tag.comment).comment, kernel_opts: tag.kernel_opts, machines: tag.machines },
+    userdata: model?.config["cloudinit-userdata"],
+    options: model?.applications,
+  };
+}
+
+/** What the site must look like after the program ran for `site`. */
+function expected(site: SiteConfig, machines: string[]) {
+  const a = renderSite(site);
+  return {
+    tag: { comment: site.maas.comment, kernel_opts: a.kernelOptions, machines },
+    userdata: a.userdata,
+    options: a.charmOptions,
+  };
+}
+
+/** The machines the seeded fakes tag for a site (fakeSeeds: system IDs, or two GPU hosts by device). */
+const taggedMachines = (site: SiteConfig) => site.maas.machines ?? ["gpuhost1", "gpuhost2"];
+
+const stepNames = (stack: string, v: Variant) => v.program.map((p) => p.name.slice(stack.length + 1));
+
+for (const stack of ["dev", "lab"] as const) {
+  describe(`${stack}: every maas/juju step replaced, in each of Pulumi's orders`, () => {
+    const before = variant(stack, "as-is");
+    // New settings in the same `up` as the replacement: a changed comment, kernel option, userdata and option.
+    const after = variant(stack, "changed", (r) => {
+      r.maas.comment = "GPU hosts, changed on day 2";
+      r.host.iommuPassthrough = !r.host.iommuPassthrough;
+      r.openstack.consoleAccessProtocol = "vnc";
+    });
+    // The site as the first `up` leaves it, once; every case starts from a copy.
+    let deployed: { w: World; state: StackState } | undefined;
+    const start = () => {
+      if (!deployed) {
+        const w = siteWorld(before.site);
+        deployed = { w, state: up(w, EMPTY_STACK, before.program).state };
+        assert.deepEqual(observed(w, before.site), expected(before.site, taggedMachines(before.site)));
+      }
+      return { w: cloneWorld(deployed.w), first: deployed.state };
+    };
+    for (const step of stepNames(stack, before)) {
+      for (const order of ORDERS) {
+        for (const [label, next] of [["same settings", before], ["new settings", after]] as const) {
+          test(`--replace ${step}, ${order}, ${label}: the objects exist with the new settings`, () => {
+            const { w, first } = start();
+            const { ops } = up(w, first, next.program, { replace: [`${stack}-${step}`], order });
+            assert.ok(ops.includes(`replace ${stack}-${step}`), ops.join(", "));
+            assert.deepEqual(observed(w, next.site), expected(next.site, taggedMachines(next.site)));
+            assert.ok(!argvLog(w, "juju").some((a) => a[0] === "destroy-model"), "no replacement destroys the model");
+          });
+        }
+      }
+    }
+  });
+}
+
+describe("the model survives every replacement, with destroyModelOnDelete too", () => {
+  const v = variant("dev", "destroy", (r) => (r.juju.destroyModelOnDelete = true));
+  for (const order of ORDERS) {
+    test(`--replace the model step (${order}): the model is still there, with its userdata`, () => {
+      const w = siteWorld(v.site);
+      const first = up(w, EMPTY_STACK, v.program).state;
+      up(w, first, v.program, { replace: ["dev-juju-model"], order });
+      assert.equal(observed(w, v.site).userdata, renderSite(v.site).userdata);
+      assert.ok(!argvLog(w, "juju").some((a) => a[0] === "destroy-model"));
+    });
+  }
+  test("the teardown step is protected: replacing it or deleting the stack is refused until unprotected", () => {
+    const w = siteWorld(v.site);
+    const first = up(w, EMPTY_STACK, v.program).state;
+    assert.deepEqual(
+      first.resources.filter((r) => r.protect).map((r) => r.name),
+      ["dev-juju-model-teardown"],
+    );
+    assert.throws(() => up(w, first, v.program, { replace: ["dev-juju-model-teardown"] }), /marked for protection/);
+    assert.throws(() => destroy(w, first), /refusing to delete protected resources: dev-juju-model-teardown/);
+    assert.ok(fakeState(w, "juju").models["openstack-deployment"], "nothing was destroyed");
+    // Deliberately: `pulumi state unprotect URN`, then `pulumi destroy`.
+    destroy(w, unprotect(first, "dev-juju-model-teardown"));
+    assert.deepEqual(fakeState(w, "juju").models, {});
+  });
+});
+
+describe("pulumi destroy does what README \"Deleting the stack\" says", () => {
+  test("dev: the tag this stack created is deleted; the model and the charm options are kept", () => {
+    const v = variant("dev", "as-is");
+    const w = siteWorld(v.site);
+    const state = up(w, EMPTY_STACK, v.program).state;
+    const ops = destroy(w, state);
+    assert.deepEqual(ops, [...state.resources].reverse().map((r) => `delete ${r.name}`));
+    assert.equal(fakeState(w, "maas").tags["pci-pass"], undefined);
+    const o = observed(w, v.site);
+    assert.equal(o.userdata, renderSite(v.site).userdata, "the kept model keeps its userdata");
+    assert.deepEqual(o.options, renderSite(v.site).charmOptions, "the charm options are kept");
+  });
+
+  test("an adopted tag is kept, with deleteAdoptedTag it goes", () => {
+    for (const deleteAdoptedTag of [false, true]) {
+      const v = variant("lab", `adopted-${deleteAdoptedTag}`, (r) => (r.maas.deleteAdoptedTag = deleteAdoptedTag));
+      const w = siteWorld(v.site);
+      // The tag exists before the stack: someone made it by hand.
+      spawnSync("maas", ["lab-admin", "tags", "create", "name=gpu-lab", "comment=made by hand"], { env: w.env });
+      const state = up(w, EMPTY_STACK, v.program).state;
+      destroy(w, state);
+      assert.equal(fakeState(w, "maas").tags["gpu-lab"] === undefined, deleteAdoptedTag);
+    }
+  });
+});
+
+describe("a renamed tag is a new MAAS object; the old one goes, unless it was adopted", () => {
+  for (const order of ORDERS) {
+    test(`tag renamed (${order})`, () => {
+      const before = variant("lab", "as-is");
+      const renamed = variant("lab", "renamed", (r) => (r.maas.tag = "gpu-lab-2"));
+      const w = siteWorld(before.site);
+      const first = up(w, EMPTY_STACK, before.program).state;
+      const { ops } = up(w, first, renamed.program, { order });
+      assert.ok(ops.includes("replace lab-maas-tag"), ops.join(", "));
+      assert.ok(ops.includes("update lab-maas-machines"), "the machines are tagged with the new tag in place");
+      const tags = fakeState(w, "maas").tags;
+      assert.deepEqual(Object.keys(tags), ["gpu-lab-2"]);
+      assert.deepEqual(tags["gpu-lab-2"].machines, ["4y3h7n", "8fbxqa"]);
+    });
+  }
+});
+
+describe("drift is repaired in place by resync", () => {
+  test("a tag deleted by hand, an option reset, the userdata edited: a new resync value updates every step", () => {
+    const v = variant("dev", "as-is");
+    const resynced = variant("dev", "resync-1", (r) => Object.assign(r, { resync: "2026-11-30" }));
+    const w = siteWorld(v.site);
+    const state: StackState = up(w, EMPTY_STACK, v.program).state;
+    const sp = (cmd: string, args: string[]) => spawnSync(cmd, args, { env: w.env });
+    sp("maas", ["admin", "tag", "delete", "pci-pass"]);
+    sp("juju", ["config", "-m", "openstack-deployment", "nova-compute", "--reset", "pci-alias"]);
+    sp("juju", ["model-config", "-m", "openstack-deployment", "cloudinit-userdata=edited by hand"]);
+    assert.notDeepEqual(observed(w, v.site), expected(v.site, taggedMachines(v.site)));
+    const { ops } = up(w, state, resynced.program);
+    assert.deepEqual(
+      ops.filter((o) => !o.startsWith("update")),
+      [],
+      `every step is updated in place, nothing replaced or deleted: ${ops.join(", ")}`,
+    );
+    assert.deepEqual(observed(w, v.site), expected(v.site, taggedMachines(v.site)));
+  });
+});
+
+test("steps keep their names and get the former remote type as an alias (runner switch stays in place)", () => {
+  const run = recordProgram(rawStack("lab"), "lab");
+  const commands = run.resources.filter((r) => r.type.startsWith("command:"));
+  assert.ok(commands.length > 0);
+  for (const c of commands) {
+    assert.equal(c.type, "command:local:Command", c.name);
+    assert.deepEqual(c.options.aliases, [{ type: "command:remote:Command" }], c.name);
+  }
+});
