@@ -2,7 +2,7 @@
 // SiteConfig with defaults filled. No Pulumi import: the program, the offline render and the tests all
 // come through parseSiteConfig.
 import { z } from "zod";
-import { findRelease, filterRemovedIn, supportsXvpvnc } from "./render/releases";
+import { findRelease, findUbuntu, filterRemovedIn, supportsXvpvnc, ubuntuBases, ubuntuName, UBUNTU_LTS } from "./render/releases";
 
 /** What the offline render sees in place of a `secure:` stack value (it never decrypts). */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -334,6 +334,20 @@ const openstackSchema = mapping({
     }
     return r.name;
   }),
+  /** The Ubuntu the OpenStack bundle runs on, `ubuntu@22.04` or `jammy`, kept as `ubuntu@VERSION`; the
+   * release's own base when left out. Only said in the bundle overlay's header. */
+  base: z
+    .string({ error: "expected an Ubuntu base such as ubuntu@22.04 or jammy" })
+    .transform((s, ctx) => {
+      const u = findUbuntu(s);
+      if (!u) {
+        const known = UBUNTU_LTS.map((x) => `ubuntu@${x.version}`).join(", ");
+        ctx.addIssue({ code: "custom", message: `${quote(s)} is not an Ubuntu LTS the OpenStack charms deploy on (${known}, or its series name)` });
+        return z.NEVER;
+      }
+      return `ubuntu@${u.version}`;
+    })
+    .optional(),
   /** nova-cloud-controller `console-access-protocol`; spice gives GPU guests a usable VGA console. */
   consoleAccessProtocol: z
     .enum(CONSOLE_PROTOCOLS, { error: (i) => `${quote(i.input)} is not one of ${CONSOLE_PROTOCOLS.join(", ")}` })
@@ -679,6 +693,11 @@ function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): Config
     const rel = c.openstack.release;
     if (c.openstack.consoleAccessProtocol === "xvpvnc" && !supportsXvpvnc(rel)) {
       add(["openstack", "consoleAccessProtocol"], `xvpvnc was removed in ussuri and does not work on ${rel}; use spice or novnc`);
+    }
+    const base = c.openstack.base;
+    const bases = ubuntuBases(rel);
+    if (base !== undefined && !bases.some((u) => `ubuntu@${u.version}` === base)) {
+      add(["openstack", "base"], `OpenStack ${rel} does not run on ${ubuntuName(findUbuntu(base)!)}: use ${bases.map(ubuntuName).join(" or ")}`);
     }
     const filters = c.openstack.schedulerFilters;
     if (filters) {

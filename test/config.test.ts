@@ -472,6 +472,32 @@ describe("openstack", () => {
     assert.equal(accepted((r) => (r.openstack.release = yaml.release)).openstack.release, "2024.1");
   });
 
+  test("base: an Ubuntu LTS as ubuntu@VERSION or series name, kept as ubuntu@VERSION; left out by default", () => {
+    const base = (v: unknown, release = "yoga") => accepted((r) => Object.assign(r.openstack, { release, base: v })).openstack.base;
+    assert.equal(loadStack("dev").openstack.base, undefined);
+    assert.equal(base("ubuntu@22.04"), "ubuntu@22.04");
+    assert.equal(base("jammy"), "ubuntu@22.04");
+    // Yoga is jammy's own release and also in focal's Cloud Archive (focal-yoga).
+    assert.equal(base("Focal"), "ubuntu@20.04");
+    assert.equal(base("bionic", "ussuri"), "ubuntu@18.04");
+    assert.equal(base("ubuntu@24.04", "2025.2"), "ubuntu@24.04");
+    const known = "ubuntu@18.04, ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, or its series name";
+    refused((r) => (r.openstack.base = "ubuntu@23.10"), [`${P}:openstack.base: "ubuntu@23.10" is not an Ubuntu LTS the OpenStack charms deploy on (${known})`]);
+    refused((r) => (r.openstack.base = "xenial"), [`${P}:openstack.base: "xenial" is not an Ubuntu LTS the OpenStack charms deploy on (${known})`]);
+    refused((r) => (r.openstack.base = 22.04), [`${P}:openstack.base: expected an Ubuntu base such as ubuntu@22.04 or jammy`]);
+  });
+
+  test("base: refused where the release does not run, with the bases it does run on", () => {
+    refused(
+      (r) => Object.assign(r.openstack, { release: "2024.1", base: "bionic" }),
+      [`${P}:openstack.base: OpenStack 2024.1 does not run on ubuntu@18.04 (bionic): use ubuntu@22.04 (jammy) or ubuntu@24.04 (noble)`],
+    );
+    refused(
+      (r) => Object.assign(r.openstack, { release: "zed", base: "ubuntu@20.04" }),
+      [`${P}:openstack.base: OpenStack zed does not run on ubuntu@20.04 (focal): use ubuntu@22.04 (jammy)`],
+    );
+  });
+
   test("consoleAccessProtocol defaults to spice and is one of spice, novnc, vnc, xvpvnc", () => {
     assert.equal(accepted((r) => delete r.openstack.consoleAccessProtocol).openstack.consoleAccessProtocol, "spice");
     for (const p of ["novnc", "vnc"]) assert.equal(accepted((r) => (r.openstack.consoleAccessProtocol = p)).openstack.consoleAccessProtocol, p);

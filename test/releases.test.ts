@@ -7,6 +7,8 @@ import {
   filterRemovedIn,
   whitelistOption,
   validatesExtraSpecs,
+  ubuntuBases,
+  ubuntuFor,
 } from "../components/render/releases";
 
 test("release table runs queens ... 2025.2 in Nova version order", () => {
@@ -38,4 +40,24 @@ test("whitelist option is renamed device_spec in zed; extra specs validated from
   assert.equal(whitelistOption("zed"), "device_spec");
   assert.equal(validatesExtraSpecs("train"), false);
   assert.equal(validatesExtraSpecs("ussuri"), true);
+});
+
+test("each release's Ubuntu is the LTS that ships it, or whose Cloud Archive carries it", () => {
+  const series = Object.fromEntries(RELEASES.map((r) => [r.name, r.series]));
+  assert.deepEqual(series, {
+    queens: "bionic", rocky: "bionic", stein: "bionic", train: "bionic",
+    ussuri: "focal", victoria: "focal", wallaby: "focal", xena: "focal",
+    yoga: "jammy", zed: "jammy", "2023.1": "jammy", "2023.2": "jammy",
+    "2024.1": "noble", "2024.2": "noble", "2025.1": "noble", "2025.2": "noble",
+  });
+  assert.deepEqual(ubuntuFor("yoga"), { series: "jammy", version: "22.04" });
+  assert.deepEqual(ubuntuFor("yoga", "ubuntu@20.04"), { series: "focal", version: "20.04" });
+  // An LTS's first release is also in the previous LTS's Cloud Archive (bionic-ussuri, focal-yoga, jammy-caracal).
+  const bases = (r: string) => ubuntuBases(r).map((u) => u.series);
+  assert.deepEqual(bases("queens"), ["bionic"]);
+  assert.deepEqual(bases("ussuri"), ["bionic", "focal"]);
+  assert.deepEqual(bases("xena"), ["focal"]);
+  assert.deepEqual(bases("yoga"), ["focal", "jammy"]);
+  assert.deepEqual(bases("2024.1"), ["jammy", "noble"]);
+  assert.deepEqual(bases("2025.2"), ["noble"]);
 });

@@ -9,8 +9,10 @@ export interface Release {
   readonly codename: string;
   /** Nova's major version in this release. */
   readonly nova: number;
-  /** The Ubuntu series the OpenStack charms deploy this release on by default (bundle overlays). */
-  readonly series: string;
+  /** Ubuntu's own base for this release: the LTS that ships it (queens bionic, ussuri focal, yoga jammy,
+   * 2024.1 noble) or, for the releases in between, the LTS whose Ubuntu Cloud Archive carries it
+   * (e.g. jammy-zed). Overridable per site with `openstack.base` (see ubuntuFor). */
+  readonly series: UbuntuSeries;
 }
 
 export const RELEASES: readonly Release[] = [
@@ -22,17 +24,58 @@ export const RELEASES: readonly Release[] = [
   { name: "victoria", codename: "victoria", nova: 22, series: "focal" },
   { name: "wallaby", codename: "wallaby", nova: 23, series: "focal" },
   { name: "xena", codename: "xena", nova: 24, series: "focal" },
-  { name: "yoga", codename: "yoga", nova: 25, series: "focal" },
+  { name: "yoga", codename: "yoga", nova: 25, series: "jammy" },
   { name: "zed", codename: "zed", nova: 26, series: "jammy" },
   { name: "2023.1", codename: "antelope", nova: 27, series: "jammy" },
   { name: "2023.2", codename: "bobcat", nova: 28, series: "jammy" },
-  { name: "2024.1", codename: "caracal", nova: 29, series: "jammy" },
+  { name: "2024.1", codename: "caracal", nova: 29, series: "noble" },
   { name: "2024.2", codename: "dalmatian", nova: 30, series: "noble" },
   { name: "2025.1", codename: "epoxy", nova: 31, series: "noble" },
   { name: "2025.2", codename: "flamingo", nova: 32, series: "noble" },
 ];
 
 export type ReleaseName = (typeof RELEASES)[number]["name"];
+
+/** The Ubuntu LTS releases the OpenStack charms deploy on, oldest first: series name and version. Juju 2.9
+ * bundles name the OS by series (`series: jammy`), Juju 3 by base (`ubuntu@22.04`). */
+export const UBUNTU_LTS = [
+  { series: "bionic", version: "18.04" },
+  { series: "focal", version: "20.04" },
+  { series: "jammy", version: "22.04" },
+  { series: "noble", version: "24.04" },
+] as const;
+
+export type UbuntuSeries = (typeof UBUNTU_LTS)[number]["series"];
+export type Ubuntu = (typeof UBUNTU_LTS)[number];
+
+/** An Ubuntu LTS by Juju 3 base (`ubuntu@22.04`) or series name (`jammy`), case-insensitively. */
+export function findUbuntu(base: string): Ubuntu | undefined {
+  const b = base.trim().toLowerCase();
+  return UBUNTU_LTS.find((u) => b === u.series || b === `ubuntu@${u.version}`);
+}
+
+/** `ubuntu@22.04 (jammy)`: how messages and the bundle overlay name an Ubuntu release. */
+export const ubuntuName = (u: Ubuntu): string => `ubuntu@${u.version} (${u.series})`;
+
+/**
+ * The Ubuntu releases OpenStack `releaseName` can be deployed on: its own base, and for the first release
+ * of an LTS also the LTS before it, whose Cloud Archive carries its successor's first release (bionic-ussuri,
+ * focal-yoga, jammy-caracal; Ubuntu Cloud Archive, wiki.ubuntu.com/OpenStack/CloudArchive). Oldest first.
+ */
+export function ubuntuBases(releaseName: string): Ubuntu[] {
+  const r = release(releaseName);
+  const own = UBUNTU_LTS.findIndex((u) => u.series === r.series);
+  const first = RELEASES.find((x) => x.series === r.series) === r;
+  return UBUNTU_LTS.slice(first && own > 0 ? own - 1 : own, own + 1);
+}
+
+/** The Ubuntu release a site's OpenStack runs on: `openstack.base` when set (config validation has checked
+ * it against ubuntuBases), else the release's own. */
+export function ubuntuFor(releaseName: string, base?: string): Ubuntu {
+  const u = findUbuntu(base ?? release(releaseName).series);
+  if (!u) throw new Error(`unknown Ubuntu base "${base}"`);
+  return u;
+}
 
 /** Finds a release by canonical name or codename, case-insensitively. */
 export function findRelease(name: string): Release | undefined {
