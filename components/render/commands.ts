@@ -293,6 +293,43 @@ export function maasTagCommand(site: SiteConfig, kernelOptions: string): Command
   };
 }
 
+/** Reads `maas ... read` JSON lists on stdin and prints their system IDs, sorted, on one line. */
+const SYSTEM_IDS = `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))'`;
+
+/** What the selection lines read from the environment. */
+function selectionEnv(site: SiteConfig): Record<string, string> {
+  const { machines, selectByDevice } = site.maas;
+  if (machines !== undefined) return { PCIPT_MACHINES: machines.join(" ") };
+  return selectByDevice === true ? { PCIPT_SELECT_DEVICES: selectingDevices(site).join(" ") } : {};
+}
+
+/** Lines that set `$wanted` to the system IDs the tag must be on: the configured ones, or those whose node
+ * devices include a configured vendor:product. They call `fail` on a CLI error. */
+function selectionLines(site: SiteConfig): string[] {
+  if (site.maas.machines !== undefined) return ['wanted="$PCIPT_MACHINES"'];
+  return [
+    `all=$(${maas(site, "machines", "read")}) || fail "maas machines read failed"`,
+    `all=$(printf '%s' "$all" | ${SYSTEM_IDS}) || fail "could not read the machine list"`,
+    'wanted=""',
+    "for id in $all; do",
+    "  for dev in $PCIPT_SELECT_DEVICES; do",
+    `    found=$(${maas(site, "node-devices", "read")} "$id" "vendor_id=\${dev%%:*}" "product_id=\${dev#*:}") \\`,
+    `      || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"`,
+    `    if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
+    "  done",
+    "done",
+    "wanted=${wanted# }",
+  ];
+}
+
+/** Lines that set `$current` to the system IDs the tag is on now. */
+function taggedLines(site: SiteConfig): string[] {
+  return [
+    `current=$(${maas(site, "tag", "machines", site.maas.tag)}) || fail "maas tag machines failed"`,
+    `current=$(printf '%s' "$current" | ${SYSTEM_IDS}) || fail "could not read the tag's machines"`,
+  ];
+}
+
 /** The vendor:product pairs whose presence selects a machine (`maas.selectByDevice`). */
 export function selectingDevices(site: SiteConfig): string[] {
   return [...new Set(site.devices.map((d) => `${d.vendorId}:${d.productId}`))].sort();
@@ -309,42 +346,23 @@ export function maasMachinesCommand(site: SiteConfig): CommandSpec | undefined {
   const { machines, selectByDevice, tag } = site.maas;
   if (machines === undefined && selectByDevice !== true) return undefined;
   const login = maasLogin(site);
-  const ids = (src: string) => `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin)${src})))'`;
-  const wanted =
-    machines !== undefined
-      ? ['wanted="$PCIPT_MACHINES"']
-      : [
-          `all=$(${maas(site, "machines", "read")}) || fail "maas machines read failed"`,
-          `all=$(printf '%s' "$all" | ${ids("")}) || fail "could not read the machine list"`,
-          'wanted=""',
-          "for id in $all; do",
-          "  for dev in $PCIPT_SELECT_DEVICES; do",
-          `    found=$(${maas(site, "node-devices", "read")} "$id" "vendor_id=\${dev%%:*}" "product_id=\${dev#*:}") \\`,
-          `      || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"`,
-          `    if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
-          "  done",
-          "done",
-        ];
   const upsert = [
     ...login.lines,
-    ...wanted,
-    `current=$(${maas(site, "tag", "machines", tag)}) || fail "maas tag machines failed"`,
-    `current=$(printf '%s' "$current" | ${ids("")}) || fail "could not read the tag's machines"`,
+    ...selectionLines(site),
+    ...taggedLines(site),
     "set --",
     // System IDs are [a-z0-9]+ (config and MAAS), so splitting the lists on blanks is safe.
     `for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,
     `for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done`,
     `if [ "$#" -gt 0 ]; then ${maas(site, "tag", "update-nodes", tag)} "$@" >/dev/null || fail "maas tag update-nodes failed"; fi`,
-    `echo "pci-passthrough: MAAS tag ${tag} is on: \${wanted# }"`,
+    `echo "pci-passthrough: MAAS tag ${tag} is on: $wanted"`,
   ];
-  const environment: Record<string, string> =
-    machines !== undefined ? { PCIPT_MACHINES: machines.join(" ") } : { PCIPT_SELECT_DEVICES: selectingDevices(site).join(" ") };
   return {
     id: "machines",
     step: `tag machines with ${tag}`,
     script: script(`tag machines with ${tag}`, Object.keys(login.secrets), { upsert }),
     deletes: false,
-    environment: { ...login.env, ...environment, ...resyncEnv(site) },
+    environment: { ...login.env, ...selectionEnv(site), ...resyncEnv(site) },
     secrets: login.secrets,
     quiet: Object.keys(login.secrets).length > 0,
   };
@@ -489,6 +507,61 @@ export function verifyBindingCommand(site: SiteConfig, addresses: readonly strin
     }),
     deletes: false,
     environment: { ...resyncEnv(site) },
+    secrets: {},
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading back (`npm run verify`): the same objects, read-only, where the steps run.
+
+/** Starts each object's section in the read script's output: `MARK NAME EXIT-CODE`, then what the
+ * command printed (stdout and stderr). */
+export const READ_MARK = "@@pci-passthrough-read@@";
+
+/** The sections the read script prints, by name. */
+export const READS = {
+  tag: "maas tag read",
+  tagMachines: "maas tag machines",
+  selected: "selected machines",
+  userdata: "juju model-config cloudinit-userdata",
+  option: (app: string, option: string) => `juju config ${app} ${option}`,
+} as const;
+
+/**
+ * One read-only script that reads every object the maas/juju steps set, on the same runner: the tag, its
+ * machines, the machines the selection picks now (selectByDevice), the model's cloudinit-userdata and each
+ * charm option. It always exits 0 when it ran: each section carries its command's own exit code.
+ */
+export function liveReadCommand(site: SiteConfig, options: Readonly<Record<string, readonly string[]>>): CommandSpec {
+  const ref = modelRef(site);
+  const one = (name: string, argv: string[]) => `read_one ${shellQuote(name)} ${shellCommand(argv)}`;
+  const selected = site.maas.selectByDevice
+    ? [
+        // The selection's own lines, in a subshell whose fail() prints instead of exiting the script.
+        "if out=$({",
+        `  fail() { printf '%s\\n' "$1"; exit 1; }`,
+        ...selectionLines(site).map((l) => `  ${l}`),
+        `  printf '%s' "$wanted"`,
+        "} 2>&1); then rc=0; else rc=$?; fi",
+        `printf '%s %s %s\\n' '${READ_MARK}' ${shellQuote(READS.selected)} "$rc"`,
+        `printf '%s\\n' "$out"`,
+      ]
+    : [];
+  const lines = [
+    `read_one() { name=$1; shift; if out=$("$@" 2>&1); then rc=0; else rc=$?; fi; printf '%s %s %s\\n' '${READ_MARK}' "$name" "$rc"; printf '%s\\n' "$out"; }`,
+    one(READS.tag, ["maas", site.maas.profile, "tag", "read", site.maas.tag]),
+    one(READS.tagMachines, ["maas", site.maas.profile, "tag", "machines", site.maas.tag]),
+    ...selected,
+    one(READS.userdata, ["juju", "model-config", "-m", ref, "cloudinit-userdata"]),
+    ...Object.entries(options).flatMap(([app, names]) => names.map((o) => one(READS.option(app, o), ["juju", "config", "-m", ref, app, o]))),
+  ];
+  const step = `read the live objects of ${site.maas.tag} and ${ref}`;
+  return {
+    id: "read",
+    step,
+    script: script(step, [], { upsert: lines, delete: ["true"] }),
+    deletes: false,
+    environment: selectionEnv(site),
     secrets: {},
   };
 }

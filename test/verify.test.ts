@@ -1,0 +1,161 @@
+// `npm run verify` against the fakes: in sync after the program ran (exit 0); a tag deleted by hand, an
+// option reset, the userdata edited, machines untagged, a flavor's extra spec removed each reported with
+// what differs (exit 1); the repair (resync through the program's own steps, in place) brings it back to
+// exit 0; unreachable CLIs exit 3; a broken config exits 2.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { requireSiteConfig } from "../components/config";
+import { renderSite } from "../components/render/site";
+import { toStackFile } from "../components/config-source";
+import { fakeSeeds } from "../scripts/lab/commands";
+import { compareFlavor, flavorProperties, parseReads } from "../scripts/verify/compare";
+import { cloneWorld, openstackBin, world, type World } from "./fakes-world";
+import { ROOT, editStack } from "./helpers";
+import { EMPTY_STACK, commandResources, recordProgram, up, type StackState } from "./pulumi-emulator";
+
+/** `npm run verify -- <stack>` for a raw config, in a world (fakes on PATH, the openstack double first). */
+function verify(w: World, raw: Record<string, unknown>, extraArgs: string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const file = path.join(w.dir, "Pulumi.site.yaml");
+  writeFileSync(file, toStackFile(raw));
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "verify.ts"), "site", "--stack-file", file, ...extraArgs], {
+    env: w.env,
+    encoding: "utf8",
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The flavors as the openstack provider leaves them (it has its own read; no step of ours). */
+function createFlavors(w: World, raw: Record<string, unknown>): void {
+  for (const f of renderSite(requireSiteConfig(raw)).flavors) {
+    const os = (...args: string[]) => assert.equal(spawnSync("openstack", args, { env: w.env }).status, 0, args.join(" "));
+    os("flavor", "create", "--ram", String(f.ram), "--vcpus", String(f.vcpus), "--disk", String(f.disk), "--public", f.name);
+    os("flavor", "set", ...Object.entries(f.extraSpecs).flatMap(([k, v]) => ["--property", `${k}=${v}`]), f.name);
+  }
+}
+
+const sh = (w: World, cmd: string, ...args: string[]) => assert.equal(spawnSync(cmd, args, { env: w.env }).status, 0, `${cmd} ${args.join(" ")}`);
+
+for (const stack of ["dev", "lab"] as const) {
+  describe(`${stack}: verify`, () => {
+    const raw = editStack(stack, () => {});
+    const site = requireSiteConfig(raw);
+    const program = commandResources(recordProgram(raw, stack));
+    let deployed: { w: World; state: StackState } | undefined;
+    const start = () => {
+      if (!deployed) {
+        const w = world(fakeSeeds(site), [openstackBin()]);
+        deployed = { w, state: up(w, EMPTY_STACK, program).state };
+        createFlavors(w, raw);
+      }
+      return { w: cloneWorld(deployed.w), state: deployed.state };
+    };
+
+    test("in sync after the program ran: exit 0, every object named", () => {
+      const { w } = start();
+      const r = verify(w, raw);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      for (const object of [`MAAS tag ${site.maas.tag}`, `MAAS tag ${site.maas.tag} machines`, `Juju model ${site.juju.model} cloudinit-userdata`, "nova-compute options", "nova-cloud-controller options"]) {
+        assert.match(r.stdout, new RegExp(`^in sync +${object.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+      }
+      for (const f of site.flavors) assert.match(r.stdout, new RegExp(`^in sync +flavor ${f.name.replace(".", "\\.")}$`, "m"));
+      assert.match(r.stdout, /objects in sync: nothing to do\n$/);
+    });
+
+    test("drift made by hand is reported object by object (exit 1), and resync repairs it in place (exit 0)", () => {
+      const { w, state } = start();
+      const ref = site.juju.controller ? `${site.juju.controller}:${site.juju.model}` : site.juju.model;
+      const [machine] = site.maas.machines ?? ["gpuhost1"];
+      sh(w, "maas", site.maas.profile, "tag", "update", site.maas.tag, "kernel_opts=quiet");
+      sh(w, "maas", site.maas.profile, "tag", "update-nodes", site.maas.tag, `remove=${machine}`);
+      sh(w, "juju", "config", "-m", ref, "nova-compute", "--reset", "pci-passthrough-whitelist");
+      sh(w, "juju", "config", "-m", ref, "nova-cloud-controller", "console-access-protocol=vnc");
+      sh(w, "juju", "model-config", "-m", ref, `cloudinit-userdata=${renderSite(site).userdata.replace("vfio_pci", "vfio_pcx")}`);
+      const flavor = site.flavors[0]!;
+      sh(w, "openstack", "flavor", "unset", "--property", "pci_passthrough:alias", flavor.name);
+      const r = verify(w, raw);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      const a = renderSite(site);
+      const lines = [
+        `DRIFT       MAAS tag ${site.maas.tag}`,
+        `              kernel_opts is "quiet", want ${JSON.stringify(a.kernelOptions)}`,
+        `DRIFT       MAAS tag ${site.maas.tag} machines`,
+        `              not tagged: ${machine}`,
+        `DRIFT       Juju model ${site.juju.model} cloudinit-userdata`,
+        "              differs from the render:",
+        `DRIFT       nova-cloud-controller options`,
+        `              console-access-protocol is "vnc", want ${JSON.stringify(site.openstack.consoleAccessProtocol)}`,
+        `DRIFT       nova-compute options`,
+        `              pci-passthrough-whitelist is unset, want ${JSON.stringify(a.charmOptions["nova-compute"]!["pci-passthrough-whitelist"])}`,
+        `DRIFT       flavor ${flavor.name}`,
+        `              extra spec pci_passthrough:alias is missing, want ${JSON.stringify(a.flavors[0]!.extraSpecs["pci_passthrough:alias"])}`,
+      ];
+      for (const l of lines) assert.ok(r.stdout.includes(`${l}\n`), `missing line:\n${l}\nin:\n${r.stdout}`);
+      assert.match(r.stdout, /^ {14}--- rendered\n {14}\+\+\+ live\n/m, "a unified diff");
+      assert.match(r.stdout, /^ {14}-\s+vfio_pci$/m, "the userdata diff shows the line that changed");
+      assert.match(r.stdout, /^ {14}\+\s+vfio_pcx$/m);
+      assert.match(r.stdout, /pulumi config set pci-passthrough:resync/);
+
+      // The repair: a new resync value re-runs every step in place; the flavor comes back through
+      // `pulumi refresh && pulumi up` (the openstack provider reads and sets its extra specs).
+      const resynced = commandResources(recordProgram({ ...raw, resync: "repair-1" }, stack));
+      const { ops } = up(w, state, resynced);
+      assert.ok(ops.every((o) => o.startsWith("update ")), ops.join(", "));
+      sh(w, "openstack", "flavor", "set", "--property", `pci_passthrough:alias=${a.flavors[0]!.extraSpecs["pci_passthrough:alias"]}`, flavor.name);
+      const again = verify(w, raw);
+      assert.equal(again.status, 0, again.stdout + again.stderr);
+    });
+
+    test("a deleted tag and a missing model are drift, not errors", () => {
+      const { w } = start();
+      sh(w, "maas", site.maas.profile, "tag", "delete", site.maas.tag);
+      const r = verify(w, raw, ["--no-openstack"]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${site.maas.tag}\n              missing\n`), r.stdout);
+    });
+
+    test("CLIs that cannot be reached: exit 3, and the objects are UNREACHABLE, not drift", () => {
+      const { w } = start();
+      const broken = { ...w, env: { ...w.env, PATH: "/usr/bin:/bin" } };
+      const r = verify(broken, raw);
+      assert.equal(r.status, 3, r.stdout + r.stderr);
+      assert.match(r.stdout, /^UNREACHABLE MAAS tag /m);
+      assert.match(r.stdout, /^UNREACHABLE Juju model /m);
+      assert.match(r.stdout, /^UNREACHABLE flavor /m);
+      assert.doesNotMatch(r.stdout, /^DRIFT/m);
+    });
+  });
+}
+
+test("a broken config exits 2 with its key paths, reading nothing", () => {
+  const w = world();
+  const r = verify(w, editStack("dev", (r) => (r.maas.tag = "bad tag")));
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^pci-passthrough:maas\.tag: "bad tag" is not a MAAS tag name/m);
+  assert.equal(r.stdout, "");
+});
+
+describe("verify's parsing", () => {
+  test("sections keep their output whole, blank lines included (the script adds one newline after each)", () => {
+    const reads = parseReads("@@pci-passthrough-read@@ a b 0\nline 1\n\nline 3\n@@pci-passthrough-read@@ c 3\nERROR x\n");
+    assert.deepEqual([...reads], [
+      ["a b", { rc: 0, out: "line 1\n\nline 3" }],
+      ["c", { rc: 3, out: "ERROR x" }],
+    ]);
+  });
+  test("flavor properties from a mapping or from an older client's k='v' text", () => {
+    assert.deepEqual(flavorProperties({ properties: { a: "1", "pci_passthrough:alias": "gpu:1" } }), { a: "1", "pci_passthrough:alias": "gpu:1" });
+    assert.deepEqual(flavorProperties({ properties: "hw:numa_nodes='1', pci_passthrough:alias='gpu:1,nic:2'" }), {
+      "hw:numa_nodes": "1",
+      "pci_passthrough:alias": "gpu:1,nic:2",
+    });
+    const f = { name: "g", ram: 1, vcpus: 1, disk: 0, extraSpecs: { "pci_passthrough:alias": "gpu:1" } };
+    assert.deepEqual(compareFlavor(f, { rc: 0, out: JSON.stringify({ ram: 2, vcpus: 1, disk: 0, properties: { x: "y" } }) }).details, [
+      "ram is 2, want 1",
+      'extra spec pci_passthrough:alias is missing, want "gpu:1"',
+      'extra spec x="y" is not in the render',
+    ]);
+  });
+});
