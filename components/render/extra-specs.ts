@@ -12,7 +12,7 @@
 // added since (KEY_CHANGES / VALUE_CHANGES) plus the keys removed by Zed (powervm), each change cited.
 // For releases after Zed the table is only a lower bound (Nova keeps adding keys; the later release notes
 // are not all sourced here): what it cannot vouch for there is a warning, not an error.
-import { atLeast, release, type Release } from "./releases";
+import { atLeast, release, validatesExtraSpecs, type Release } from "./releases";
 import { ZED_VALIDATORS } from "./extra-specs-zed";
 
 /** A name parameter of a validator, e.g. `{group}` in `resources{group}:VCPU` (base.py `parameters`). */
@@ -281,8 +281,7 @@ export function extraSpecsForRelease(specs: Readonly<Record<string, string>>, re
   const findings: ExtraSpecFinding[] = [];
   const error = (key: string, message: string) => findings.push({ key, level: "error", message });
   const warn = (key: string, message: string) => findings.push({ key, level: "warning", message });
-  const validates = atLeast(rel.name, "ussuri");
-  const reg = validates ? registry(rel.name) : undefined;
+  const reg = validatesExtraSpecs(rel.name) ? registry(rel.name) : undefined;
   // Problems a release after Zed may not have: the table cannot vouch for them there.
   const refuse = (key: string, message: string) => (reg?.exact === false ? warn : error)(key, message);
   const h = HIDE_HYPERVISOR_ID;
