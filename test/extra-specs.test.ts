@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { formatPath, parseSiteConfig, type ParseResult } from "../components/config";
 import { flavorSpecs, schedulerFilters } from "../components/render/nova";
 import { defaultSchedulerFilters, RELEASES } from "../components/render/releases";
-import { extraSpecsForRelease, flavorHasNumaTopology, registry } from "../components/render/extra-specs";
+import { KEY_CHANGES, VALUE_CHANGES, extraSpecsForRelease, flavorHasNumaTopology, registry, validatorFor } from "../components/render/extra-specs";
 import { editStack } from "./helpers";
 import { NUMA_FLAVORS } from "./numa-flavors";
 
@@ -105,6 +105,32 @@ describe("keys a release does not know", () => {
       `${KEY("hw:tpm_version")}: arrived in Nova 22 (victoria); Nova 21 (ussuri) refuses it with HTTP 400`,
     ]);
     accepted("victoria", { "hw:tpm_model": "tpm-crb", "hw:tpm_version": "2.0" });
+  });
+
+  test("every cited change: refused on the release before it, accepted from it on", () => {
+    const before = (name: string) => RELEASES[RELEASES.findIndex((r) => r.name === name) - 1]!;
+    const sample = (key: string) => {
+      const rule = validatorFor(registry("zed"), key)!.value;
+      return rule.type === "bool" ? "true" : rule.type === "int" ? String(rule.min ?? 1) : rule.pattern ? "^0" : (rule.enum?.[0] ?? "x");
+    };
+    for (const c of KEY_CHANGES) {
+      const prev = before(c.added);
+      const verb = prev.nova >= 21 ? "refuses it with HTTP 400" : "accepts it and ignores it";
+      for (const key of c.names) {
+        const specs = { [key]: sample(key) };
+        assert.deepEqual(extraSpecsForRelease(specs, prev.name).findings, [
+          { key, level: "error", message: `arrived in Nova ${prev.nova + 1} (${c.added}); Nova ${prev.nova} (${prev.name}) ${verb}` },
+        ]);
+        assert.deepEqual(extraSpecsForRelease(specs, c.added).findings, [], `${key} on ${c.added}`);
+      }
+    }
+    for (const c of VALUE_CHANGES) {
+      const prev = before(c.added);
+      assert.deepEqual(extraSpecsForRelease({ [c.name]: c.value }, prev.name).findings, [
+        { key: c.name, level: "error", message: `"${c.value}" arrived in Nova ${prev.nova + 1} (${c.added}); Nova ${prev.nova} (${prev.name}) refuses it with HTTP 400` },
+      ]);
+      assert.deepEqual(extraSpecsForRelease({ [c.name]: c.value }, c.added).findings, []);
+    }
   });
 
   test("an unknown key in a validated namespace: let through before ussuri, refused ussuri ... zed, a warning after zed", () => {
