@@ -3,13 +3,14 @@
 // The program is an exported function (Pulumi calls it and takes its result as the stack outputs) so that
 // an output that does not apply, such as the smoke test's, is left out rather than exported as undefined.
 import * as pulumi from "@pulumi/pulumi";
-import { requireSiteConfig } from "./components/config";
+import { ConfigError, parseSiteConfig } from "./components/config";
 import { fromRuntimeConfig } from "./components/config-source";
 import { PciPassthrough } from "./components/pci-passthrough";
 
 export = async (): Promise<Record<string, unknown>> => {
-  const site = requireSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
-  const deployment = new PciPassthrough(pulumi.getStack(), { site });
+  const parsed = parseSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
+  if (!parsed.ok) throw new ConfigError(parsed.problems);
+  const deployment = new PciPassthrough(pulumi.getStack(), { site: parsed.config, warnings: parsed.warnings });
   return {
     tag: deployment.maasTag.tagName,
     kernelOptions: deployment.maasTag.kernelOptions,

@@ -2,7 +2,15 @@
 // SiteConfig with defaults filled. No Pulumi import: the program, the offline render and the tests all
 // come through parseSiteConfig.
 import { z } from "zod";
-import { findRelease, findUbuntu, filterRemovedIn, supportsXvpvnc, ubuntuBases, ubuntuName, UBUNTU_LTS } from "./render/releases";
+import { NUMA_FILTER, findRelease, findUbuntu, filterRemovedIn, supportsXvpvnc, ubuntuBases, ubuntuName, UBUNTU_LTS } from "./render/releases";
+import {
+  NUMA_TOPOLOGY_HINT,
+  PCI_NUMA_POLICY_KEY,
+  aliasNumaPolicyProblem,
+  extraSpecsForRelease,
+  flavorHasNumaTopology,
+  usesPciNumaPolicy,
+} from "./render/extra-specs";
 
 /** What the offline render sees in place of a `secure:` stack value (it never decrypts). */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -22,6 +30,11 @@ export class ConfigError extends Error {
     super(`invalid stack configuration:\n${formatProblems(problems)}`);
     this.name = "ConfigError";
   }
+}
+
+/** One line per warning, `warning: <key path>: <message>`, as `npm run render` prints them on stderr. */
+export function formatWarnings(warnings: readonly ConfigProblem[]): string {
+  return warnings.map((w) => `warning: ${w.path}: ${w.message}`).join("\n");
 }
 
 /** One line per problem, `<key path>: <message>`. */
@@ -516,7 +529,11 @@ export interface SiteConfig {
   readonly resync?: string;
 }
 
-export type ParseResult = { ok: true; config: SiteConfig } | { ok: false; problems: ConfigProblem[] };
+/** A parse: the config or its problems, and in both cases the warnings (things that are allowed but will not
+ * do what they seem to, e.g. a PCI NUMA policy on a flavor without a NUMA topology). */
+export type ParseResult =
+  | { ok: true; config: SiteConfig; warnings: ConfigProblem[] }
+  | { ok: false; problems: ConfigProblem[]; warnings: ConfigProblem[] };
 
 /** Levenshtein distance, for "did you mean" on unknown keys. */
 function distance(a: string, b: string): number {
@@ -601,8 +618,10 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
     else problems.push(...problemsFrom(section, result.error));
   }
   problems.push(...crossFieldProblems(parsed as Partial<SiteConfig>, raw.devices));
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, config: parsed as unknown as SiteConfig };
+  const nova = novaReleaseRules(parsed as Partial<SiteConfig>);
+  problems.push(...nova.errors);
+  if (problems.length > 0) return { ok: false, problems, warnings: nova.warnings };
+  return { ok: true, config: parsed as unknown as SiteConfig, warnings: nova.warnings };
 }
 
 /** Like parseSiteConfig, but throws a ConfigError listing every problem. */
@@ -711,4 +730,56 @@ function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): Config
     }
   }
   return problems;
+}
+
+/**
+ * Per-release Nova rules (render/extra-specs.ts), on what parsed: a flavor's extra specs that the release
+ * does not know are refused, or translated with a warning; an alias NUMA policy the release lacks is
+ * refused; a PCI NUMA policy needs NUMATopologyFilter (the default list gains it, an explicit list without
+ * it is refused) and a guest NUMA topology (a flavor that carries a policy without giving one is warned
+ * about: Nova would ignore the policy).
+ */
+function novaReleaseRules(c: Partial<SiteConfig>): { errors: ConfigProblem[]; warnings: ConfigProblem[] } {
+  const errors: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const rel = c.openstack?.release;
+  if (rel === undefined) return { errors, warnings };
+  const devices = c.devices ?? [];
+  const flavors = c.flavors ?? [];
+
+  flavors.forEach((f, i) => {
+    for (const x of extraSpecsForRelease(f.extraSpecs, rel).findings) {
+      (x.level === "error" ? errors : warnings).push({ path: formatPath(["flavors", i, "extraSpecs", x.key]), message: x.message });
+    }
+  });
+  devices.forEach((d, i) => {
+    const problem = d.numaPolicy && aliasNumaPolicyProblem(d.numaPolicy, rel);
+    if (problem) errors.push({ path: formatPath(["devices", i, "numaPolicy"]), message: problem });
+  });
+
+  if (!usesPciNumaPolicy(devices, flavors)) return { errors, warnings };
+  const filters = c.openstack?.schedulerFilters;
+  if (filters && !filters.includes(NUMA_FILTER)) {
+    const d = devices.findIndex((x) => x.numaPolicy !== undefined);
+    const source = d >= 0 ? formatPath(["devices", d, "numaPolicy"]) : formatPath(["flavors", flavors.findIndex((f) => PCI_NUMA_POLICY_KEY in f.extraSpecs), "extraSpecs", PCI_NUMA_POLICY_KEY]);
+    errors.push({
+      path: formatPath(["openstack", "schedulerFilters"]),
+      message: `must contain ${NUMA_FILTER}: ${source} sets a PCI NUMA policy, and only ${NUMA_FILTER} applies it`,
+    });
+  }
+  const aliasPolicy = new Map(devices.filter((d) => d.numaPolicy !== undefined).map((d) => [d.alias, d.numaPolicy!]));
+  flavors.forEach((f, i) => {
+    const own = f.extraSpecs[PCI_NUMA_POLICY_KEY];
+    const alias = Object.keys(f.pci).find((a) => aliasPolicy.has(a));
+    if ((own === undefined && alias === undefined) || flavorHasNumaTopology(f.extraSpecs)) return;
+    const what =
+      own !== undefined
+        ? { path: formatPath(["flavors", i, "extraSpecs", PCI_NUMA_POLICY_KEY]), policy: `PCI NUMA policy ${JSON.stringify(own)}` }
+        : { path: formatPath(["flavors", i, "pci", alias!]), policy: `alias "${alias}" has numa_policy ${JSON.stringify(aliasPolicy.get(alias!))}, which` };
+    warnings.push({
+      path: what.path,
+      message: `${what.policy} acts only on a guest with a NUMA topology, and this flavor gives it none: ${NUMA_TOPOLOGY_HINT}`,
+    });
+  });
+  return { errors, warnings };
 }

@@ -1,6 +1,6 @@
 // The whole site: MAAS tag -> Juju model -> charm options -> flavors -> smoke test, the runbook's order.
 import * as pulumi from "@pulumi/pulumi";
-import type { SiteConfig } from "./config";
+import { formatProblems, type ConfigProblem, type SiteConfig } from "./config";
 import { renderSite, type SiteArtifacts } from "./render/site";
 import { makeRunner } from "./runner";
 import { MaasPciTag } from "./maas-tag";
@@ -12,6 +12,8 @@ import { SmokeTest } from "./smoke-test";
 export interface PciPassthroughArgs {
   /** The validated site (components/config.ts). */
   site: SiteConfig;
+  /** Config warnings (ParseResult.warnings), logged on this component on every run. */
+  warnings?: readonly ConfigProblem[];
 }
 
 export class PciPassthrough extends pulumi.ComponentResource {
@@ -25,6 +27,7 @@ export class PciPassthrough extends pulumi.ComponentResource {
   constructor(name: string, args: PciPassthroughArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pci-passthrough:site:PciPassthrough", name, {}, opts);
     const site = args.site;
+    for (const w of args.warnings ?? []) pulumi.log.warn(formatProblems([w]), this);
     const a = renderSite(site);
     this.artifacts = a;
     const runner = makeRunner(site);

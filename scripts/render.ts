@@ -1,10 +1,10 @@
 // `npm run render -- <stack> [--out DIR]`: what a stack will do, without credentials, a Pulumi CLI or a
 // backend. Runs the real program (index.ts) under Pulumi's mocks, prints the resource tree like a preview
 // and writes the artifacts to out/<stack>/. Invalid config: exit 2, one `<key path>: <message>` line
-// each on stderr, nothing written. Secure stack values are never decrypted: they show as [secret].
+// each on stderr, nothing written. Config warnings: one `warning: <key path>: <message>` line each on stderr. Secure stack values are never decrypted: they show as [secret].
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseSiteConfig, formatProblems, type SiteConfig } from "../components/config";
+import { parseSiteConfig, formatProblems, formatWarnings, type SiteConfig } from "../components/config";
 import { fromStackFile, type StackFile } from "../components/config-source";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
@@ -121,6 +121,8 @@ async function main(argv: string[]): Promise<void> {
 
   const file = fromStackFile(readFileSync(stackFile, "utf8"));
   const parsed = parseSiteConfig(file.raw);
+  // Warnings never fail the render; they go first, so they stay in view above any errors.
+  if (parsed.warnings.length > 0) process.stderr.write(formatWarnings(parsed.warnings) + "\n");
   if (!parsed.ok) {
     process.stderr.write(formatProblems(parsed.problems) + "\n");
     process.stderr.write(`${parsed.problems.length} problem(s) in ${path.basename(stackFile)}; nothing rendered\n`);

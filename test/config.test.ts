@@ -545,7 +545,7 @@ describe("flavors", () => {
   });
 
   test("extra spec keys follow Nova's key pattern, without blanks", () => {
-    accepted((r) => (r.flavors[0].extraSpecs = { "hw:cpu_policy": "dedicated", "trait:CUSTOM_GPU.x-1": "required" }));
+    accepted((r) => (r.flavors[0].extraSpecs = { "hw:cpu_policy": "dedicated", "aggregate_instance_extra_specs:gpu.model-x1": "p5000" }));
     refused((r) => (r.flavors[0].extraSpecs = { "hw cpu": "x" }), [`${P}:flavors[0].extraSpecs["hw cpu"]: "hw cpu" is not an extra spec key (letters, digits, _ : . -)`]);
     refused((r) => (r.flavors[0].extraSpecs = { "a=b": "x" }), [`${P}:flavors[0].extraSpecs["a=b"]: "a=b" is not an extra spec key (letters, digits, _ : . -)`]);
   });
@@ -698,6 +698,7 @@ describe("every problem at once", () => {
         `${P}:openstack.consoleAccessProtocol: xvpvnc was removed in ussuri and does not work on yoga; use spice or novnc`,
         `${P}:openstack.schedulerFilters: must contain PciPassthroughFilter, or PCI requests are never scheduled`,
         `${P}:openstack.schedulerFilters[0]: CoreFilter was removed from Nova in train; nova-scheduler would not start on yoga`,
+        `${P}:openstack.schedulerFilters: must contain NUMATopologyFilter: ${P}:devices[1].numaPolicy sets a PCI NUMA policy, and only NUMATopologyFilter applies it`,
       ],
     );
   });

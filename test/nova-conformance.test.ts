@@ -4,10 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig, type SiteConfig } from "../components/config";
 import { atLeast } from "../components/render/releases";
 import { charmOptions, flavorSpecs, schedulerFilters, type CharmOptions, type FlavorSpec } from "../components/render/nova";
+import { extraSpecsForRelease, flavorHasNumaTopology, registry, type ExtraSpecValidator } from "../components/render/extra-specs";
+import { ZED_VALIDATORS } from "../components/render/extra-specs-zed";
+import { NUMA_FLAVORS } from "./numa-flavors";
 import { ROOT, editStack, loadStack, needTool } from "./helpers";
 
 const PYTHON = "/usr/bin/python3";
@@ -19,6 +23,8 @@ interface Input {
   devices: Array<{ alias: string; vendor_id: string; product_id: string; address: string; dev_type: string }>;
   flavors: FlavorSpec[];
   check_filters: boolean;
+  extra_spec_cases?: [string, string][];
+  numa_cases?: Array<{ vcpus: number; memory_mb: number; extra_specs: Record<string, string> }>;
 }
 
 /** The script's input: rendered options and flavors; the devices of one GPU host straight from config. */
@@ -46,6 +52,10 @@ interface Report {
   whitelist: { assignable: Array<Record<string, string>>; refused: Array<Record<string, string>> };
   flavors: Record<string, { requests: Record<string, number>; supported: boolean; without_devices: boolean; one_more_refused: Record<string, string> }>;
   filters: { checked: string[] };
+  numa_filter_registered: boolean;
+  extra_spec_verdicts?: (string | null)[];
+  extra_spec_namespaces?: string[];
+  numa_topology?: boolean[];
 }
 
 function runNova(data: Input): { status: number | null; stdout: string; stderr: string } {
@@ -170,4 +180,110 @@ test("Nova rejects what it must: the script can fail", { skip }, () => {
   const ncc = removed.charm["nova-cloud-controller"]!;
   ncc["scheduler-default-filters"] = `RetryFilter,${ncc["scheduler-default-filters"]}`;
   fails(removed, /FAIL: scheduler-default-filters: .*SchedulerHostFilterNotFound.*\['RetryFilter'\]/);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Per-release Nova rules (components/render/extra-specs.ts) against Nova 26 itself
+
+test("the Zed extra-spec table is exactly what python3-nova registers (scripts/nova-extra-specs.py)", { skip }, () => {
+  const r = spawnSync(PYTHON, [path.join(ROOT, "scripts", "nova-extra-specs.py")], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    readFileSync(path.join(ROOT, "components", "render", "extra-specs-zed.ts"), "utf8"),
+    "components/render/extra-specs-zed.ts differs from the installed Nova: run `npm run gen:extra-specs` and review the diff",
+  );
+});
+
+/** A key each validator matches: its name with every parameter filled in. */
+const PARAMETER_SAMPLES: Record<string, string> = { group: "_gpu", num: "1", key: "gpu.model", filter: ":x", resource: "GPU_X", trait: "GPU_X" };
+/** A value each pattern in the table matches. */
+const PATTERN_SAMPLES: Record<string, string> = {
+  "([a-zA-Z0-9_]+(,)?)+": "LARGE,SMALL",
+  "(\\^)?\\d+((-\\d+)?(,\\^?\\d+(-\\d+)?)?)*": "^0,1-3",
+  "\\^?\\d+((-\\d+)?(,\\^?\\d+(-\\d+)?)?)*": "^0,1-3",
+  "(large|small|any|\\d+([kKMGT]i?)?(b|bit|B)?)": "2MB",
+  "[^:]+:\\d+(?:\\s*,\\s*[^:]+:\\d+)*": "gpu:1, nic:2",
+};
+
+function keyFor(v: ExtraSpecValidator): string {
+  let key = v.name;
+  for (const p of v.parameters ?? []) {
+    const sample = PARAMETER_SAMPLES[p.name];
+    if (sample === undefined) throw new Error(`no sample for parameter {${p.name}} of ${v.name}: add one`);
+    key = key.replace(`{${p.name}}`, sample);
+  }
+  return key;
+}
+
+/** Values Nova must accept and values it must refuse, for one validator's rule. */
+function valuesFor(v: ExtraSpecValidator): { good: string[]; bad: string[] } {
+  const rule = v.value;
+  if (rule.type === "bool") return { good: ["true", " No "], bad: ["maybe"] };
+  if (rule.type === "int") {
+    const good = String(rule.min ?? 1);
+    const bad = ["x"];
+    if (rule.min !== undefined) bad.push(String(rule.min - 1));
+    if (rule.max !== undefined) bad.push(String(rule.max + 1));
+    return { good: [good, ` ${good} `], bad };
+  }
+  if (rule.pattern !== undefined) {
+    const sample = PATTERN_SAMPLES[rule.pattern];
+    if (sample === undefined) throw new Error(`no sample value for pattern ${rule.pattern} of ${v.name}: add one`);
+    return { good: [sample], bad: ["!"] };
+  }
+  if (rule.enum !== undefined) return { good: [...rule.enum], bad: ["nope"] };
+  return { good: ["anything"], bad: [] };
+}
+
+/** Unknown keys inside and outside the validated namespaces, with group suffixes, and without a namespace. */
+const UNKNOWN_KEYS = ["hw:cpu_polcy", "trait:HW_CPU_X86_NOPE", "trait_x:CUSTOM_A", "resources_1:NOPE", "traits:X", "vendor:gpu", "hide_hypervisor", "powervm:min_mem"];
+
+/** One Nova run (importing Nova costs seconds) for the per-release rules: the lab on zed, whose default
+ * filters gain NUMATopologyFilter, with every validator's key and values, and the NUMA flavors. */
+let rulesRun: { lab: SiteConfig; cases: [string, string][]; flavors: Array<Record<string, string>>; report: Report } | undefined;
+function rulesReport() {
+  if (rulesRun) return rulesRun;
+  const lab = variant("lab", (raw) => (raw.openstack.release = "zed"));
+  const cases: [string, string][] = [];
+  for (const v of ZED_VALIDATORS) {
+    const { good, bad } = valuesFor(v);
+    for (const value of [...good, ...bad]) cases.push([keyFor(v), value]);
+  }
+  for (const key of UNKNOWN_KEYS) cases.push([key, "1"]);
+  const flavors = [...NUMA_FLAVORS.map((f) => f.specs), ...flavorSpecs(lab).map((f) => f.extraSpecs)];
+  const report = passes({
+    ...input(lab),
+    extra_spec_cases: cases,
+    numa_cases: flavors.map((extra_specs) => ({ vcpus: 8, memory_mb: 8192, extra_specs })),
+  });
+  rulesRun = { lab, cases, flavors, report };
+  return rulesRun;
+}
+
+test("on zed our verdict on every registered key (valid and invalid values) and on unknown keys is Nova's own", { skip }, () => {
+  const { cases, report } = rulesReport();
+  assert.deepEqual(report.extra_spec_namespaces, [...registry("zed").namespaces]);
+  const verdicts = report.extra_spec_verdicts!;
+  const ours = cases.map(([key, value]) => extraSpecsForRelease({ [key]: value }, "zed").findings.some((f) => f.level === "error"));
+  const disagree = cases.flatMap(([k, v], i) => (ours[i] === (verdicts[i] !== null) ? [] : [`${k}=${JSON.stringify(v)}: Nova ${verdicts[i] ?? "accepts it"}`]));
+  assert.deepEqual(disagree, []);
+  // Both answers occur often, so the comparison can fail both ways.
+  const refusedCount = verdicts.filter((v) => v !== null).length;
+  assert.ok(refusedCount > 400 && cases.length - refusedCount > 400, `${refusedCount} of ${cases.length} refused`);
+});
+
+test("a guest NUMA topology: flavorHasNumaTopology is Nova's numa_get_constraints (flavor side)", { skip }, () => {
+  const { flavors, report } = rulesReport();
+  // Nova's answers are the expectations test/extra-specs.test.ts holds flavorHasNumaTopology to; the lab's
+  // two flavors (hw:numa_nodes, for their PCI NUMA policy) give their guests a topology.
+  assert.deepEqual(report.numa_topology, [...NUMA_FLAVORS.map((f) => f.topology), true, true]);
+  assert.deepEqual(flavors.map(flavorHasNumaTopology), report.numa_topology);
+});
+
+test("NUMATopologyFilter, which a PCI NUMA policy adds, is in Nova's filter registry, also in a zed lab's full list", { skip }, () => {
+  const { lab, report } = rulesReport();
+  assert.ok(schedulerFilters(lab).includes("NUMATopologyFilter"));
+  assert.equal(report.numa_filter_registered, true);
+  assert.deepEqual(report.filters, { checked: schedulerFilters(lab) });
 });

@@ -88,8 +88,9 @@ test("lab: several aliases give a JSON list with fixed key order; companions sta
   assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "rtx:2,nic:1");
   assert.deepEqual(Object.keys(flavorSpecs(s)[1]!.extraSpecs), [
     "pci_passthrough:alias",
+    "hw:numa_nodes",
     "hw:pci_numa_affinity_policy",
-    "hw:hide_hypervisor_id",
+    "hide_hypervisor_id",
   ]);
 });
 

@@ -6,7 +6,9 @@ Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one 
   {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
    "devices": [{"alias", "vendor_id", "product_id", "address", "dev_type"}],  # one GPU host, from config
    "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site)
-   "check_filters": bool}                     # release >= zed: the filter list must exist in Zed
+   "check_filters": bool,                     # release >= zed: the filter list must exist in Zed
+   "extra_spec_cases": [[key, value]],        # optional: Nova's verdict on each (validators.validate)
+   "numa_cases": [{"vcpus", "memory_mb", "extra_specs"}]}  # optional: does Nova give the guest a NUMA topology?
 
 Prints a JSON report on stdout and exits 0 when every check holds; otherwise prints
 "nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Nothing here trusts the renderer:
@@ -31,6 +33,7 @@ from nova.pci import request as pci_request  # noqa: E402
 from nova.pci import stats as pci_stats  # noqa: E402
 from nova.pci import whitelist as pci_whitelist  # noqa: E402
 from nova.scheduler import filters as scheduler_filters  # noqa: E402
+from nova.virt import hardware  # noqa: E402
 
 CONF = nova.conf.CONF
 CONTROLLER, COMPUTE = "nova-cloud-controller", "nova-compute"
@@ -177,14 +180,37 @@ def check(data):
     report["flavors"] = flavors
 
     filters = charm[CONTROLLER]["scheduler-default-filters"].split(",")
+    known = {cls.__name__ for cls in scheduler_filters.all_filters()}
+    report["numa_filter_registered"] = "NUMATopologyFilter" in known
     if data.get("check_filters"):
-        known = {cls.__name__ for cls in scheduler_filters.all_filters()}
         unknown = [f for f in filters if f not in known]
         expect(not unknown, "scheduler-default-filters",
                f"not in Nova's filter registry (nova-scheduler raises SchedulerHostFilterNotFound): {unknown}")
         report["filters"] = {"checked": filters}
     else:
         report["filters"] = {"checked": []}
+
+    if "extra_spec_cases" in data:
+        # What the Compute API answers at microversion 2.86: None (accepted) or the 400's message.
+        verdicts = []
+        for key, value in data["extra_spec_cases"]:
+            try:
+                validators.validate(key, value)
+                verdicts.append(None)
+            except exception.ValidationError as exc:
+                verdicts.append(str(exc))
+        report["extra_spec_verdicts"] = verdicts
+        report["extra_spec_namespaces"] = sorted(validators.NAMESPACES)
+
+    if "numa_cases" in data:
+        # Whether the guest gets a NUMA topology from the flavor alone (an image without properties); only
+        # then do NUMATopologyFilter and the PCI NUMA policies act.
+        image = objects.ImageMeta.from_dict({})
+        topologies = []
+        for case in data["numa_cases"]:
+            flavor = objects.Flavor(vcpus=case["vcpus"], memory_mb=case["memory_mb"], extra_specs=dict(case["extra_specs"]))
+            topologies.append(hardware.numa_get_constraints(flavor, image) is not None)
+        report["numa_topology"] = topologies
     return report
 
 

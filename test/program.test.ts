@@ -134,6 +134,22 @@ test("invalid config: exit 2, one key-path line per problem, nothing written", (
   assert.equal(existsSync(r.dir), false);
 });
 
+test("config warnings: render prints each on stderr and succeeds, the program logs them; the example stacks have none", () => {
+  for (const stack of STACKS) assert.equal(renderOnce(stack).stderr, "", stack);
+  const raw = structuredClone(rawStack("dev")) as Record<string, any>;
+  raw.flavors[0].extraSpecs = { "hw:pci_numa_affinity_policy": "preferred" };
+  const r = renderStack("test", toStackFile(raw));
+  assert.equal(r.status, 0, r.stderr);
+  const warning =
+    'pci-passthrough:flavors[0].extraSpecs["hw:pci_numa_affinity_policy"]: PCI NUMA policy "preferred" acts only on a guest with a NUMA ' +
+    "topology, and this flavor gives it none: add hw:numa_nodes (or hw:cpu_policy dedicated or mixed, hw:mem_page_size, hw:pmem, " +
+    "resources:PCPU; nova/virt/hardware.py numa_get_constraints), or set hw_numa_nodes or hw_cpu_policy on the image";
+  assert.equal(r.stderr, `warning: ${warning}\n`);
+  // pulumi.log.warn in the program, which `pulumi preview` shows as a diagnostic on the site component.
+  assert.ok(r.stdout.split("\n").includes(`warn: ${warning}`), r.stdout);
+  assert.match(readFileSync(path.join(r.dir, "charm-config.yaml"), "utf8"), /PciPassthroughFilter,NUMATopologyFilter\n/);
+});
+
 test("invalid config stops the program before any resource is registered", () => {
   const code = `
     const { runProgram } = require(${JSON.stringify(path.join(ROOT, "scripts", "mock-program.ts"))});

@@ -6,6 +6,7 @@
 import { Document } from "yaml";
 import type { SiteConfig } from "../config";
 import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "./releases";
+import { extraSpecsForRelease, usesPciNumaPolicy } from "./extra-specs";
 
 /** The two charms this program configures, by their application names in the OpenStack bundles. */
 export const CHARM_APPS = { controller: "nova-cloud-controller", compute: "nova-compute" } as const;
@@ -75,10 +76,14 @@ export function pciWhitelistJson(site: SiteConfig): string {
 
 /**
  * The scheduler filter list: the config's own list (config validation has checked it against the release
- * and for PciPassthroughFilter) or the release's default from the release table.
+ * and for PciPassthroughFilter, and for NUMATopologyFilter when a PCI NUMA policy is set) or the release's
+ * default from the release table, with NUMATopologyFilter when a PCI NUMA policy is set.
  */
 export function schedulerFilters(site: SiteConfig): string[] {
-  return site.openstack.schedulerFilters ?? defaultSchedulerFilters(site.openstack.release);
+  return (
+    site.openstack.schedulerFilters ??
+    defaultSchedulerFilters(site.openstack.release, { pciNumaPolicy: usesPciNumaPolicy(site.devices, site.flavors) })
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -186,7 +191,9 @@ export interface FlavorSpec {
 /**
  * Per configured flavor: `pci_passthrough:alias` = `ALIAS:COUNT[,ALIAS:COUNT]` in the order of the
  * flavor's `pci` mapping (the format of nova/api/validation/extra_specs/pci_passthrough.py), then the user's
- * extra specs (config validation keeps them from setting pci_passthrough:alias themselves).
+ * extra specs (config validation keeps them from setting pci_passthrough:alias themselves) as the release
+ * knows them: e.g. `hw:hide_hypervisor_id` is written `hide_hypervisor_id` up to ussuri (extra-specs.ts;
+ * config validation refused what the release cannot take and warned about what is translated).
  */
 export function flavorSpecs(site: SiteConfig): FlavorSpec[] {
   return site.flavors.map((f) => ({
@@ -198,7 +205,7 @@ export function flavorSpecs(site: SiteConfig): FlavorSpec[] {
       "pci_passthrough:alias": Object.entries(f.pci)
         .map(([alias, count]) => `${alias}:${count}`)
         .join(","),
-      ...f.extraSpecs,
+      ...extraSpecsForRelease(f.extraSpecs, site.openstack.release).specs,
     },
   }));
 }

@@ -135,9 +135,15 @@ export function charmDefaultFilters(releaseName: string): string[] {
  * requests; AggregateInstanceExtraSpecsFilter is in the runbook's list. */
 export const PASSTHROUGH_FILTERS = ["AggregateInstanceExtraSpecsFilter", "PciPassthroughFilter"] as const;
 
-/** The default scheduler filter list for a release: the charm's defaults plus ours. */
-export function defaultSchedulerFilters(releaseName: string): string[] {
-  return [...charmDefaultFilters(releaseName), ...PASSTHROUGH_FILTERS];
+/** The scheduler filter that applies PCI NUMA policies: it fits the guest's NUMA cells to the host's with
+ * the PCI requests (nova/scheduler/filters/numa_topology_filter.py -> hardware.numa_fit_instance_to_host);
+ * PciPassthroughFilter alone ignores NUMA. */
+export const NUMA_FILTER = "NUMATopologyFilter";
+
+/** The default scheduler filter list for a release: the charm's defaults plus ours, and NUMA_FILTER when the
+ * site sets a PCI NUMA policy, last (the most expensive filter runs best on the hosts the others left). */
+export function defaultSchedulerFilters(releaseName: string, opts: { pciNumaPolicy?: boolean } = {}): string[] {
+  return [...charmDefaultFilters(releaseName), ...PASSTHROUGH_FILTERS, ...(opts.pciNumaPolicy ? [NUMA_FILTER] : [])];
 }
 
 /** The nova.conf [pci] option Nova reads the charm's `pci-passthrough-whitelist` as, for a release: the

@@ -99,13 +99,14 @@ export PCIPT_SELECT_DEVICES=10de:1bb0
           if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi
         done
       done
+      wanted=${wanted# }
       current=$(maas admin tag machines pci-pass) || fail "maas tag machines failed"
       current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
       if [ "$#" -gt 0 ]; then maas admin tag update-nodes pci-pass "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
-      echo "pci-passthrough: MAAS tag pci-pass is on: ${wanted# }"
+      echo "pci-passthrough: MAAS tag pci-pass is on: $wanted"
       ;;
     delete)
       echo "pci-passthrough: $step: deleting this step removes nothing"

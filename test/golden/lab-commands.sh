@@ -96,7 +96,7 @@ export PCIPT_MACHINES='4y3h7n 8fbxqa'
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
       if [ "$#" -gt 0 ]; then maas lab-admin tag update-nodes gpu-lab "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
-      echo "pci-passthrough: MAAS tag gpu-lab is on: ${wanted# }"
+      echo "pci-passthrough: MAAS tag gpu-lab is on: $wanted"
       ;;
     delete)
       echo "pci-passthrough: $step: deleting this step removes nothing"
@@ -199,7 +199,7 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
 (
 export PCIPT_CHARM_CONFIG='nova-cloud-controller:
   pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]'\''
-  scheduler-default-filters: RetryFilter,AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,DifferentHostFilter,SameHostFilter,AggregateInstanceExtraSpecsFilter,PciPassthroughFilter
+  scheduler-default-filters: RetryFilter,AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,DifferentHostFilter,SameHostFilter,AggregateInstanceExtraSpecsFilter,PciPassthroughFilter,NUMATopologyFilter
   console-access-protocol: novnc
 nova-compute:
   pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]'\''
@@ -245,9 +245,9 @@ nova-compute:
     openstack --os-compute-api-version 2.86 flavor create --ram 65536 --vcpus 16 --disk 200 --public g1.rtx >/dev/null
   fi
   for key in $(printf '%s\n' "$state" | tail -n +2); do
-    case "$key" in pci_passthrough:alias) ;; *) openstack --os-compute-api-version 2.86 flavor unset --property "$key" g1.rtx ;; esac
+    case "$key" in hw:numa_nodes|pci_passthrough:alias) ;; *) openstack --os-compute-api-version 2.86 flavor unset --property "$key" g1.rtx ;; esac
   done
-  openstack --os-compute-api-version 2.86 flavor set --property pci_passthrough:alias=rtx:1 g1.rtx
+  openstack --os-compute-api-version 2.86 flavor set --property pci_passthrough:alias=rtx:1 --property hw:numa_nodes=1 g1.rtx
 )
 
 # 6. flavor g2.rtx-nic: 131072 MB RAM, 32 vCPUs, 400 GB disk
@@ -263,9 +263,9 @@ nova-compute:
     openstack --os-compute-api-version 2.86 flavor create --ram 131072 --vcpus 32 --disk 400 --public g2.rtx-nic >/dev/null
   fi
   for key in $(printf '%s\n' "$state" | tail -n +2); do
-    case "$key" in hw:hide_hypervisor_id|hw:pci_numa_affinity_policy|pci_passthrough:alias) ;; *) openstack --os-compute-api-version 2.86 flavor unset --property "$key" g2.rtx-nic ;; esac
+    case "$key" in hide_hypervisor_id|hw:numa_nodes|hw:pci_numa_affinity_policy|pci_passthrough:alias) ;; *) openstack --os-compute-api-version 2.86 flavor unset --property "$key" g2.rtx-nic ;; esac
   done
-  openstack --os-compute-api-version 2.86 flavor set --property pci_passthrough:alias=rtx:2,nic:1 --property hw:pci_numa_affinity_policy=preferred --property hw:hide_hypervisor_id=true g2.rtx-nic
+  openstack --os-compute-api-version 2.86 flavor set --property pci_passthrough:alias=rtx:2,nic:1 --property hw:numa_nodes=2 --property hw:pci_numa_affinity_policy=preferred --property hide_hypervisor_id=true g2.rtx-nic
 )
 
 if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then

@@ -1,0 +1,397 @@
+// Flavor extra specs per OpenStack release: which keys a release's Nova knows, how the Compute API checks
+// them, the one key that was renamed, and when a PCI NUMA policy can act. Pure data and functions.
+//
+// How Nova checks (nova/api/validation/extra_specs/validators.py `validate`, from 21.0.0 Ussuri, API
+// microversion 2.86): a key that a registered validator's name matches (exactly, else by its regex) has its
+// value checked; a key without `:` passes; a key whose namespace (the part before the first `:`) is one
+// some validator lives in is refused with HTTP 400 ("does not appear to be a valid extra spec"); any other
+// key passes. Before Ussuri nothing is checked and an unknown key is silently ignored.
+//
+// The table: ZED_VALIDATORS is generated from python3-nova 26 (scripts/nova-extra-specs.py, held against
+// the installed Nova by test/nova-conformance.test.ts). Older releases are Zed minus the keys and values
+// added since (KEY_CHANGES / VALUE_CHANGES) plus the keys removed by Zed (powervm), each change cited.
+// For releases after Zed the table is only a lower bound (Nova keeps adding keys; the later release notes
+// are not all sourced here): what it cannot vouch for there is a warning, not an error.
+import { atLeast, release, validatesExtraSpecs, type Release } from "./releases";
+import { ZED_VALIDATORS } from "./extra-specs-zed";
+
+/** A name parameter of a validator, e.g. `{group}` in `resources{group}:VCPU` (base.py `parameters`). */
+export interface ExtraSpecParameter {
+  readonly name: string;
+  /** Python regex the parameter matches. */
+  readonly pattern: string;
+}
+
+/** The checked part of a validator's value (base.py ExtraSpecValidator.validate). */
+export interface ExtraSpecValue {
+  readonly type: "int" | "str" | "bool";
+  readonly enum?: readonly string[];
+  /** Python regex the whole value must match (str only). */
+  readonly pattern?: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** One registered validator, as nova.api.validation.extra_specs.base.ExtraSpecValidator holds it. */
+export interface ExtraSpecValidator {
+  /** Name with `{parameter}` placeholders, e.g. `hw:numa_cpus.{num}`. */
+  readonly name: string;
+  readonly parameters?: readonly ExtraSpecParameter[];
+  readonly value: ExtraSpecValue;
+  readonly deprecated?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Per-release differences, each with its source
+
+interface KeyChange {
+  /** Validator names (as in the table). */
+  readonly names: readonly string[];
+  /** First release whose Nova registers them. */
+  readonly added: string;
+  readonly source: string;
+}
+
+/** Keys Nova added after Ussuri (21.0.0, the first release that validates) up to Zed, and the keys that
+ * existed before validation but arrived after Queens. A release before `added` does not know them. */
+export const KEY_CHANGES: readonly KeyChange[] = [
+  {
+    names: ["hw:pci_numa_affinity_policy"],
+    added: "ussuri",
+    source: "nova 21.0.0 release notes, sriov-numa-affinity-policy-b49858452827c727.yaml",
+  },
+  {
+    names: ["accel:device_profile"],
+    added: "ussuri",
+    source: "nova 21.0.0 release notes (prelude: servers with accelerator devices via Cyborg)",
+  },
+  {
+    names: ["hw:cpu_dedicated_mask"],
+    added: "victoria",
+    source: "nova 22.0.0 release notes, use-pcpu-and-vcpu-in-one-instance-0ea66aeb9c2970de.yaml",
+  },
+  {
+    names: ["hw:tpm_model", "hw:tpm_version"],
+    added: "victoria",
+    source: "nova 22.0.0 release notes, emulated-tpm-cb277659fc2f9660.yaml",
+  },
+  {
+    names: ["hw:vif_multiqueue_enabled"],
+    added: "yoga",
+    source: "nova 25.0.0 release notes, flavor-based-multiqueue-configuration-41e2cbc4ca024682.yaml",
+  },
+  {
+    names: ["hw:locked_memory"],
+    added: "zed",
+    source: "nova 26.0.0 release notes, new_locked_memory_option-b68a031779366828.yaml",
+  },
+  {
+    names: ["hw:viommu_model"],
+    added: "zed",
+    source: "nova 26.0.0 release notes, guest-iommu-device-4795c3a060aca424.yaml",
+  },
+];
+
+/** Enum values added to a key after Ussuri. */
+export const VALUE_CHANGES: readonly { readonly name: string; readonly value: string; readonly added: string; readonly source: string }[] = [
+  {
+    name: "hw:cpu_policy",
+    value: "mixed",
+    added: "victoria",
+    source: "nova 22.0.0 release notes, use-pcpu-and-vcpu-in-one-instance-0ea66aeb9c2970de.yaml",
+  },
+  {
+    name: "hw:pci_numa_affinity_policy",
+    value: "socket",
+    added: "wallaby",
+    source: "openstack/nova-specs specs/wallaby/implemented/pci-socket-affinity.rst",
+  },
+];
+
+/** The powervm validators, registered from Ussuri (the 2.86 release note lists the namespace) until the
+ * driver's removal in Zed 26.0.0 (release note remove-powervm-6132cc10255ca205.yaml). Transcribed from
+ * openstack/nova nova/api/validation/extra_specs/powervm.py at 874c2fe32959793ec6529a7230af40866c9dc919. */
+const POWERVM_PROC_UNITS: ExtraSpecValue = { type: "str", pattern: "\\d+\\.\\d+" };
+const POWERVM_WEIGHT: ExtraSpecValue = { type: "int", min: 0, max: 255 };
+export const POWERVM_VALIDATORS: readonly ExtraSpecValidator[] = [
+  { name: "powervm:availability_priority", value: POWERVM_WEIGHT },
+  { name: "powervm:dedicated_proc", value: { type: "bool" } },
+  {
+    name: "powervm:dedicated_sharing_mode",
+    value: { type: "str", enum: ["share_idle_procs", "keep_idle_procs", "share_idle_procs_active", "share_idle_procs_always"] },
+  },
+  { name: "powervm:max_mem", value: { type: "int", min: 256 } },
+  { name: "powervm:max_proc_units", value: POWERVM_PROC_UNITS },
+  { name: "powervm:max_vcpu", value: { type: "int", min: 1 } },
+  { name: "powervm:min_mem", value: { type: "int", min: 256 } },
+  { name: "powervm:min_proc_units", value: POWERVM_PROC_UNITS },
+  { name: "powervm:min_vcpu", value: { type: "int", min: 1 } },
+  { name: "powervm:proc_units", value: POWERVM_PROC_UNITS },
+  {
+    name: "powervm:processor_compatibility",
+    value: { type: "str", enum: ["default", "POWER6", "POWER6+", "POWER6_Enhanced", "POWER6+_Enhanced", "POWER7", "POWER8"] },
+  },
+  { name: "powervm:shared_proc_pool_name", value: { type: "str" } },
+  { name: "powervm:shared_weight", value: POWERVM_WEIGHT },
+  { name: "powervm:srr_capability", value: { type: "bool" } },
+  { name: "powervm:uncapped", value: { type: "bool" } },
+];
+
+/**
+ * The hypervisor-id key. Rocky (18.0.0) introduced the flavor key `hide_hypervisor_id` (nova
+ * doc/source/user/flavors.rst: "versionadded 18.0.0 (Rocky)"; before, only the image property
+ * `img_hide_hypervisor_id`). `hw:hide_hypervisor_id` arrived in 22.0.0 (Victoria) and was backported to
+ * 21.1.2 (Ussuri) and 20.6.1 (Train) (release note bug-1841932-c871ac7b3b05d67e.yaml): earlier point
+ * releases ignore it (Train) or refuse it with HTTP 400 (Ussuri 21.0.0 - 21.1.1). The old key is still
+ * registered in Zed, as deprecated.
+ */
+export const HIDE_HYPERVISOR_ID = {
+  key: "hw:hide_hypervisor_id",
+  oldKey: "hide_hypervisor_id",
+  oldFrom: "rocky",
+  /** The first release whose every point release knows the new key. */
+  newFrom: "victoria",
+} as const;
+
+// ---------------------------------------------------------------------------------------------------
+// The registry of a release
+
+/** The Python name regex of a validator, built as base.py `__post_init__` does. */
+export function nameRegex(v: ExtraSpecValidator): string {
+  let regex = v.name;
+  for (const p of v.parameters ?? []) regex = regex.replace(`{${p.name}}`, `(?P<${p.name}>${p.pattern})`);
+  return regex;
+}
+
+/** The namespace regex a validator registers (validators.py `load_validators`), if its name has one. */
+export function namespaceOf(v: ExtraSpecValidator): string | undefined {
+  const regex = nameRegex(v);
+  return regex.includes(":") ? regex.split(":", 1)[0] : undefined;
+}
+
+/** Python's `re.fullmatch(pattern, s)` for the regexes Nova uses (named groups are the only syntax that
+ * differs in JavaScript). */
+const compiled = new Map<string, RegExp>();
+function fullMatch(pattern: string, s: string): boolean {
+  let re = compiled.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^(?:${pattern.replace(/\(\?P</g, "(?<")})$`);
+    compiled.set(pattern, re);
+  }
+  return re.test(s);
+}
+
+/** What a release's Compute API validates, and how sure the table is. */
+export interface Registry {
+  readonly release: Release;
+  readonly validators: readonly ExtraSpecValidator[];
+  readonly namespaces: readonly string[];
+  /** True when the table is the release's own (Ussuri ... Zed); after Zed it is only a lower bound. */
+  readonly exact: boolean;
+}
+
+const addedIn = new Map(KEY_CHANGES.flatMap((c) => c.names.map((n) => [n, c.added] as const)));
+
+const registries = new Map<string, Registry>();
+
+/** The validators the Compute API of `releaseName` registers (Ussuri on), per the table. */
+export function registry(releaseName: string): Registry {
+  const rel = release(releaseName);
+  const cached = registries.get(rel.name);
+  if (cached) return cached;
+  const validators: ExtraSpecValidator[] = [];
+  for (const v of ZED_VALIDATORS) {
+    const added = addedIn.get(v.name);
+    if (added !== undefined && !atLeast(rel.name, added)) continue;
+    const late = VALUE_CHANGES.filter((c) => c.name === v.name && !atLeast(rel.name, c.added)).map((c) => c.value);
+    validators.push(late.length > 0 && v.value.enum ? { ...v, value: { ...v.value, enum: v.value.enum.filter((e) => !late.includes(e)) } } : v);
+  }
+  if (!atLeast(rel.name, "zed")) validators.push(...POWERVM_VALIDATORS);
+  const namespaces = [...new Set(validators.map(namespaceOf).filter((n): n is string => n !== undefined))].sort();
+  const r: Registry = { release: rel, validators, namespaces, exact: !atLeast(rel.name, "2023.1") };
+  registries.set(rel.name, r);
+  return r;
+}
+
+/** The validator that checks `key` (validators.py: exact name first, then the first regex match). */
+export function validatorFor(reg: Registry, key: string): ExtraSpecValidator | undefined {
+  return reg.validators.find((v) => v.name === key) ?? reg.validators.find((v) => fullMatch(nameRegex(v), key));
+}
+
+/** The validated namespace `key` is in, when no validator matches it Nova refuses it. */
+export function validatedNamespace(reg: Registry, key: string): string | undefined {
+  if (!key.includes(":")) return undefined;
+  const prefix = key.split(":", 1)[0]!;
+  return reg.namespaces.find((ns) => fullMatch(ns, prefix));
+}
+
+// oslo_utils.strutils TRUE_STRINGS / FALSE_STRINGS, compared stripped and lower-cased (bool_from_string).
+const BOOLEAN_STRINGS = ["1", "t", "true", "on", "y", "yes", "0", "f", "false", "off", "n", "no"];
+
+/** Python's int(s): surrounding blanks, a sign and digit-separating underscores are accepted. */
+function pythonInt(s: string): number | undefined {
+  return /^\s*[+-]?\d+(_\d+)*\s*$/.test(s) ? Number(s.trim().replace(/_/g, "")) : undefined;
+}
+
+/** Why `value` fails a validator's value rule (base.py `_validate_int/_bool/_str`), or undefined. */
+export function valueProblem(rule: ExtraSpecValue, value: string): string | undefined {
+  const shown = JSON.stringify(value);
+  if (rule.type === "bool") {
+    return BOOLEAN_STRINGS.includes(value.trim().toLowerCase()) ? undefined : `${shown} is not a boolean (true/false, yes/no, on/off, 1/0)`;
+  }
+  if (rule.type === "int") {
+    const n = pythonInt(value);
+    if (n === undefined) return `${shown} is not an integer`;
+    if (rule.max !== undefined && n > rule.max) return `${shown} is greater than ${rule.max}`;
+    if (rule.min !== undefined && n < rule.min) return `${shown} is less than ${rule.min}`;
+    return undefined;
+  }
+  if (rule.pattern !== undefined) return fullMatch(rule.pattern, value) ? undefined : `${shown} does not match ${rule.pattern}`;
+  if (rule.enum !== undefined && !rule.enum.includes(value)) return `${shown} is not one of ${rule.enum.join(", ")}`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A flavor's extra specs on a release
+
+export interface ExtraSpecFinding {
+  /** The key as the user wrote it. */
+  readonly key: string;
+  /** An error refuses the config; a warning is reported and the spec is kept. */
+  readonly level: "error" | "warning";
+  readonly message: string;
+}
+
+export interface ReleaseExtraSpecs {
+  /** The extra specs as this release's Nova gets them (keys translated where the release needs it). */
+  readonly specs: Record<string, string>;
+  readonly findings: ExtraSpecFinding[];
+}
+
+const label = (r: Release) => `Nova ${r.nova} (${r.name})`;
+
+/**
+ * Checks a flavor's extra specs against `releaseName` and writes them the way that release knows them.
+ * Used by config validation (the findings, with key paths) and by the flavor renderer (the specs), so both
+ * see the same translation.
+ */
+export function extraSpecsForRelease(specs: Readonly<Record<string, string>>, releaseName: string): ReleaseExtraSpecs {
+  const rel = release(releaseName);
+  const out: Record<string, string> = {};
+  const findings: ExtraSpecFinding[] = [];
+  const error = (key: string, message: string) => findings.push({ key, level: "error", message });
+  const warn = (key: string, message: string) => findings.push({ key, level: "warning", message });
+  const reg = validatesExtraSpecs(rel.name) ? registry(rel.name) : undefined;
+  // Problems a release after Zed may not have: the table cannot vouch for them there.
+  const refuse = (key: string, message: string) => (reg?.exact === false ? warn : error)(key, message);
+  const h = HIDE_HYPERVISOR_ID;
+
+  for (const [key, value] of Object.entries(specs)) {
+    if (key === h.key || key === h.oldKey) {
+      if (!atLeast(rel.name, h.oldFrom)) {
+        error(key, `${label(rel)} has no flavor extra spec that hides the hypervisor id (${h.oldKey} arrived in rocky); set the image property img_hide_hypervisor_id=true instead`);
+        continue;
+      }
+      if (key === h.key && !atLeast(rel.name, h.newFrom)) {
+        if (h.oldKey in specs) {
+          error(key, `${h.oldKey} is set too, and on ${rel.name} ${h.key} is written as ${h.oldKey}: give only one`);
+          continue;
+        }
+        warn(
+          key,
+          `written to Nova as ${h.oldKey}, which every ${rel.name} release knows: ${h.key} arrived only in Nova 22.0.0 (victoria) ` +
+            `and, backported, 21.1.2 (ussuri) and 20.6.1 (train) (bug 1841932)`,
+        );
+        out[h.oldKey] = value;
+        continue;
+      }
+    }
+    out[key] = value;
+
+    if (!reg) {
+      // Before Ussuri the API checks nothing: a key from a later release is accepted and ignored.
+      const added = addedIn.get(key);
+      if (added !== undefined && !atLeast(rel.name, added)) {
+        error(key, `arrived in ${label(release(added))}; ${label(rel)} accepts it and ignores it`);
+      }
+      continue;
+    }
+    const v = validatorFor(reg, key);
+    if (v === undefined) {
+      const ns = validatedNamespace(reg, key);
+      if (ns === undefined) continue;
+      const added = addedIn.get(key);
+      if (added !== undefined) {
+        error(key, `arrived in ${label(release(added))}; ${label(rel)} refuses it with HTTP 400`);
+      } else if (reg.exact) {
+        error(key, `is not an extra spec ${label(rel)} knows; its API refuses unknown keys in the ${ns.split("(")[0]} namespace with HTTP 400`);
+      } else {
+        warn(
+          key,
+          `is not in the extra-spec table, which is exact up to zed (Nova 26); ${label(rel)} refuses it with HTTP 400 unless it added the key`,
+        );
+      }
+      continue;
+    }
+    const problem = valueProblem(v.value, value);
+    if (problem !== undefined) {
+      const late = VALUE_CHANGES.find((c) => c.name === v.name && c.value === value && !atLeast(rel.name, c.added));
+      refuse(
+        key,
+        late
+          ? `${JSON.stringify(value)} arrived in ${label(release(late.added))}; ${label(rel)} refuses it with HTTP 400`
+          : `${problem}; ${label(rel)} refuses it with HTTP 400` + (reg.exact ? "" : " (by Nova 26's rule; a later release may accept it)"),
+      );
+    }
+    if (v.deprecated && key === h.oldKey && atLeast(rel.name, h.newFrom)) warn(key, `is deprecated (Nova 26 registers it so); write ${h.key}, which every release from victoria on knows`);
+  }
+  return { specs: out, findings };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PCI NUMA policies
+
+/** The flavor extra spec that sets a PCI NUMA policy for the whole instance (Ussuri on). */
+export const PCI_NUMA_POLICY_KEY = "hw:pci_numa_affinity_policy";
+
+/** Why a `[pci] alias` numa_policy is refused on a release, or undefined: `socket` arrived with the same
+ * Wallaby feature as the flavor value (VALUE_CHANGES); an older Nova's alias schema refuses it
+ * (nova/pci/request.py, PciInvalidAlias). */
+export function aliasNumaPolicyProblem(policy: string, releaseName: string): string | undefined {
+  const late = VALUE_CHANGES.find((c) => c.name === PCI_NUMA_POLICY_KEY && c.value === policy && !atLeast(releaseName, c.added));
+  return late && `${JSON.stringify(policy)} arrived in ${label(release(late.added))}; ${label(release(releaseName))} refuses the [pci] alias with it`;
+}
+
+/** Whether a site sets a PCI NUMA policy anywhere: an alias `numa_policy` or a flavor's extra spec. */
+export function usesPciNumaPolicy(
+  devices: readonly { readonly numaPolicy?: string }[],
+  flavors: readonly { readonly extraSpecs: Readonly<Record<string, string>> }[],
+): boolean {
+  return devices.some((d) => d.numaPolicy !== undefined) || flavors.some((f) => f.extraSpecs[PCI_NUMA_POLICY_KEY] !== undefined);
+}
+
+/**
+ * Whether Nova gives a guest of this flavor a NUMA topology, from the flavor alone (an image may add
+ * hw_numa_nodes or hw_cpu_policy). nova/virt/hardware.py `numa_get_constraints` builds one only for
+ * `hw:numa_nodes`, `hw:mem_page_size`, `hw:pmem` labels, or a CPU policy of dedicated or mixed, which
+ * `hw:cpu_policy` sets, or a `resources[N]:PCPU` request without it (`_get_vcpu_pcpu_resources`).
+ * Checked against Nova's own function by test/nova_conformance.py.
+ */
+export function flavorHasNumaTopology(specs: Readonly<Record<string, string>>): boolean {
+  // Nova reads these with `if not value`: an empty string is unset.
+  const set = (k: string) => (specs[k] ?? "") !== "";
+  if (set("hw:numa_nodes") || set("hw:mem_page_size")) return true;
+  if ((specs["hw:pmem"] ?? "").split(",").some((label) => label.trim() !== "")) return true;
+  const policy = specs["hw:cpu_policy"];
+  if (policy !== undefined && policy !== "") return policy === "dedicated" || policy === "mixed";
+  // re.match('resources([1-9][0-9]*)?:PCPU', key): a prefix match; unparsable counts are skipped.
+  const pcpus = Object.entries(specs)
+    .filter(([k]) => /^resources([1-9][0-9]*)?:PCPU/.test(k))
+    .reduce((sum, [, v]) => sum + (pythonInt(v) ?? 0), 0);
+  return pcpus !== 0;
+}
+
+/** What gives a guest a NUMA topology, for messages. */
+export const NUMA_TOPOLOGY_HINT =
+  "add hw:numa_nodes (or hw:cpu_policy dedicated or mixed, hw:mem_page_size, hw:pmem, resources:PCPU; " +
+  "nova/virt/hardware.py numa_get_constraints), or set hw_numa_nodes or hw_cpu_policy on the image";
