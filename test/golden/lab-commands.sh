@@ -128,11 +128,11 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
 # 4. charm options in lab-controller:lab-openstack
 (
 export PCIPT_CHARM_CONFIG='nova-cloud-controller:
-  pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]'\''
+  pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592","device_type":"type-PF"}]'\''
   scheduler-default-filters: RetryFilter,AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,DifferentHostFilter,SameHostFilter,AggregateInstanceExtraSpecsFilter,PciPassthroughFilter
   console-access-protocol: novnc
 nova-compute:
-  pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]'\''
+  pci-alias: '\''[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592","device_type":"type-PF"}]'\''
   pci-passthrough-whitelist: '\''[{"vendor_id":"10de","product_id":"2230","address":"0000:41:00.0"},{"vendor_id":"10de","product_id":"2230","address":"0000:c1:00.0"},{"vendor_id":"8086","product_id":"1592","address":"0000:21:00.0"}]'\''
 '
   set -eu
