@@ -214,7 +214,7 @@ function suggestAliases(groups: readonly PciFunction[]): string[] {
 }
 
 function hostIommu(functions: readonly PciFunction[]): "intel" | "amd" | undefined {
-  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (which use amd_iommu).
+  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (AMD-Vi IOMMU).
   const vendors = new Set(functions.filter((f) => f.classCode === "0600" && /^[0-9a-f]{4}:00:/.test(f.address)).map((f) => f.vendorId));
   if (vendors.size !== 1) return undefined;
   const v = [...vendors][0];
