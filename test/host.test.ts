@@ -64,11 +64,11 @@ test("kernel options: the runbook's options for dev, in a stable order", () => {
     "intel_iommu=on",
     "vfio_iommu_type1.allow_unsafe_interrupts=1",
     "modprobe.blacklist=nvidiafb,nouveau",
-    "vfio-pci.ids=10de:1bb0",
+    "vfio-pci.ids=10de:10f0,10de:1bb0",
   ]);
   assert.equal(
     kernelCmdline(loadStack("dev")),
-    "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0",
+    "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:10f0,10de:1bb0",
   );
 });
 
@@ -91,7 +91,7 @@ test("kernel options: no blacklist option without drivers, and never a duplicate
       raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:85:00.0"] });
     }),
   );
-  assert.deepEqual(kernelOptions(site), ["intel_iommu=on", "vfio-pci.ids=10de:1bb0"]);
+  assert.deepEqual(kernelOptions(site), ["intel_iommu=on", "vfio-pci.ids=10de:10f0,10de:1bb0"]);
 });
 
 test("kernel options: never amd_iommu=on; an AMD host with nothing asked has none, and no grub drop-in", () => {
@@ -122,7 +122,8 @@ test("kernel options: never amd_iommu=on; an AMD host with nothing asked has non
 });
 
 test("vfioIds: device ids and companions, sorted, without duplicates", () => {
-  assert.deepEqual(vfioIds(loadStack("dev")), ["10de:1bb0"]);
+  // The P5000 and its HDMI audio (the runbook leaves the audio out).
+  assert.deepEqual(vfioIds(loadStack("dev")), ["10de:10f0", "10de:1bb0"]);
   assert.deepEqual(vfioIds(loadStack("lab")), ["10de:1aef", "10de:2230", "8086:1592"]);
   const site = requireSiteConfig(
     editStack("lab", (raw) => {
