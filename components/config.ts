@@ -286,7 +286,8 @@ const jujuSchema = mapping({
 export const BINDINGS = ["modprobe", "driver-override", "rc-local"] as const;
 
 const hostSchema = mapping({
-  /** CPU vendor: `intel_iommu=on` or `amd_iommu=on`. */
+  /** CPU vendor: `intel` adds `intel_iommu=on`; `amd` adds nothing (the AMD IOMMU is on by default, and
+   * the kernel knows no `amd_iommu=on`). */
   iommu: z.enum(["intel", "amd"], { error: (i) => `${quote(i.input)} is not intel or amd` }),
   /** Adds `iommu=pt` (passthrough mode for host devices). */
   iommuPassthrough: bool.default(false),

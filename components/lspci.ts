@@ -1,8 +1,8 @@
-// lspci import: turns `lspci -nn` / `lspci -nnk` output (optionally `-D`) into the `devices` and
-// `host.blacklistDrivers` of a site configuration. Pure: no Pulumi import, no I/O; the CLI is
+// lspci import: turns `lspci -nn` / `-nnk` / `-nnvvv` / `-nnkvvv` output (optionally `-D`) into the
+// `devices` and `host.blacklistDrivers` of a site configuration. Pure: no Pulumi import, no I/O; the CLI is
 // scripts/import-lspci.ts. The runbook derives exactly these values by hand from lspci ("Determine the
 // vendor and product ID ... the PCI device IDs ... which driver we are blacklisting ... Kernel modules").
-import { Document, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { Document, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { NAMESPACE, normalizePciAddress } from "./config";
 
 /** One PCI function as lspci printed it. */
@@ -25,6 +25,12 @@ export interface PciFunction {
   modules: string[];
   /** `-k`: `Subsystem:`. */
   subsystem?: string;
+  /** -v: its capability list as lspci could read it: `read`, or `denied` when lspci printed
+   * `Capabilities: <access denied>` (not root: only the first 64 bytes of config space are readable).
+   * Undefined when the input shows no capability line for it (`-nn`, `-nnk`). */
+  capabilities?: "read" | "denied";
+  /** -v: the "Single Root I/O Virtualization (SR-IOV)" capability, with -vv its `Total VFs`. */
+  sriov?: { totalVfs?: number };
 }
 
 export interface LspciParse {
@@ -42,6 +48,13 @@ const SUFFIX = /\s*\((?:rev [0-9a-fA-F]{2}|prog-if [0-9a-fA-F]{2}(?: \[[^\]]*\])
 const IDS_AT_END = /^(.*?)\s*\[([0-9a-fA-F]{4}):([0-9a-fA-F]{4})\]$/;
 const CLASS = /^(.*?)\s*\[([0-9a-fA-F]{4})\]:\s*(.*)$/;
 const DETAIL = /^\s+(Subsystem|Kernel driver in use|Kernel modules):\s*(.*?)\s*$/;
+// One capability of -v: `Capabilities: [160] NAME`, with -vv `[160 v1]`; as non-root lspci cannot read the
+// list and prints `Capabilities: <access denied>` once (pciutils ls-caps.c show_caps, ls-ecaps.c
+// show_ext_caps, cap_sriov).
+const CAPABILITY = /^\s+Capabilities: (?:\[[0-9a-fA-F]+(?: v\d+)?\] (.*?)|(<access denied>))\s*$/;
+const SRIOV_NAME = "Single Root I/O Virtualization (SR-IOV)";
+// -vv, inside the SR-IOV capability: `Initial VFs: 128, Total VFs: 128, Number of VFs: 0, ...`.
+const TOTAL_VFS = /^\s+Initial VFs: \d+, Total VFs: (\d+),/;
 
 /** Parses one device line of `lspci -nn`, or undefined when it is not one. */
 function parseDeviceLine(line: string): PciFunction | undefined {
@@ -67,9 +80,25 @@ function parseDeviceLine(line: string): PciFunction | undefined {
   };
 }
 
+/** Takes what a detail line of -v says about the capability list, if anything. */
+function readCapability(f: PciFunction, line: string): void {
+  const cap = CAPABILITY.exec(line);
+  if (cap) {
+    if (cap[2] !== undefined) f.capabilities = "denied";
+    else {
+      f.capabilities ??= "read";
+      if (cap[1] === SRIOV_NAME) f.sriov = {};
+    }
+    return;
+  }
+  const vfs = TOTAL_VFS.exec(line);
+  if (vfs && f.sriov && f.sriov.totalVfs === undefined) f.sriov.totalVfs = Number(vfs[1]);
+}
+
 /**
- * Reads `lspci -nn` or `lspci -nnk` output (also `-D`, `-v`). Never throws: a line that is not lspci's is
- * counted in `skippedLines`, and detail lines attach only to the device line right above them.
+ * Reads `lspci -nn` or `lspci -nnk` output, also with `-D` and `-v` / `-vv` / `-vvv`. Never throws: a
+ * line that is not lspci's is counted in `skippedLines`, and detail lines attach only to the device line
+ * right above them.
  */
 export function parseLspci(text: string): LspciParse {
   const functions: PciFunction[] = [];
@@ -89,7 +118,8 @@ export function parseLspci(text: string): LspciParse {
         if (d[1] === "Subsystem") current.subsystem = value;
         else if (d[1] === "Kernel driver in use") current.driver = value || undefined;
         else current.modules = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      } else if (!current) skippedLines++;
+      } else if (current) readCapability(current, line);
+      else skippedLines++;
       // Other detail lines of -v (Flags, Memory at ...) are lspci's but carry nothing we need.
       continue;
     }
@@ -149,6 +179,10 @@ export interface DeviceSuggestion {
   readonly companions: string[];
   /** For a comment above the entry: `NVIDIA Corporation GP104GL [Quadro P5000] (VGA compatible controller)`. */
   readonly description: string;
+  /** `type-PF` when lspci -v showed the SR-IOV capability: Nova sees such a device as a PF (see sriovWhy). */
+  readonly deviceType?: "type-PF";
+  /** The capability's `Total VFs` (-vv), for the comment. */
+  readonly totalVfs?: number;
 }
 
 export interface LspciImport {
@@ -180,7 +214,7 @@ function suggestAliases(groups: readonly PciFunction[]): string[] {
 }
 
 function hostIommu(functions: readonly PciFunction[]): "intel" | "amd" | undefined {
-  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (which use amd_iommu).
+  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (AMD-Vi IOMMU).
   const vendors = new Set(functions.filter((f) => f.classCode === "0600" && /^[0-9a-f]{4}:00:/.test(f.address)).map((f) => f.vendorId));
   if (vendors.size !== 1) return undefined;
   const v = [...vendors][0];
@@ -231,6 +265,15 @@ export function importLspci(text: string, selection: Selection = DEFAULT_SELECTI
         if (id !== idOf(first) && !companions.includes(id)) companions.push(id);
       }
     }
+    const denied = members.filter((m) => m.capabilities === "denied");
+    if (denied.length > 0) {
+      warnings.push(
+        `${denied.map((m) => m.address).join(", ")}: SR-IOV capability could not be read (lspci printed "Capabilities: <access denied>"): ` +
+          `run it as root (sudo lspci -nnkvvv); a device that can do SR-IOV needs deviceType: type-PF`,
+      );
+    }
+    const sriov = members.filter((m) => m.sriov !== undefined);
+    const totalVfs = Math.max(0, ...sriov.map((m) => m.sriov!.totalVfs ?? 0));
     return {
       alias: aliases[i]!,
       vendorId: first.vendorId,
@@ -238,6 +281,8 @@ export function importLspci(text: string, selection: Selection = DEFAULT_SELECTI
       addresses: members.map((m) => m.address),
       companions,
       description: `${first.description} (${first.className})`,
+      ...(sriov.length > 0 ? { deviceType: "type-PF" as const } : {}),
+      ...(totalVfs > 0 ? { totalVfs } : {}),
     };
   });
 
@@ -260,6 +305,11 @@ export function importLspci(text: string, selection: Selection = DEFAULT_SELECTI
   }
   if (selected.some((f) => f.classCode.startsWith("03")) && selected.every((f) => f.driver === undefined && f.modules.length === 0)) {
     warnings.push("no drivers to blacklist: the input has no `Kernel driver in use` / `Kernel modules` lines (use `lspci -nnk`)");
+  }
+  if (selected.length > 0 && selected.every((f) => f.capabilities === undefined)) {
+    warnings.push(
+      "SR-IOV capability not known: the input has no `Capabilities` lines (use `sudo lspci -nnkvvv`); a device that can do SR-IOV needs deviceType: type-PF",
+    );
   }
   for (const name of blacklist) {
     const users = unique.filter((f) => !selectedAddresses.has(f.address) && f.driver !== undefined && moduleKey(f.driver) === moduleKey(name));
@@ -287,6 +337,17 @@ function flowSeq(items: readonly (string | Scalar)[]): YAMLSeq {
 
 const comment = (lines: readonly string[]): string => lines.map((l) => ` ${l}`).join("\n");
 
+/** Why an SR-IOV capable device is proposed as `type-PF`: the comment above it in the snippet. */
+function sriovWhy(totalVfs: number | undefined): string[] {
+  return [
+    `SR-IOV capable (lspci: "${SRIOV_NAME}"${totalVfs !== undefined ? `, Total VFs: ${totalVfs}` : ""}): libvirt reports a`,
+    "device with sriov_totalvfs > 0 as having VFs even when none are created, Nova's libvirt driver then",
+    "records it as type-PF (nova/virt/libvirt, _get_pcidev_info), and PciDeviceStats drops PFs from every",
+    "request that does not ask for type-PF (nova/pci/stats.py): without it no flavor asking for this alias",
+    "is ever scheduled.",
+  ];
+}
+
 /**
  * The YAML snippet to paste under `config:` of Pulumi.<stack>.yaml: `pci-passthrough:devices` and
  * `pci-passthrough:host` (its blacklistDrivers, and iommu when the input showed the host bridge).
@@ -303,6 +364,11 @@ export function renderSnippet(result: LspciImport, source = "lspci"): string {
     m.set("productId", quoted(d.productId));
     m.set("addresses", flowSeq(d.addresses.map(quoted)));
     if (d.companions.length > 0) m.set("companions", flowSeq(d.companions.map(quoted)));
+    if (d.deviceType !== undefined) {
+      const key = new Scalar("deviceType");
+      key.commentBefore = comment(sriovWhy(d.totalVfs));
+      m.add(new Pair(key, d.deviceType));
+    }
     devices.add(m);
   }
   root.set(`${NAMESPACE}:devices`, devices);

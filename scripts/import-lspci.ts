@@ -1,17 +1,18 @@
 // `npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [FILE | -]`: prints the `devices` and
-// `host.blacklistDrivers` of a site configuration from `lspci -nn` / `lspci -nnk` output (stdin when FILE
-// is absent or `-`). Exit 2 on bad options, an unreadable file, or when no device matched.
+// `host.blacklistDrivers` of a site configuration from `lspci -nn` / `-nnk` / `-nnkvvv` output (stdin when
+// FILE is absent or `-`). Exit 2 on bad options, an unreadable file, or when no device matched.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_SELECTION, importLspci, parseClassOption, parseIdOption, renderSnippet, type Selection } from "../components/lspci";
 
 const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [FILE | -]
-  Reads \`lspci -nn\` or \`lspci -nnk\` output (from FILE, or stdin when FILE is absent or -) and prints
-  pci-passthrough:devices and pci-passthrough:host.blacklistDrivers as YAML for Pulumi.<stack>.yaml.
+  Reads \`lspci -nn\`, \`-nnk\` or \`-nnkvvv\` output (from FILE, or stdin when FILE is absent or -) and
+  prints pci-passthrough:devices and pci-passthrough:host.blacklistDrivers as YAML for Pulumi.<stack>.yaml.
   --class CC     select a PCI class by prefix, 2 or 4 hex digits (03 = display controllers, 0200 = Ethernet);
                  repeatable; default 03
   --id VVVV:PPPP select a vendor:product id, e.g. 10de:1bb0; repeatable
-  Run on a GPU host: lspci -nnk > lspci.txt   (-k adds the kernel modules to blacklist)
+  Run on a GPU host: sudo lspci -nnkvvv > lspci.txt   (-k adds the kernel modules to blacklist; -vvv, as
+  root, the SR-IOV capability, for which it proposes deviceType: type-PF)
 `;
 
 function fail(message: string, usage = true): never {

@@ -36,7 +36,7 @@ test("MAAS tag: created with comment (and its claim) and kernel options; update 
   assert.deepEqual(first.tags["pci-pass"], {
     name: "pci-pass",
     comment: `PCI Passthrough kernel parameters [pci-passthrough claim ${claim}]`,
-    kernel_opts: "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:1bb0",
+    kernel_opts: "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:10f0,10de:1bb0",
     definition: "",
     machines: [],
   });

@@ -53,7 +53,9 @@ describe("example stacks", () => {
       blacklistDrivers: ["nvidiafb", "nouveau"],
       binding: "modprobe",
     });
-    assert.deepEqual(c.devices, [{ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0", "0000:84:00.0"], companions: [] }]);
+    assert.deepEqual(c.devices, [
+      { alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0", "0000:84:00.0"], companions: ["10de:10f0"] },
+    ]);
     assert.deepEqual(c.openstack, { release: "yoga", consoleAccessProtocol: "spice" });
     assert.deepEqual(c.flavors, [{ name: "m1.gpu", ram: 8192, vcpus: 8, disk: 100, pci: { gpu: 1 }, extraSpecs: {} }]);
     assert.deepEqual(c.smokeTest?.servers, [

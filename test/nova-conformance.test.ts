@@ -1,12 +1,13 @@
 // The rendered Nova configuration checked by Nova itself (Debian python3-nova, Nova 26 Zed), through
-// test/nova_conformance.py: alias parser, device_spec whitelist, extra-spec validators, PciDeviceStats
-// scheduling and the filter registry.
+// test/nova_conformance.py: alias parser, device_spec whitelist, extra-spec validators, the libvirt
+// driver's device reporting, PciDeviceStats scheduling and the filter registry.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { requireSiteConfig, type DeviceConfig, type SiteConfig } from "../components/config";
+import { parseLspci } from "../components/lspci";
 import { atLeast } from "../components/render/releases";
 import { charmOptions, flavorSpecs, schedulerFilters, type CharmOptions, type FlavorSpec } from "../components/render/nova";
 import { extraSpecsForRelease, flavorHasNumaTopology, registry, type ExtraSpecValidator } from "../components/render/extra-specs";
@@ -16,30 +17,63 @@ import { ROOT, editStack, loadStack, needTool } from "./helpers";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.join(ROOT, "test", "nova_conformance.py");
-const skip = needTool(PYTHON, "python3-nova", ["-c", "import nova.pci.request"]);
+// libvirt (python3-libvirt) only so that Nova's libvirt Host can be built; nothing connects to a daemon.
+const skip = needTool(PYTHON, "python3-nova python3-libvirt", ["-c", "import nova.pci.request, libvirt"]);
+
+interface HostDevice {
+  alias: string;
+  vendor_id: string;
+  product_id: string;
+  address: string;
+  /** The function's sysfs sriov_totalvfs: above 0, libvirt reports virtual functions and Nova a PF. */
+  sriov_totalvfs: number;
+  /** A VF's PF (sysfs physfn). */
+  physfn: string | null;
+}
 
 interface Input {
   charm: CharmOptions;
-  devices: Array<{ alias: string; vendor_id: string; product_id: string; address: string; dev_type: string }>;
+  devices: HostDevice[];
   flavors: FlavorSpec[];
   check_filters: boolean;
   extra_spec_cases?: [string, string][];
   numa_cases?: Array<{ vcpus: number; memory_mb: number; extra_specs: Record<string, string> }>;
 }
 
-/** The script's input: rendered options and flavors; the devices of one GPU host straight from config. */
+/** The hardware as the lspci captures show it: vendor:product -> Total VFs of its SR-IOV capability. */
+const CAPTURED_TOTAL_VFS: ReadonlyMap<string, number> = (() => {
+  const dir = path.join(ROOT, "test", "fixtures", "lspci");
+  const vfs = new Map<string, number>();
+  for (const file of readdirSync(dir)) {
+    for (const f of parseLspci(readFileSync(path.join(dir, file), "utf8")).functions) {
+      if (f.sriov) vfs.set(`${f.vendorId}:${f.productId}`, Math.max(vfs.get(`${f.vendorId}:${f.productId}`) ?? 0, f.sriov.totalVfs ?? 1));
+    }
+  }
+  return vfs;
+})();
+
+/**
+ * One configured device on a GPU host as its sysfs would show it: SR-IOV capable when the captures show
+ * its model with the capability, or when the config says it is a PF (then one VF is enough: libvirt
+ * reports any sriov_totalvfs above 0). A configured VF gets a PF on its bus; Nova only records its address.
+ */
+function hostDevice(d: DeviceConfig, address: string): HostDevice {
+  const captured = CAPTURED_TOTAL_VFS.get(`${d.vendorId}:${d.productId}`);
+  return {
+    alias: d.alias,
+    vendor_id: d.vendorId,
+    product_id: d.productId,
+    address,
+    sriov_totalvfs: captured ?? (d.deviceType === "type-PF" ? 1 : 0),
+    physfn: d.deviceType === "type-VF" ? `${address.slice(0, address.lastIndexOf(":"))}:00.0` : null,
+  };
+}
+
+/** The script's input: rendered options and flavors; the devices of one GPU host from config and captures. */
 function input(s: SiteConfig): Input {
   return {
     charm: charmOptions(s),
-    devices: s.devices.flatMap((d) =>
-      d.addresses.map((address) => ({
-        alias: d.alias,
-        vendor_id: d.vendorId,
-        product_id: d.productId,
-        address,
-        dev_type: d.deviceType ?? "type-PCI",
-      })),
-    ),
+    devices: s.devices.flatMap((d) => d.addresses.map((address) => hostDevice(d, address))),
     flavors: flavorSpecs(s),
     // The installed Nova is Zed: older releases list filters that Zed no longer has, on purpose.
     check_filters: atLeast(s.openstack.release, "zed"),
@@ -48,6 +82,8 @@ function input(s: SiteConfig): Input {
 
 interface Report {
   aliases: Record<string, { numa_policy: string; specs: Array<Record<string, string>> }>;
+  /** dev_type per address, as Nova's libvirt code read the device. */
+  reported: Record<string, string>;
   alias_lines: string[];
   whitelist: { assignable: Array<Record<string, string>>; refused: Array<Record<string, string>> };
   flavors: Record<string, { requests: Record<string, number>; supported: boolean; without_devices: boolean; one_more_refused: Record<string, string> }>;
@@ -100,9 +136,11 @@ test("dev: Nova parses the alias and whitelist, validates m1.gpu and schedules i
 test("lab: two aliases with device_type and numa_policy, a two-alias flavor, user extra specs", { skip }, () => {
   const report = passes(input(loadStack("lab")));
   assert.deepEqual(report.aliases, {
-    nic: { numa_policy: "legacy", specs: [{ vendor_id: "8086", product_id: "1592" }] },
+    nic: { numa_policy: "legacy", specs: [{ vendor_id: "8086", product_id: "1592", dev_type: "type-PF" }] },
     rtx: { numa_policy: "preferred", specs: [{ vendor_id: "10de", product_id: "2230", dev_type: "type-PCI" }] },
   });
+  // The E810 can do SR-IOV (its lspci -vvv capture): Nova's libvirt code reads it as a PF.
+  assert.deepEqual(report.reported, { "0000:41:00.0": "type-PCI", "0000:c1:00.0": "type-PCI", "0000:21:00.0": "type-PF" });
   assert.equal(report.whitelist.assignable.length, 3);
   assert.equal(report.whitelist.refused.length, 6);
   assert.deepEqual(report.flavors["g2.rtx-nic"], {
@@ -112,6 +150,34 @@ test("lab: two aliases with device_type and numa_policy, a two-alias flavor, use
     one_more_refused: { rtx: "rtx:3", nic: "nic:2" },
   });
   assert.equal(report.flavors["g1.rtx"]!.supported, true);
+});
+
+test("SR-IOV capable devices are PFs to Nova: an alias without device_type type-PF is refused, with it the flavor fits", { skip }, () => {
+  // The lab's E810 with the deviceType the importer proposes: reported as a PF, and g2.rtx-nic fits (above).
+  // Without it, Nova's PciDeviceStats drops the PF from the request: the flavor fits no host.
+  const noType = variant("lab", (raw) => delete raw.devices[1].deviceType);
+  assert.equal(input(noType).devices.find((d) => d.alias === "nic")!.sriov_totalvfs, 128);
+  fails(input(noType), /FAIL: flavor g2\.rtx-nic: a GPU host with \{'rtx': 2, 'nic': 1\} cannot take \{'rtx': 2, 'nic': 1\}/);
+
+  // The runbook's P5000 has no SR-IOV: type-PCI, as before. A host whose P5000 did report VFs (the test
+  // side's flag) would never take m1.gpu ...
+  const dev = loadStack("dev");
+  assert.deepEqual(passes(input(dev)).reported, { "0000:83:00.0": "type-PCI", "0000:84:00.0": "type-PCI" });
+  const sriovHost = input(dev);
+  for (const d of sriovHost.devices) d.sriov_totalvfs = 16;
+  fails(sriovHost, /FAIL: flavor m1\.gpu: a GPU host with \{'gpu': 2\} cannot take \{'gpu': 1\}/);
+
+  // ... unless its config says type-PF: the alias asks for PFs and the flavor fits, one more does not.
+  const pf = variant("dev", (raw) => (raw.devices[0].deviceType = "type-PF"));
+  const report = passes(input(pf));
+  assert.deepEqual(report.reported, { "0000:83:00.0": "type-PF", "0000:84:00.0": "type-PF" });
+  assert.deepEqual(report.aliases.gpu!.specs, [{ vendor_id: "10de", product_id: "1bb0", dev_type: "type-PF" }]);
+  assert.deepEqual(report.flavors["m1.gpu"], { requests: { gpu: 1 }, supported: true, without_devices: false, one_more_refused: { gpu: "gpu:3" } });
+
+  // type-PF on a device that cannot do SR-IOV is refused as well: set it where lspci shows the capability.
+  const notSriov = input(pf);
+  for (const d of notSriov.devices) d.sriov_totalvfs = 0;
+  fails(notSriov, /FAIL: flavor m1\.gpu: a GPU host with \{'gpu': 2\} cannot take \{'gpu': 1\}/);
 });
 
 test("from zed on, every rendered filter exists in Nova's filter registry", { skip }, () => {

@@ -73,12 +73,12 @@ test("lab: several aliases give a JSON list with fixed key order; companions sta
     pciAliasEntries(s).map((e) => Object.keys(e)),
     [
       ["name", "vendor_id", "product_id", "device_type", "numa_policy"],
-      ["name", "vendor_id", "product_id"],
+      ["name", "vendor_id", "product_id", "device_type"],
     ],
   );
   assert.equal(
     pciAliasJson(s),
-    '[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592"}]',
+    '[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592","device_type":"type-PF"}]',
   );
   const whitelist = JSON.parse(pciWhitelistJson(s)) as Array<Record<string, string>>;
   assert.deepEqual(

@@ -4,7 +4,8 @@
 Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
 
   {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
-   "devices": [{"alias", "vendor_id", "product_id", "address", "dev_type"}],  # one GPU host, from config
+   "devices": [{"alias", "vendor_id", "product_id", "address",   # one GPU host, from config
+                "sriov_totalvfs", "physfn"}],  # what its sysfs says: VFs it can have, its PF if a VF
    "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site)
    "check_filters": bool,                     # release >= zed: the filter list must exist in Zed
    "extra_spec_cases": [[key, value]],        # optional: Nova's verdict on each (validators.validate)
@@ -12,7 +13,9 @@ Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one 
 
 Prints a JSON report on stdout and exits 0 when every check holds; otherwise prints
 "nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Nothing here trusts the renderer:
-the nova.conf [pci] section is written the way the charms write it and read back by oslo.config.
+the nova.conf [pci] section is written the way the charms write it and read back by oslo.config, and
+each device reaches PciDeviceStats the way nova-compute reports it: libvirt's node device XML, read by
+Nova's own libvirt code (python3-libvirt is needed to construct its Host; no connection is made).
 """
 
 import json
@@ -34,6 +37,7 @@ from nova.pci import stats as pci_stats  # noqa: E402
 from nova.pci import whitelist as pci_whitelist  # noqa: E402
 from nova.scheduler import filters as scheduler_filters  # noqa: E402
 from nova.virt import hardware  # noqa: E402
+from nova.virt.libvirt import host as libvirt_host  # noqa: E402
 
 CONF = nova.conf.CONF
 CONTROLLER, COMPUTE = "nova-cloud-controller", "nova-compute"
@@ -85,21 +89,76 @@ def other_address(address, taken):
     raise Failure("whitelist", f"no free function next to {address}")
 
 
+def pci_address_xml(address):
+    domain, bus, rest = address.split(":")
+    slot, function = rest.split(".")
+    return f"<address domain='0x{domain}' bus='0x{bus}' slot='0x{slot}' function='0x{int(function, 16)}'/>"
+
+
+def nodedev_name(address):
+    return "pci_" + address.replace(":", "_").replace(".", "_")
+
+
+def nodedev_xml(dev):
+    """The node device XML libvirt gives nova-compute for a PCI function (libvirt
+    src/conf/node_device_conf.c virNodeDeviceCapPCIDefFormat). A function whose sysfs sriov_totalvfs is
+    above 0 gets <capability type='virt_functions' maxCount='N'/> even when no VF is created: libvirt sets
+    the flag when num_virtual_functions > 0 || max_virtual_functions > 0 (virNodeDeviceGetPCISRIOVCaps,
+    max from sriov_totalvfs). A VF gets <capability type='phys_function'> with its PF's address."""
+    domain, bus, rest = dev["address"].split(":")
+    slot, function = rest.split(".")
+    caps = []
+    if dev.get("physfn"):
+        caps.append(f"<capability type='phys_function'>{pci_address_xml(dev['physfn'])}</capability>")
+    if dev["sriov_totalvfs"] > 0:
+        caps.append(f"<capability type='virt_functions' maxCount='{dev['sriov_totalvfs']}'/>")
+    return "\n".join([
+        "<device>",
+        f"  <name>{nodedev_name(dev['address'])}</name>",
+        "  <parent>computer</parent>",
+        "  <capability type='pci'>",
+        f"    <domain>{int(domain, 16)}</domain>",
+        f"    <bus>{int(bus, 16)}</bus>",
+        f"    <slot>{int(slot, 16)}</slot>",
+        f"    <function>{int(function, 16)}</function>",
+        f"    <product id='0x{dev['product_id']}'/>",
+        f"    <vendor id='0x{dev['vendor_id']}'/>",
+        *(f"    {c}" for c in caps),
+        "    <numa node='0'/>",
+        "  </capability>",
+        "</device>",
+    ])
+
+
+class NodeDevice:
+    """What Nova calls on a libvirt.virNodeDevice while reading a PCI device."""
+
+    def __init__(self, dev):
+        self._name = nodedev_name(dev["address"])
+        self._xml = nodedev_xml(dev)
+
+    def name(self):
+        return self._name
+
+    def XMLDesc(self, flags):
+        return self._xml
+
+    def parent(self):
+        return "computer"
+
+
+def reported(dev):
+    """The device as nova-compute's libvirt driver reports it (Host._get_pcidev_info: dev_type type-PF for
+    a function with virt_functions, type-VF with phys_function, type-PCI otherwise)."""
+    host = libvirt_host.Host("qemu:///system")
+    return host._get_pcidev_info(nodedev_name(dev["address"]), NodeDevice(dev), [], [], [])
+
+
 def pci_device(dev):
-    return objects.PciDevice(
-        compute_node_id=1,
-        address=dev["address"],
-        vendor_id=dev["vendor_id"],
-        product_id=dev["product_id"],
-        dev_type=dev["dev_type"],
-        numa_node=0,
-        status="available",
-        parent_addr=None,
-        extra_info={},
-        request_id=None,
-        dev_id=f"pci_{dev['address'].replace(':', '_').replace('.', '_')}",
-        label=f"label_{dev['vendor_id']}_{dev['product_id']}",
-    )
+    """The PciDevice the resource tracker makes of a reported device (nova/pci/manager.py _set_hvdevs)."""
+    device = objects.PciDevice.create(None, reported(dev))
+    device.compute_node_id = 1
+    return device
 
 
 def host_stats(whitelist, devices):
@@ -154,6 +213,7 @@ def check(data):
         per_host[d["alias"]] = per_host.get(d["alias"], 0) + 1
     host = host_stats(whitelist, devices)
     empty = host_stats(whitelist, [])
+    report["reported"] = {d["address"]: reported(d)["dev_type"] for d in devices}
     flavors = {}
     for f in data["flavors"]:
         name, specs = f["name"], f["extraSpecs"]

@@ -103,7 +103,7 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   const ciRun = readFileSync(path.join(ROOT, ".ci", "run"), "utf8").split("\n");
   const aptPackages = (line: string) => /apt-get install -y --no-install-recommends (.+)$/.exec(line)?.[1]?.trim().split(/\s+/);
   const ciPackages = ciRun.map(aptPackages).find((p) => p !== undefined);
-  assert.deepEqual(ciPackages, ["cloud-init", "shellcheck", "python3-nova"]);
+  assert.deepEqual(ciPackages, ["cloud-init", "shellcheck", "python3-nova", "python3-libvirt"]);
   const install = step(job, (s) => s.run?.includes("apt-get install") ?? false, "installing the tools");
   assert.equal(install.run, `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${ciPackages!.join(" ")}`);
 

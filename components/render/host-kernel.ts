@@ -25,14 +25,18 @@ export function configuredAddresses(site: SiteConfig): string[] {
 
 /**
  * The kernel options for the MAAS tag's kernel_opts (and the grub drop-in), in a stable order:
- * IOMMU on for the CPU vendor (`intel_iommu=on` is Intel only, AMD takes `amd_iommu=on`), `iommu=pt`
- * when asked, the unsafe-interrupts opt-in only when asked (a security trade-off for platforms without
- * interrupt remapping, which the runbook sets unconditionally), the driver blacklist, and for the
- * `modprobe` binding `vfio-pci.ids` so vfio-pci claims the devices as soon as it loads.
+ * `intel_iommu=on` on Intel; nothing for the IOMMU itself on AMD, where it is on by default when the
+ * firmware reports one, and `amd_iommu=on` is no option at all (drivers/iommu/amd/init.c
+ * parse_amd_iommu_options knows fullflush, force_enable, off, force_isolation, pgtbl_v1/v2, ... but no
+ * "on", and logs "Unknown option"); `iommu=pt` when asked, on either vendor; the unsafe-interrupts opt-in
+ * only when asked (a security trade-off for platforms without interrupt remapping, which the runbook sets
+ * unconditionally); the driver blacklist; and for the `modprobe` binding `vfio-pci.ids` so vfio-pci claims
+ * the devices as soon as it loads. Can be empty (AMD, nothing asked, no blacklist, no modprobe binding).
  */
 export function kernelOptions(site: SiteConfig): string[] {
   const h = site.host;
-  const opts = [h.iommu === "intel" ? "intel_iommu=on" : "amd_iommu=on"];
+  const opts: string[] = [];
+  if (h.iommu === "intel") opts.push("intel_iommu=on");
   if (h.iommuPassthrough) opts.push("iommu=pt");
   if (h.allowUnsafeInterrupts) opts.push("vfio_iommu_type1.allow_unsafe_interrupts=1");
   const drivers = unique(h.blacklistDrivers);
