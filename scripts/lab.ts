@@ -1,4 +1,4 @@
-// `npm run lab -- up | down | status | env | apply <stack>`: a real Keystone and nova-api on 127.0.0.1
+// `npm run lab -- up | down | status | env | apply <stack> | verify <stack>`: a real Keystone and nova-api on 127.0.0.1
 // from Debian packages (../shared/OPENSTACK-LAB.md), to apply the generated commands.sh against.
 //
 //   up     [--stack dev] [--keystone-port 5000] [--nova-port 8774]
@@ -12,16 +12,18 @@
 //   apply <stack>
 //          runs out/<stack>/commands.sh (from `npm run render -- <stack>`) with maas and juju from
 //          test/fakes and the real openstack client against the lab
+//   verify <stack>
+//          `npm run verify -- <stack>` against what apply left: the fakes' maas and juju, the lab's flavors
 //
 // --state-dir DIR keeps the state elsewhere than .lab/ (the tests run their own labs).
 // Exit codes: 0 ok, 1 failure, 2 usage or missing input, 3 lab down, 4 missing Debian package
 // (scripts/install-lab-packages.sh installs them).
 import { parseArgs } from "node:util";
-import { apply, down, env, status, up, type LabOptions } from "./lab/commands";
+import { apply, down, env, status, up, verify, type LabOptions } from "./lab/commands";
 import { LabError } from "./lab/process";
 
 const USAGE = `usage: npm run lab -- up|down|status|env [--stack NAME] [--keystone-port N] [--nova-port N] [--state-dir DIR]
-       npm run lab -- apply STACK [--state-dir DIR]`;
+       npm run lab -- apply|verify STACK [--state-dir DIR]`;
 
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -55,10 +57,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const options: LabOptions = {
     stateDir: values["state-dir"],
-    stack: command === "apply" ? rest[0] : values.stack,
+    stack: command === "apply" || command === "verify" ? rest[0] : values.stack,
     ports: { keystone: port(values["keystone-port"], "--keystone-port"), nova: port(values["nova-port"], "--nova-port") },
   };
-  const extra = command === "apply" ? rest.slice(1) : rest;
+  const extra = command === "apply" || command === "verify" ? rest.slice(1) : rest;
   if (extra.length > 0) throw new LabError(`unexpected argument ${extra.join(" ")}\n${USAGE}`, 2);
   switch (command) {
     case "up":
@@ -71,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return env(options);
     case "apply":
       return apply(options);
+    case "verify":
+      return verify(options);
     default:
       throw new LabError(`${command === undefined ? "no command" : `unknown command ${command}`}\n${USAGE}`, 2);
   }

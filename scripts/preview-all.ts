@@ -1,6 +1,6 @@
-// `npm run preview-all [-- --offline] [--out DIR]`: what every site of this repository would do, one
-// Pulumi.<stack>.yaml at a time. With a working `pulumi` CLI it runs `pulumi preview` for each stack
-// through the Automation API (LocalWorkspace on this directory); without one, or with --offline, it
+// `npm run preview-all [-- --offline] [--out DIR] [--dir PROJECT]`: what every site of this repository (or of
+// the project directory PROJECT) would do, one Pulumi.<stack>.yaml at a time. With a working `pulumi` CLI it
+// runs `pulumi preview` for each stack through the Automation API (LocalWorkspace on that directory); without one, or with --offline, it
 // renders each stack offline with Pulumi's mocks (scripts/render.ts) and says so on its first line.
 // Every stack is attempted; the exit code is 1 when any of them failed, after a summary of all.
 import { spawn, spawnSync } from "node:child_process";
@@ -165,26 +165,28 @@ export function chooseMode(offline: boolean, detect: () => PulumiCli): Mode {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run preview-all [-- --offline] [--out DIR]\n`);
+  process.stderr.write(`${message}\nusage: npm run preview-all [-- --offline] [--out DIR] [--dir PROJECT]\n`);
   process.exit(2);
 }
 
 async function main(argv: string[]): Promise<number> {
   let offline = false;
   let outRoot = path.join(ROOT, "out");
+  let dir = ROOT;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--offline") offline = true;
     else if (a === "--out") outRoot = path.resolve(argv[++i] ?? usage("--out needs a value"));
+    else if (a === "--dir") dir = path.resolve(argv[++i] ?? usage("--dir needs a value"));
     else usage(`unknown argument ${a}`);
   }
-  const stacks = listStacks(ROOT);
-  if (stacks.length === 0) usage(`no Pulumi.<stack>.yaml in ${ROOT}`);
+  const stacks = listStacks(dir);
+  if (stacks.length === 0) usage(`no Pulumi.<stack>.yaml in ${dir}`);
   const write = (s: string) => void process.stdout.write(s);
 
   const mode = chooseMode(offline, detectPulumiCli);
   write(`${mode.line}\nStacks: ${stacks.join(", ")}\n`);
-  const results = mode.cli ? await previewWithCli(stacks, ROOT, write) : await renderOffline(stacks, outRoot, write);
+  const results = mode.cli ? await previewWithCli(stacks, dir, write) : await renderOffline(stacks, outRoot, write, dir);
   write(summarize(results));
   return results.every((r) => r.ok) ? 0 : 1;
 }

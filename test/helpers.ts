@@ -1,5 +1,5 @@
 // Shared by the tests: the example stacks, golden files, and skipping when a real tool is absent.
-import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, existsSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -9,8 +9,17 @@ import { requireSiteConfig, type SiteConfig } from "../components/config";
 
 export const ROOT = path.resolve(__dirname, "..");
 
-/** The example stacks shipped in the repository. */
+/** The example stacks shipped in the repository. Tests use these by name, never "every Pulumi.*.yaml of the
+ * repository": an operator's own stack (`pulumi stack init site1`) must not change what the suite checks. */
 export const STACKS = ["dev", "lab"] as const;
+
+/** A temp project directory holding Pulumi.yaml and the example stacks only, for commands that list a
+ * directory's stacks (preview-all, the workflows' matrix step). */
+export function exampleProject(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-project-"));
+  for (const f of ["Pulumi.yaml", ...STACKS.map((s) => `Pulumi.${s}.yaml`)]) copyFileSync(path.join(ROOT, f), path.join(dir, f));
+  return dir;
+}
 
 /** The raw `pci-passthrough:*` values of Pulumi.<stack>.yaml. */
 export function rawStack(stack: string): Record<string, unknown> {

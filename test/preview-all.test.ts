@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { ROOT, STACKS } from "./helpers";
+import { ROOT, STACKS, exampleProject } from "./helpers";
 import { ARTIFACTS } from "../scripts/render";
 import { chooseMode, detectPulumiCli, listStacks, renderOffline, summarize, type PulumiCli } from "../scripts/preview-all";
 
@@ -52,7 +52,7 @@ function runPreviewAll(args: string[], PATH: string) {
 }
 
 test("listStacks: every Pulumi.<stack>.yaml, not the project file, sorted", (t) => {
-  assert.deepEqual(listStacks(ROOT), [...STACKS]);
+  assert.deepEqual(listStacks(exampleProject()), [...STACKS]);
   const dir = tempDir(t);
   for (const f of ["Pulumi.yaml", "Pulumi.zz.yaml", "Pulumi.a.b.yaml", "Pulumi.c.yml", "pulumi.d.yaml"]) writeFileSync(path.join(dir, f), "");
   assert.deepEqual(listStacks(dir), ["a.b", "zz"]);
@@ -97,7 +97,7 @@ test("summarize: one line a stack and the failures named", () => {
 
 test("without a pulumi CLI it renders both example stacks offline and says so", (t) => {
   const out = tempDir(t);
-  const r = runPreviewAll(["--out", out], PATH_WITHOUT_PULUMI);
+  const r = runPreviewAll(["--out", out, "--dir", exampleProject()], PATH_WITHOUT_PULUMI);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.split("\n");
   assert.equal(lines[0], "pulumi CLI not found: rendering offline with Pulumi mocks");
@@ -138,7 +138,8 @@ test("renderOffline reports every failing stack, not just the first", async (t) 
 test("with a pulumi CLI it previews each stack through the Automation API and reports every failure", (t) => {
   const bin = tempDir(t);
   fakePulumi(bin, { out: "v3.248.0", code: 0 });
-  const r = runPreviewAll([], `${bin}${path.delimiter}${PATH_WITHOUT_PULUMI}`);
+  const project = exampleProject();
+  const r = runPreviewAll(["--dir", project], `${bin}${path.delimiter}${PATH_WITHOUT_PULUMI}`);
   assert.equal(r.status, 1, r.stdout + r.stderr);
   const lines = r.stdout.split("\n");
   assert.equal(lines[0], "pulumi CLI v3.248.0 found: previewing through the Automation API (LocalWorkspace)");
@@ -153,11 +154,11 @@ test("with a pulumi CLI it previews each stack through the Automation API and re
       "",
     ].join("\n"),
   );
-  // The workspace is the repository root, and each stack is selected by its name, in order.
+  // The workspace is the project directory, and each stack is selected by its name, in order.
   const calls = readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n");
   const selects = calls.filter((c) => c.includes(" stack select "));
   assert.deepEqual(selects, [
-    `${ROOT} stack select --stack dev --non-interactive`,
-    `${ROOT} stack select --stack lab --non-interactive`,
+    `${project} stack select --stack dev --non-interactive`,
+    `${project} stack select --stack lab --non-interactive`,
   ]);
 });

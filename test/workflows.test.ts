@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ROOT, STACKS } from "./helpers";
+import { ROOT, STACKS, exampleProject } from "./helpers";
 import { listStacks } from "../scripts/preview-all";
 
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
@@ -103,7 +103,7 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   const ciRun = readFileSync(path.join(ROOT, ".ci", "run"), "utf8").split("\n");
   const aptPackages = (line: string) => /apt-get install -y --no-install-recommends (.+)$/.exec(line)?.[1]?.trim().split(/\s+/);
   const ciPackages = ciRun.map(aptPackages).find((p) => p !== undefined);
-  assert.deepEqual(ciPackages, ["cloud-init", "shellcheck", "python3-nova", "python3-libvirt"]);
+  assert.deepEqual(ciPackages, ["cloud-init", "shellcheck", "python3-nova", "python3-libvirt", "openssh-server", "openssh-client"]);
   const install = step(job, (s) => s.run?.includes("apt-get install") ?? false, "installing the tools");
   assert.equal(install.run, `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${ciPackages!.join(" ")}`);
 
@@ -198,10 +198,11 @@ test("preview.yml's matrix step lists both example stacks, as listStacks() does"
   const repo = path.join(dir, "repo");
   const empty = path.join(dir, "empty");
   for (const d of [scratch, repo, empty]) mkdirSync(d);
-  const r = runListStep(ROOT, scratch);
+  const examples = exampleProject();
+  const r = runListStep(examples, scratch);
   assert.equal(r.status, 0, r.stdout);
   assert.equal(r.output, `stacks=${JSON.stringify([...STACKS])}\n`);
-  assert.deepEqual(listStacks(ROOT), [...STACKS]);
+  assert.deepEqual(listStacks(examples), [...STACKS]);
 
   // Odd names: same answer as scripts/preview-all.ts; none at all fails the job instead of an empty matrix.
   for (const f of ["Pulumi.yaml", "Pulumi.prod.eu.yaml", "Pulumi.b.yml", "Pulumi.a-1.yaml"]) writeFileSync(path.join(repo, f), "");

@@ -193,15 +193,9 @@ export function fakeSeeds(site: SiteConfig): Record<string, string> {
   return Object.fromEntries(Object.entries(seeds).map(([k, v]) => [k, process.env[k] ?? v]));
 }
 
-/** Runs out/<stack>/commands.sh: maas and juju are the doubles in test/fakes, openstack is the real
- * client against the lab. */
-export async function apply(o: LabOptions): Promise<number> {
-  const stack = o.stack;
-  if (stack === undefined) throw new LabError("usage: npm run lab -- apply <stack>", 2);
-  const script = path.join(REPO, "out", stack, "commands.sh");
-  if (!existsSync(script)) {
-    throw new LabError(`${path.relative(REPO, script)} does not exist: run \`npm run render -- ${stack}\` first`, 2);
-  }
+/** The environment of a stack's commands against the lab: maas and juju are the doubles in test/fakes with
+ * the stack's own state folder, openstack is the real client as the lab admin. */
+async function fakesAndLabEnv(o: LabOptions, stack: string): Promise<{ env: NodeJS.ProcessEnv; fakeState: string }> {
   const p = labPaths(o.stateDir);
   const state = requireState(p, o);
   const now = await healthy(p, state.ports);
@@ -216,10 +210,35 @@ export async function apply(o: LabOptions): Promise<number> {
     // servers cannot boot, so the smoke test and the vfio-pci check on GPU hosts are skipped.
     SKIP_SMOKE_TEST: "1",
   });
-  say(o)(`applying ${path.relative(REPO, script)} (maas, juju: test/fakes, state ${path.relative(REPO, fakeState)}; openstack: the lab)`);
+  return { env, fakeState };
+}
+
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [script], { env, stdio: "inherit", cwd: path.dirname(script) });
+    const child = spawn(cmd, args, { env, stdio: "inherit", cwd: REPO });
     child.on("error", reject);
     child.on("close", (code) => resolve(code ?? 1));
   });
+}
+
+/** Runs out/<stack>/commands.sh: maas and juju are the doubles in test/fakes, openstack is the real
+ * client against the lab. */
+export async function apply(o: LabOptions): Promise<number> {
+  const stack = o.stack;
+  if (stack === undefined) throw new LabError("usage: npm run lab -- apply <stack>", 2);
+  const script = path.join(REPO, "out", stack, "commands.sh");
+  if (!existsSync(script)) {
+    throw new LabError(`${path.relative(REPO, script)} does not exist: run \`npm run render -- ${stack}\` first`, 2);
+  }
+  const { env, fakeState } = await fakesAndLabEnv(o, stack);
+  say(o)(`applying ${path.relative(REPO, script)} (maas, juju: test/fakes, state ${path.relative(REPO, fakeState)}; openstack: the lab)`);
+  return runChild("bash", [script], env);
+}
+
+/** `npm run verify -- <stack>` against what `apply` left: the fakes' maas and juju, the lab's flavors. */
+export async function verify(o: LabOptions): Promise<number> {
+  const stack = o.stack;
+  if (stack === undefined) throw new LabError("usage: npm run lab -- verify <stack>", 2);
+  const { env } = await fakesAndLabEnv(o, stack);
+  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "scripts", "verify.ts"), stack], env);
 }

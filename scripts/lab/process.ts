@@ -99,9 +99,14 @@ export async function stopUwsgi(s: ServicePaths, graceMs = 10_000): Promise<bool
   }
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
-  while (livePid(s) !== undefined) {
+  // livePid stops matching as soon as the exiting process drops its command line; wait until it is gone.
+  while (livePid(s) !== undefined || alive(pid)) {
     if (Date.now() > deadline) {
-      process.kill(pid, "SIGKILL");
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // It went away meanwhile.
+      }
       await sleep(100);
     } else await sleep(50);
   }

@@ -119,6 +119,28 @@ test("apply of a changed flavor RAM leaves exactly one flavor of that name, with
   assertLabHolds(flavorsJson("dev"));
 });
 
+test("verify after apply: in sync (exit 0); an extra spec removed through the API is drift (exit 1); apply repairs it", opts, () => {
+  ok(runRender(["dev"]), "npm run render -- dev");
+  deleteAllFlavors();
+  ok(runLab(STATE, ["apply", "dev"]), "lab apply dev");
+  const synced = runLab(STATE, ["verify", "dev"]);
+  assert.equal(synced.code, 0, synced.stdout + synced.stderr);
+  const [flavor] = flavorsJson("dev");
+  assert.ok(flavor !== undefined);
+  assert.match(synced.stdout, new RegExp(`^in sync +flavor ${flavor.name.replace(".", "\\.")}$`, "m"));
+
+  ok(openstack(STATE, ["flavor", "unset", "--property", "pci_passthrough:alias", flavor.name]), "flavor unset");
+  const drift = runLab(STATE, ["verify", "dev"]);
+  assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+  assert.ok(
+    drift.stdout.includes(`DRIFT       flavor ${flavor.name}\n              extra spec pci_passthrough:alias is missing, want "${flavor.extraSpecs["pci_passthrough:alias"]}"\n`),
+    drift.stdout,
+  );
+  ok(runLab(STATE, ["apply", "dev"]), "lab apply dev again");
+  const repaired = runLab(STATE, ["verify", "dev"]);
+  assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+});
+
 test("apply without a rendered commands.sh says to render first and exits 2", () => {
   const r = runLab(STATE, ["apply", "no-such-stack"]);
   assert.equal(r.code, 2);
