@@ -164,3 +164,19 @@ test("invalid config stops the program before any resource is registered", () =>
   assert.match(out.error, /\npci-passthrough:host\.iommu: "arm" is not intel or amd\n/);
   assert.match(out.error, /\npci-passthrough:juju: is required/);
 });
+
+test("the SSH runner: a warning on every run until runner.hostKey pins the jump host", () => {
+  const runner = { host: "jump.example", user: "ubuntu", port: 2222 };
+  const raw = structuredClone(rawStack("dev")) as Record<string, unknown>;
+  const unpinned = renderStack("jump", toStackFile({ ...raw, runner }));
+  assert.equal(unpinned.status, 0, unpinned.stderr);
+  assert.match(unpinned.stdout, /warn: runner\.hostKey is not set: the identity of the jump host ubuntu@jump\.example:2222 is not checked/);
+  assert.match(unpinned.stdout, /ssh-keyscan -t ed25519 -p 2222 jump\.example/);
+  const key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const pinned = renderStack("jump", toStackFile({ ...raw, runner: { ...runner, hostKey: `ssh-ed25519 ${key}` } }));
+  assert.equal(pinned.status, 0, pinned.stderr);
+  assert.doesNotMatch(pinned.stdout, /runner\.hostKey is not set/);
+  const tag = resources(pinned).find((r) => r.name === "jump-maas-tag")!;
+  assert.equal((tag.inputs.environment as Record<string, string>).PCIPT_SSH_HOST_KEY, `ssh-ed25519 ${key}`);
+});
+
