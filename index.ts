@@ -11,9 +11,13 @@ export = async (): Promise<Record<string, unknown>> => {
   const parsed = parseSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));
   if (!parsed.ok) throw new ConfigError(parsed.problems);
   const deployment = new PciPassthrough(pulumi.getStack(), { site: parsed.config, warnings: parsed.warnings });
+  // One kind of host: the tag and its kernel options; host groups: both by group name.
+  const [first] = deployment.maasTags;
+  const named = parsed.config.groups[0]!.name !== undefined;
+  const byGroup = <T>(pick: (t: (typeof deployment.maasTags)[number]) => T) =>
+    Object.fromEntries(deployment.maasTags.map((t, i) => [parsed.config.groups[i]!.name!, pick(t)]));
   return {
-    tag: deployment.maasTag.tagName,
-    kernelOptions: deployment.maasTag.kernelOptions,
+    ...(named ? { tags: byGroup((t) => t.tagName), kernelOptions: byGroup((t) => t.kernelOptions) } : { tag: first!.tagName, kernelOptions: first!.kernelOptions }),
     model: deployment.model.modelName,
     aliasJson: deployment.charmConfig.aliasJson,
     flavorIds: deployment.flavors.flavorIds,

@@ -175,71 +175,94 @@ export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
 /** The ways a tag selects its machines; exactly one is given. */
 const SELECTIONS = ["machines", "definition", "selectByDevice"] as const;
 
-const maasSchema = mapping({
-    /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
-    profile: z
-      .string({ error: "expected a MAAS profile name" })
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a MAAS profile name (letters, digits, _ . -)` })
-      .refine((s) => !MAAS_CLI_COMMANDS.includes(s), { error: (i) => `${quote(i.input)} is a maas CLI command, not usable as a profile name` }),
-    /** Tag selecting the GPU hosts; it carries the kernel options. */
-    tag: z
-      .string({ error: "expected a tag name" })
-      .regex(MAAS_TAG_NAME, { error: (i) => `${quote(i.input)} is not a MAAS tag name (letters, digits, _ and - only)` })
-      .default("pci-pass"),
-    /** The tag's comment, shown in the MAAS UI. */
-    comment: text().default("PCI Passthrough kernel parameters (managed by pci-passthrough)"),
-    /** MAAS system IDs to tag by hand (`tag update-nodes`); excludes `definition`. */
-    machines: z
-      .array(
-        z
-          .string({ error: "expected a MAAS system ID" })
-          .regex(/^[a-z0-9]{1,32}$/, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
-        { error: "expected a list of MAAS system IDs" },
-      )
-      .superRefine(unique("system ID"), ALWAYS)
-      .optional(),
-    /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
-    definition: text("an XPath expression").optional(),
-    /** Tag every machine whose MAAS node devices include a configured device's vendor:product
-     * (`maas PROFILE node-devices read`, MAAS 3.0+); excludes `machines` and `definition`. */
-    selectByDevice: bool.optional(),
-    /** Delete the tag with the stack even when it existed before the stack adopted it. */
-    deleteAdoptedTag: bool.default(false),
-    /** MAAS API URL: with `apiKey`, the commands log the profile in first. */
-    url: z
-      .string({ error: "expected a URL" })
-      .regex(/^https?:\/\/[^\s]+$/, { error: (i) => `${quote(i.input)} is not an http(s) URL` })
-      .optional(),
-    /** MAAS API key (`consumer:token:secret`); always handled as a secret. */
-    apiKey: z
-      .string({ error: "expected a MAAS API key" })
-      // Never echo the value: it is a secret.
-      .refine((s) => s === SECRET_PLACEHOLDER || /^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$/.test(s), {
-        error: "is not a MAAS API key (expected consumer:token:secret)",
-      })
-      .optional(),
-  })
-  .superRefine((m, ctx) => {
-    // A tag with neither machines nor a definition tags nothing: `tags=TAG` then finds no machine and the
-    // deployment stalls (the runbook's own gap). Exactly one way of selecting the GPU hosts.
-    const given = SELECTIONS.filter((k) => m[k] !== undefined && m[k] !== false);
-    if (given.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: m.selectByDevice === false ? ["selectByDevice"] : [],
-        message: `the tag selects no machine: give machines (system IDs), definition (an lshw XPath) or selectByDevice: true`,
-      });
-    } else if (given.length > 1) {
-      ctx.addIssue({ code: "custom", path: [given[1]!], message: `give one of machines, definition or selectByDevice, not ${given.join(" and ")}` });
-    }
-    if (m.machines !== undefined && m.machines.length === 0) {
-      ctx.addIssue({ code: "custom", path: ["machines"], message: "list at least one system ID (an empty list tags no machine)" });
-    }
-    if ((m.url === undefined) !== (m.apiKey === undefined)) {
-      const missing = m.url === undefined ? "url" : "apiKey";
-      ctx.addIssue({ code: "custom", path: [missing], message: "url and apiKey go together (set both to log the profile in, or neither)" });
-    }
-  });
+/** The MAAS access of a site: the CLI profile and, optionally, the login. */
+const maasAccessShape = {
+  /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
+  profile: z
+    .string({ error: "expected a MAAS profile name" })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a MAAS profile name (letters, digits, _ . -)` })
+    .refine((s) => !MAAS_CLI_COMMANDS.includes(s), { error: (i) => `${quote(i.input)} is a maas CLI command, not usable as a profile name` }),
+  /** MAAS API URL: with `apiKey`, the commands log the profile in first. */
+  url: z
+    .string({ error: "expected a URL" })
+    .regex(/^https?:\/\/[^\s]+$/, { error: (i) => `${quote(i.input)} is not an http(s) URL` })
+    .optional(),
+  /** MAAS API key (`consumer:token:secret`); always handled as a secret. */
+  apiKey: z
+    .string({ error: "expected a MAAS API key" })
+    // Never echo the value: it is a secret.
+    .refine((s) => s === SECRET_PLACEHOLDER || /^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$/.test(s), {
+      error: "is not a MAAS API key (expected consumer:token:secret)",
+    })
+    .optional(),
+};
+
+const tagName = () =>
+  z.string({ error: "expected a tag name" }).regex(MAAS_TAG_NAME, { error: (i) => `${quote(i.input)} is not a MAAS tag name (letters, digits, _ and - only)` });
+
+/** A MAAS tag: its name and comment, how it selects its machines, and what happens to it with the stack. */
+const tagShape = {
+  /** Tag selecting the GPU hosts; it carries the kernel options. */
+  tag: tagName().default("pci-pass"),
+  /** The tag's comment, shown in the MAAS UI. */
+  comment: text().default("PCI Passthrough kernel parameters (managed by pci-passthrough)"),
+  /** MAAS system IDs to tag by hand (`tag update-nodes`); excludes `definition`. */
+  machines: z
+    .array(
+      z
+        .string({ error: "expected a MAAS system ID" })
+        .regex(/^[a-z0-9]{1,32}$/, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
+      { error: "expected a list of MAAS system IDs" },
+    )
+    .superRefine(unique("system ID"), ALWAYS)
+    .optional(),
+  /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
+  definition: text("an XPath expression").optional(),
+  /** Tag every machine whose MAAS node devices include a configured device's vendor:product
+   * (`maas PROFILE node-devices read`, MAAS 3.0+); excludes `machines` and `definition`. */
+  selectByDevice: bool.optional(),
+  /** Delete the tag with the stack even when it existed before the stack adopted it. */
+  deleteAdoptedTag: bool.default(false),
+};
+
+type TagFields = { machines?: unknown[]; definition?: string; selectByDevice?: boolean };
+
+/** A tag with neither machines nor a definition tags nothing: `tags=TAG` then finds no machine and the
+ * deployment stalls (the runbook's own gap). Exactly one way of selecting the GPU hosts. */
+function selectionRule(m: TagFields, ctx: z.RefinementCtx): void {
+  const given = SELECTIONS.filter((k) => m[k] !== undefined && m[k] !== false);
+  if (given.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: m.selectByDevice === false ? ["selectByDevice"] : [],
+      message: `the tag selects no machine: give machines (system IDs), definition (an lshw XPath) or selectByDevice: true`,
+    });
+  } else if (given.length > 1) {
+    ctx.addIssue({ code: "custom", path: [given[1]!], message: `give one of machines, definition or selectByDevice, not ${given.join(" and ")}` });
+  }
+  if (m.machines !== undefined && m.machines.length === 0) {
+    ctx.addIssue({ code: "custom", path: ["machines"], message: "list at least one system ID (an empty list tags no machine)" });
+  }
+}
+
+function loginRule(m: { url?: string; apiKey?: string }, ctx: z.RefinementCtx): void {
+  if ((m.url === undefined) !== (m.apiKey === undefined)) {
+    const missing = m.url === undefined ? "url" : "apiKey";
+    ctx.addIssue({ code: "custom", path: [missing], message: "url and apiKey go together (set both to log the profile in, or neither)" });
+  }
+}
+
+/** `pci-passthrough:maas` of a site with one kind of host: the access and its one tag. */
+const maasSchema = mapping({ ...maasAccessShape, ...tagShape }).superRefine((m, ctx) => {
+  selectionRule(m, ctx);
+  loginRule(m, ctx);
+});
+
+/** `pci-passthrough:maas` of a site with host groups: the access only (each group has its tag). */
+const maasAccessSchema = mapping(maasAccessShape).superRefine(loginRule);
+
+/** A host group's tag (hostGroups[].maas); its name defaults to `pci-pass-<group>`. */
+const tagSchema = mapping({ ...tagShape, tag: tagName().optional() }).superRefine(selectionRule);
 
 const jujuVersion = z.union([z.number(), z.string()], { error: "expected the Juju version, 2.9 or 3" }).transform((v, ctx) => {
   const s = String(v).trim();
@@ -330,6 +353,30 @@ const deviceSchema = mapping({
   /** vendor:product of other functions in the same IOMMU group (e.g. a GPU's HDMI audio), bound to
    * vfio-pci too but given no alias. */
   companions: z.array(pciId, { error: "expected a list of vendor:product ids" }).superRefine(unique("companion"), ALWAYS).default([]),
+});
+
+/** Juju application names (juju/names IsValidApplication): lowercase letters, digits and hyphens, starting
+ * with a letter, every hyphen-separated part holding a letter. */
+export const JUJU_APPLICATION_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$/;
+
+/** The nova-compute application of a site with one kind of host, and the default of a host group's. */
+export const DEFAULT_COMPUTE_APPLICATION = "nova-compute";
+
+/** One kind of GPU host (hostGroups[]): its MAAS tag and selection, its nova-compute application, how its
+ * hosts are prepared and which devices they pass through. */
+const groupSchema = mapping({
+  /** Names the group in resources and messages. */
+  name: z
+    .string({ error: "expected a group name" })
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/, { error: (i) => `${quote(i.input)} is not a group name (lowercase letters, digits and -, at most 32)` }),
+  maas: tagSchema,
+  /** The group's nova-compute application (deployed from the nova-compute charm). */
+  application: z
+    .string({ error: "expected a Juju application name" })
+    .regex(JUJU_APPLICATION_NAME, { error: (i) => `${quote(i.input)} is not a Juju application name` })
+    .default(DEFAULT_COMPUTE_APPLICATION),
+  host: hostSchema,
+  devices: z.array(deviceSchema, { error: "expected a list of devices" }).min(1, { error: "list at least one device (see `npm run import-lspci`)" }),
 });
 
 export const CONSOLE_PROTOCOLS = ["spice", "novnc", "vnc", "xvpvnc"] as const;
@@ -491,6 +538,11 @@ const SECTIONS = {
   devices: z
     .array(deviceSchema, { error: "expected a list of devices" })
     .min(1, { error: "list at least one device (see `npm run import-lspci`)" }),
+  /** Several kinds of GPU host in one site, in place of maas's tag, host and devices. */
+  hostGroups: z
+    .array(groupSchema, { error: "expected a list of host groups" })
+    .min(1, { error: "list at least one host group" })
+    .superRefine(unique("group name", (g) => g.name), ALWAYS),
   openstack: openstackSchema,
   flavors: z.array(flavorSchema, { error: "expected a list of flavors" }).superRefine(unique("flavor name", (f) => f.name), ALWAYS).default([]),
   smokeTest: smokeTestSchema.optional(),
@@ -505,9 +557,10 @@ const SECTIONS = {
 
 type Sections = typeof SECTIONS;
 type SectionName = keyof Sections;
-const REQUIRED: readonly SectionName[] = ["maas", "juju", "host", "devices", "openstack"];
+/** Always required; host and devices are too, unless the site has hostGroups. */
+const REQUIRED: readonly SectionName[] = ["maas", "juju", "openstack"];
 
-export type MaasConfig = z.output<typeof maasSchema>;
+export type MaasAccess = z.output<typeof maasAccessSchema>;
 export type JujuConfig = z.output<typeof jujuSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
@@ -517,12 +570,33 @@ export type SmokeTestConfig = z.output<typeof smokeTestSchema>;
 export type RunnerConfig = z.output<typeof runnerSchema>;
 export type Binding = HostConfig["binding"];
 
-/** One site, validated, with defaults filled. */
-export interface SiteConfig {
-  readonly maas: MaasConfig;
-  readonly juju: JujuConfig;
+/** A group's MAAS tag, defaults filled. */
+export interface TagConfig {
+  readonly tag: string;
+  readonly comment: string;
+  readonly machines?: string[];
+  readonly definition?: string;
+  readonly selectByDevice?: boolean;
+  readonly deleteAdoptedTag: boolean;
+}
+
+/** One kind of GPU host: a MAAS tag, a nova-compute application, how its hosts are prepared, its devices. */
+export interface HostGroup {
+  /** The group's name (hostGroups[].name); undefined for a site written with one top-level maas tag, host
+   * and devices, whose resources and artifacts keep the names they had before host groups. */
+  readonly name?: string;
+  readonly maas: TagConfig;
+  readonly application: string;
   readonly host: HostConfig;
   readonly devices: DeviceConfig[];
+}
+
+/** One site, validated, with defaults filled. */
+export interface SiteConfig {
+  readonly maas: MaasAccess;
+  /** At least one; the top-level maas tag, host and devices make one group without a name. */
+  readonly groups: readonly HostGroup[];
+  readonly juju: JujuConfig;
   readonly openstack: OpenStackConfig;
   readonly flavors: FlavorConfig[];
   readonly smokeTest?: SmokeTestConfig;
@@ -530,8 +604,21 @@ export interface SiteConfig {
   readonly resync?: string;
 }
 
-/** A parse: the config or its problems, and in both cases the warnings (things that are allowed but will not
- * do what they seem to, e.g. a PCI NUMA policy on a flavor without a NUMA topology). */
+/** Every device of the site, across its groups. */
+export function allDevices(site: Pick<SiteConfig, "groups">): DeviceConfig[] {
+  return site.groups.flatMap((g) => g.devices);
+}
+
+/** The config path of a group's key: `hostGroups[i].<key>` or, for the one unnamed group, the top-level
+ * key (its tag fields are under `maas`). */
+export function groupPath(groups: readonly HostGroup[], group: HostGroup, ...key: PathPart[]): string {
+  return formatPath([...groupBase(groups.indexOf(group), group.name === undefined), ...key]);
+}
+
+function groupBase(index: number, topLevel: boolean): PathPart[] {
+  return topLevel ? [] : ["hostGroups", index];
+}
+
 export type ParseResult =
   | { ok: true; config: SiteConfig; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[]; warnings: ConfigProblem[] };
@@ -579,12 +666,12 @@ function knownKeysAt(schema: z.ZodType, path: readonly PathPart[]): string[] {
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
-function problemsFrom(section: SectionName, error: z.ZodError): ConfigProblem[] {
+function problemsFrom(section: SectionName, schema: z.ZodType, error: z.ZodError): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of error.issues) {
     const base = [section, ...(issue.path as PathPart[])];
     if (issue.code === "unrecognized_keys") {
-      const known = knownKeysAt(SECTIONS[section], issue.path as PathPart[]);
+      const known = knownKeysAt(schema, issue.path as PathPart[]);
       for (const key of issue.keys) {
         out.push({ path: formatPath([...base, key]), message: `unknown key${suggestion(key, known)}` });
       }
@@ -600,6 +687,22 @@ function problemsFrom(section: SectionName, error: z.ZodError): ConfigProblem[] 
   return out;
 }
 
+/** The sections as parsed, before the groups are made. */
+interface Parsed {
+  maas?: MaasAccess & Partial<TagConfig>;
+  juju?: JujuConfig;
+  host?: HostConfig;
+  devices?: DeviceConfig[];
+  hostGroups?: Array<z.output<typeof groupSchema>>;
+  openstack?: OpenStackConfig;
+  flavors?: FlavorConfig[];
+  smokeTest?: SmokeTestConfig;
+  runner?: RunnerConfig;
+  resync?: string;
+}
+
+const TAG_KEYS = Object.keys(tagShape);
+
 /** Parses the `pci-passthrough:*` keys (namespace stripped) into a SiteConfig, reporting every problem. */
 export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseResult {
   const problems: ConfigProblem[] = [];
@@ -607,22 +710,118 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) problems.push({ path: formatPath([key]), message: `unknown key${suggestion(key, known)}` });
   }
+  // A site is written either with host groups or with one top-level tag, host and devices.
+  const grouped = raw.hostGroups !== undefined;
   const parsed: Partial<Record<SectionName, unknown>> = {};
   for (const section of Object.keys(SECTIONS) as SectionName[]) {
-    const value = raw[section];
-    if (value === undefined && REQUIRED.includes(section)) {
+    let value = raw[section];
+    if (!grouped && section === "hostGroups") continue;
+    if (grouped && (section === "host" || section === "devices")) {
+      if (value !== undefined) problems.push({ path: formatPath([section]), message: `not with hostGroups: each group has its own (hostGroups[].${section})` });
+      continue;
+    }
+    let schema: z.ZodType = SECTIONS[section];
+    if (grouped && section === "maas") {
+      schema = maasAccessSchema;
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        const m = value as Record<string, unknown>;
+        for (const k of TAG_KEYS.filter((k) => k in m)) {
+          problems.push({ path: formatPath(["maas", k]), message: `not with hostGroups: each group has its own tag (hostGroups[].maas.${k})` });
+        }
+        value = Object.fromEntries(Object.entries(m).filter(([k]) => !TAG_KEYS.includes(k)));
+      }
+    }
+    if (value === undefined && (REQUIRED.includes(section) || (!grouped && (section === "host" || section === "devices")))) {
       problems.push({ path: formatPath([section]), message: "is required" });
       continue;
     }
-    const result = SECTIONS[section].safeParse(value, { reportInput: true });
+    const result = schema.safeParse(value, { reportInput: true });
     if (result.success) parsed[section] = result.data;
-    else problems.push(...problemsFrom(section, result.error));
+    else problems.push(...problemsFrom(section, schema, result.error));
   }
-  problems.push(...crossFieldProblems(parsed as Partial<SiteConfig>, raw.devices));
-  const nova = novaReleaseRules(parsed as Partial<SiteConfig>);
+  const p = parsed as Parsed;
+  const groups = groupsOf(p, grouped, raw);
+  problems.push(...crossFieldProblems(p, groups));
+  const nova = novaReleaseRules(p, groups);
   problems.push(...nova.errors);
-  if (problems.length > 0) return { ok: false, problems, warnings: nova.warnings };
-  return { ok: true, config: parsed as unknown as SiteConfig, warnings: nova.warnings };
+  if (problems.length > 0 || groups.parsed === undefined || !p.maas || !p.juju || !p.openstack) {
+    return { ok: false, problems, warnings: nova.warnings };
+  }
+  const { maas, juju, openstack, flavors, smokeTest, runner, resync } = p;
+  const access: MaasAccess = { profile: maas.profile, ...(maas.url !== undefined ? { url: maas.url, apiKey: maas.apiKey } : {}) };
+  const config: SiteConfig = {
+    maas: access,
+    groups: groups.parsed,
+    juju,
+    openstack,
+    flavors: flavors ?? [],
+    ...(smokeTest ? { smokeTest } : {}),
+    ...(runner ? { runner } : {}),
+    ...(resync !== undefined ? { resync } : {}),
+  };
+  return { ok: true, config, warnings: nova.warnings };
+}
+
+/** A group's devices that parsed, with their places in its list (when one device is invalid, the others are
+ * still checked against each other), and where the group's keys are. */
+interface GroupView {
+  readonly base: PathPart[];
+  readonly name?: string;
+  readonly devices: ReadonlyArray<readonly [number, DeviceConfig]>;
+  /** Alias names written in the raw devices, when every one of them is readable. */
+  readonly rawAliases?: ReadonlySet<string>;
+  readonly group?: HostGroup;
+}
+
+/** The groups of a site: one unnamed group from the top-level maas tag, host and devices, or hostGroups.
+ * `parsed` is set only when every group parsed; `views` carry what parsed of each, for the rules. */
+function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unknown>>): { parsed?: HostGroup[]; views: GroupView[] } {
+  const devicesThatParsed = (rawDevices: unknown, parsedDevices: DeviceConfig[] | undefined): Array<[number, DeviceConfig]> =>
+    parsedDevices
+      ? parsedDevices.map((d, i) => [i, d])
+      : Array.isArray(rawDevices)
+        ? rawDevices.flatMap((r: unknown, i): Array<[number, DeviceConfig]> => {
+            const x = deviceSchema.safeParse(r);
+            return x.success ? [[i, x.data]] : [];
+          })
+        : [];
+  if (!grouped) {
+    const group: HostGroup | undefined =
+      p.maas?.tag !== undefined && p.host && p.devices
+        ? {
+            maas: {
+              tag: p.maas.tag,
+              comment: p.maas.comment!,
+              deleteAdoptedTag: p.maas.deleteAdoptedTag!,
+              ...(p.maas.machines !== undefined ? { machines: p.maas.machines } : {}),
+              ...(p.maas.definition !== undefined ? { definition: p.maas.definition } : {}),
+              ...(p.maas.selectByDevice !== undefined ? { selectByDevice: p.maas.selectByDevice } : {}),
+            },
+            application: DEFAULT_COMPUTE_APPLICATION,
+            host: p.host,
+            devices: p.devices,
+          }
+        : undefined;
+    const view: GroupView = { base: [], devices: devicesThatParsed(raw.devices, p.devices), rawAliases: rawAliases(raw.devices), ...(group ? { group } : {}) };
+    return { ...(group ? { parsed: [group] } : {}), views: [view] };
+  }
+  const rawGroups = Array.isArray(raw.hostGroups) ? (raw.hostGroups as unknown[]) : [];
+  const parsed = p.hostGroups?.map(
+    (g): HostGroup => ({ name: g.name, maas: { ...g.maas, tag: g.maas.tag ?? `pci-pass-${g.name}` }, application: g.application, host: g.host, devices: g.devices }),
+  );
+  const views = rawGroups.map((r, i): GroupView => {
+    const rawDevices = (r as { devices?: unknown } | null)?.devices;
+    const group = parsed?.[i];
+    const name = (r as { name?: unknown } | null)?.name;
+    return {
+      base: ["hostGroups", i],
+      ...(typeof name === "string" ? { name } : {}),
+      devices: devicesThatParsed(rawDevices, group?.devices),
+      rawAliases: rawAliases(rawDevices),
+      ...(group ? { group } : {}),
+    };
+  });
+  return { ...(parsed ? { parsed } : {}), views };
 }
 
 /** Like parseSiteConfig, but throws a ConfigError listing every problem. */
@@ -648,65 +847,127 @@ function rawAliases(raw: unknown): Set<string> | undefined {
   return new Set(aliases);
 }
 
-/** Rules across keys; each runs on what parsed: device rules on every device that parsed, a flavor's alias
- * against the raw device aliases when some device has other problems, device counts only when all parsed. */
-function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): ConfigProblem[] {
+/** The vendor:product ids an alias means in a list of devices. */
+const aliasIds = (devices: readonly DeviceConfig[], alias: string): string[] =>
+  [...new Set(devices.filter((d) => d.alias === alias).map((d) => `${d.vendorId}:${d.productId}`))].sort();
+
+/** What a group's hosts offer per alias, as "gpu:2, nic:1". */
+const offer = (devices: readonly DeviceConfig[]) =>
+  [...devicesPerHost(devices)].map(([a, n]) => `${a}:${n}`).join(", ");
+
+/** Rules across keys; each runs on what parsed: device rules on every device that parsed (per group), rules
+ * across groups when every group parsed, a flavor's alias against the raw device aliases when some device has
+ * other problems, device counts only when all parsed. */
+function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: GroupView[] }): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: PathPart[], message: string) => problems.push({ path: formatPath(path), message });
 
-  // The devices that parsed, with their places in the list: when one device is invalid, the others are
-  // still checked against each other.
-  const devices: [number, DeviceConfig][] = c.devices
-    ? c.devices.map((d, i) => [i, d])
-    : Array.isArray(rawDevices)
-      ? rawDevices.flatMap((raw: unknown, i): [number, DeviceConfig][] => {
-          const r = deviceSchema.safeParse(raw);
-          return r.success ? [[i, r.data]] : [];
-        })
-      : [];
-  const seen = new Map<string, string>();
-  for (const [i, d] of devices) {
-    d.addresses.forEach((a, j) => {
-      const first = seen.get(a);
-      if (first !== undefined) add(["devices", i, "addresses", j], `address ${a} is already listed at ${first}`);
-      else seen.set(a, formatPath(["devices", i, "addresses", j]));
-    });
-  }
-  const byAlias = new Map<string, { index: number; device: DeviceConfig }>();
-  for (const [i, d] of devices) {
-    const first = byAlias.get(d.alias);
-    if (!first) {
-      byAlias.set(d.alias, { index: i, device: d });
-      continue;
+  // Within a group: an address once, entries sharing an alias agree, a companion is not the device itself.
+  for (const view of groups.views) {
+    const at = (i: number, ...rest: PathPart[]) => [...view.base, "devices", i, ...rest];
+    const seen = new Map<string, string>();
+    for (const [i, d] of view.devices) {
+      d.addresses.forEach((a, j) => {
+        const first = seen.get(a);
+        if (first !== undefined) add(at(i, "addresses", j), `address ${a} is already listed at ${first}`);
+        else seen.set(a, formatPath(at(i, "addresses", j)));
+      });
     }
-    for (const key of ["deviceType", "numaPolicy"] as const) {
-      if (d[key] !== first.device[key]) {
-        add(
-          ["devices", i, key],
-          `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} at devices[${first.index}]; entries sharing an alias must agree`,
-        );
+    const byAlias = new Map<string, { index: number; device: DeviceConfig }>();
+    for (const [i, d] of view.devices) {
+      const first = byAlias.get(d.alias);
+      if (!first) {
+        byAlias.set(d.alias, { index: i, device: d });
+        continue;
+      }
+      for (const key of ["deviceType", "numaPolicy"] as const) {
+        if (d[key] !== first.device[key]) {
+          add(
+            at(i, key),
+            `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} at devices[${first.index}]; entries sharing an alias must agree`,
+          );
+        }
       }
     }
-  }
-  for (const [i, d] of devices) {
-    d.companions.forEach((id, j) => {
-      if (id === `${d.vendorId}:${d.productId}`) add(["devices", i, "companions", j], `${id} is the device itself, not a companion`);
-    });
+    for (const [i, d] of view.devices) {
+      d.companions.forEach((id, j) => {
+        if (id === `${d.vendorId}:${d.productId}`) add(at(i, "companions", j), `${id} is the device itself, not a companion`);
+      });
+    }
   }
 
-  const known = c.devices ? new Set(c.devices.map((d) => d.alias)) : rawAliases(rawDevices);
-  if (c.flavors && known) {
-    const perHost = c.devices ? devicesPerHost(c.devices) : undefined;
-    c.flavors.forEach((f, i) =>
-      Object.entries(f.pci).forEach(([alias, count]) => {
-        const have = perHost?.get(alias);
-        if (!known.has(alias)) {
-          add(["flavors", i, "pci", alias], `alias "${alias}" is not defined in devices (known: ${[...known].join(", ")})`);
-        } else if (have !== undefined && count > have) {
-          add(["flavors", i, "pci", alias], `asks for ${count} "${alias}" devices but a GPU host has ${have}`);
+  // Across groups: what cannot work in one model and one MAAS.
+  const all = groups.parsed;
+  if (all && all.length > 1) {
+    const firstOf = new Map<string, string>();
+    const once = (key: string, path: PathPart[], what: string) => {
+      const first = firstOf.get(key);
+      if (first !== undefined) add(path, `${what} is also ${first}'s: every group needs its own`);
+      else firstOf.set(key, formatPath(path.slice(0, 2)));
+    };
+    all.forEach((g, i) => {
+      once(`tag ${g.maas.tag}`, ["hostGroups", i, "maas", "tag"], `tag ${quote(g.maas.tag)}`);
+      once(`app ${g.application}`, ["hostGroups", i, "application"], `application ${quote(g.application)}`);
+      (g.maas.machines ?? []).forEach((m, j) => once(`machine ${m}`, ["hostGroups", i, "maas", "machines", j], `machine ${quote(m)}`));
+    });
+    // selectByDevice tags the machines that have a group's device: another group's device in it would put
+    // a machine with both in two groups.
+    all.forEach((g, i) => {
+      if (!g.maas.selectByDevice) return;
+      g.devices.forEach((d, j) => {
+        const id = `${d.vendorId}:${d.productId}`;
+        const other = all.find((h, k) => k !== i && h.devices.some((e) => `${e.vendorId}:${e.productId}` === id));
+        if (other) add(["hostGroups", i, "devices", j], `${id} is also a device of group ${quote(other.name)}: selectByDevice would put its hosts in both groups`);
+      });
+    });
+    // pci-alias is one list for the whole cloud: an alias name must mean the same devices everywhere.
+    const meaning = new Map<string, { ids: string; group: HostGroup; device: DeviceConfig }>();
+    all.forEach((g, i) =>
+      g.devices.forEach((d, j) => {
+        const ids = aliasIds(g.devices, d.alias).join(" ");
+        const first = meaning.get(d.alias);
+        if (!first) meaning.set(d.alias, { ids, group: g, device: d });
+        else if (first.group !== g) {
+          if (first.ids !== ids) {
+            add(["hostGroups", i, "devices", j, "alias"], `alias "${d.alias}" means ${ids} here but ${first.ids} in group ${quote(first.group.name)}: one alias, one meaning across the cloud`);
+          } else {
+            for (const key of ["deviceType", "numaPolicy"] as const) {
+              if (d[key] !== first.device[key]) {
+                add(["hostGroups", i, "devices", j, key], `alias "${d.alias}" has ${key} ${quote(d[key] ?? "unset")} here but ${quote(first.device[key] ?? "unset")} in group ${quote(first.group.name)}; entries sharing an alias must agree`);
+              }
+            }
+          }
         }
       }),
     );
+  }
+
+  // Flavors: every alias defined somewhere, and one group whose hosts have every device the flavor asks for.
+  const known = all
+    ? new Set(all.flatMap((g) => g.devices.map((d) => d.alias)))
+    : groups.views.every((v) => v.rawAliases)
+      ? new Set(groups.views.flatMap((v) => [...v.rawAliases!]))
+      : undefined;
+  if (c.flavors && known && known.size > 0) {
+    const single = all?.length === 1 || (!all && groups.views.length === 1);
+    c.flavors.forEach((f, i) => {
+      const asked = Object.entries(f.pci);
+      const perHost = all && single ? devicesPerHost(all[0]!.devices) : undefined;
+      for (const [alias, count] of asked) {
+        const have = perHost?.get(alias);
+        if (!known.has(alias)) {
+          add(["flavors", i, "pci", alias], `alias "${alias}" is not defined in ${single ? "devices" : "any host group"} (known: ${[...known].join(", ")})`);
+        } else if (have !== undefined && count > have) {
+          add(["flavors", i, "pci", alias], `asks for ${count} "${alias}" devices but a GPU host has ${have}`);
+        }
+      }
+      if (all && !single && asked.every(([alias]) => known.has(alias)) && flavorGroups(all, f).length === 0) {
+        add(
+          ["flavors", i, "pci"],
+          `no host group has ${asked.map(([a, n]) => `${a}:${n}`).join(", ")} on one host (${all.map((g) => `${g.name} has ${offer(g.devices)}`).join("; ")})`,
+        );
+      }
+    });
   }
 
   if (c.openstack) {
@@ -733,6 +994,15 @@ function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): Config
   return problems;
 }
 
+/** The groups whose hosts have every device a flavor asks for, as many as it asks (config's own count; the
+ * Nova conformance test proves the same with Nova's PciDeviceStats). */
+export function flavorGroups(groups: readonly HostGroup[], flavor: Pick<FlavorConfig, "pci">): HostGroup[] {
+  return groups.filter((g) => {
+    const perHost = devicesPerHost(g.devices);
+    return Object.entries(flavor.pci).every(([alias, n]) => (perHost.get(alias) ?? 0) >= n);
+  });
+}
+
 /**
  * Per-release Nova rules (render/extra-specs.ts), on what parsed: a flavor's extra specs that the release
  * does not know are refused, or translated with a warning; an alias NUMA policy the release lacks is
@@ -740,12 +1010,13 @@ function crossFieldProblems(c: Partial<SiteConfig>, rawDevices: unknown): Config
  * it is refused) and a guest NUMA topology (a flavor that carries a policy without giving one is warned
  * about: Nova would ignore the policy).
  */
-function novaReleaseRules(c: Partial<SiteConfig>): { errors: ConfigProblem[]; warnings: ConfigProblem[] } {
+function novaReleaseRules(c: Parsed, groups: { views: GroupView[] }): { errors: ConfigProblem[]; warnings: ConfigProblem[] } {
   const errors: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   const rel = c.openstack?.release;
   if (rel === undefined) return { errors, warnings };
-  const devices = c.devices ?? [];
+  const located = groups.views.flatMap((v) => v.devices.map(([i, d]) => ({ path: [...v.base, "devices", i] as PathPart[], device: d })));
+  const devices = located.map((l) => l.device);
   const flavors = c.flavors ?? [];
 
   flavors.forEach((f, i) => {
@@ -753,16 +1024,16 @@ function novaReleaseRules(c: Partial<SiteConfig>): { errors: ConfigProblem[]; wa
       (x.level === "error" ? errors : warnings).push({ path: formatPath(["flavors", i, "extraSpecs", x.key]), message: x.message });
     }
   });
-  devices.forEach((d, i) => {
+  for (const { path, device: d } of located) {
     const problem = d.numaPolicy && aliasNumaPolicyProblem(d.numaPolicy, rel);
-    if (problem) errors.push({ path: formatPath(["devices", i, "numaPolicy"]), message: problem });
-  });
+    if (problem) errors.push({ path: formatPath([...path, "numaPolicy"]), message: problem });
+  }
 
   if (!usesPciNumaPolicy(devices, flavors)) return { errors, warnings };
   const filters = c.openstack?.schedulerFilters;
   if (filters && !filters.includes(NUMA_FILTER)) {
-    const d = devices.findIndex((x) => x.numaPolicy !== undefined);
-    const source = d >= 0 ? formatPath(["devices", d, "numaPolicy"]) : formatPath(["flavors", flavors.findIndex((f) => PCI_NUMA_POLICY_KEY in f.extraSpecs), "extraSpecs", PCI_NUMA_POLICY_KEY]);
+    const d = located.find((x) => x.device.numaPolicy !== undefined);
+    const source = d ? formatPath([...d.path, "numaPolicy"]) : formatPath(["flavors", flavors.findIndex((f) => PCI_NUMA_POLICY_KEY in f.extraSpecs), "extraSpecs", PCI_NUMA_POLICY_KEY]);
     errors.push({
       path: formatPath(["openstack", "schedulerFilters"]),
       message: `must contain ${NUMA_FILTER}: ${source} sets a PCI NUMA policy, and only ${NUMA_FILTER} applies it`,

@@ -18,7 +18,8 @@ export interface PciPassthroughArgs {
 
 export class PciPassthrough extends pulumi.ComponentResource {
   public readonly artifacts: SiteArtifacts;
-  public readonly maasTag: MaasPciTag;
+  /** One per host group, in config order. */
+  public readonly maasTags: MaasPciTag[];
   public readonly model: JujuModel;
   public readonly charmConfig: NovaCharmConfig;
   public readonly flavors: GpuFlavors;
@@ -40,21 +41,19 @@ export class PciPassthrough extends pulumi.ComponentResource {
       );
     }
 
-    this.maasTag = new MaasPciTag(
-      `${name}-maas`,
-      {
-        runner,
-        tagName: site.maas.tag,
-        kernelOptions: a.kernelOptions,
-        tag: a.commands.tag,
-        machines: a.commands.machines,
-      },
-      { parent: this },
+    // One tag per host group, each with its own kernel options and selection.
+    this.maasTags = a.groups.map(
+      (g) =>
+        new MaasPciTag(
+          g.group.name === undefined ? `${name}-maas` : `${name}-maas-${g.group.name}`,
+          { runner, tagName: g.group.maas.tag, kernelOptions: g.kernelOptions, tag: g.commands.tag, machines: g.commands.machines },
+          { parent: this },
+        ),
     );
     this.model = new JujuModel(
       `${name}-juju`,
       { runner, modelName: site.juju.model, cloudinitUserdata: a.userdata, model: a.commands.model, teardown: a.commands.modelTeardown },
-      { parent: this, dependsOn: [this.maasTag] },
+      { parent: this, dependsOn: this.maasTags },
     );
     this.charmConfig = new NovaCharmConfig(
       `${name}-charms`,
@@ -63,16 +62,16 @@ export class PciPassthrough extends pulumi.ComponentResource {
     );
     // An alias must exist on the controller before a flavor asks for it.
     this.flavors = new GpuFlavors(`${name}-flavors`, { flavors: a.flavors }, { parent: this, dependsOn: [this.charmConfig] });
-    if (site.smokeTest && a.commands.verify) {
+    const verify = a.groups.flatMap((g) => (g.commands.verify ? [{ application: g.group.application, spec: g.commands.verify }] : []));
+    if (site.smokeTest && verify.length > 0) {
       this.smokeTest = new SmokeTest(
         `${name}-smoke`,
-        { runner, smokeTest: site.smokeTest, flavors: this.flavors.flavors, verify: a.commands.verify },
+        { runner, smokeTest: site.smokeTest, flavors: this.flavors.flavors, verify },
         { parent: this, dependsOn: [this.flavors] },
       );
     }
     this.registerOutputs({
-      tag: this.maasTag.tagName,
-      kernelOptions: this.maasTag.kernelOptions,
+      tags: this.maasTags.map((t) => t.tagName),
       model: this.model.modelName,
       aliasJson: this.charmConfig.aliasJson,
       flavorIds: this.flavors.flavorIds,

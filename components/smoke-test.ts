@@ -13,15 +13,15 @@ export interface SmokeTestArgs {
   smokeTest: SmokeTestConfig;
   /** This stack's flavors by name; a server whose flavor is not here uses an existing flavor by name. */
   flavors: Record<string, openstack.compute.Flavor>;
-  /** The rendered `juju exec ... lspci -nnk` check. */
-  verify: CommandSpec;
+  /** The rendered `juju exec ... lspci -nnk` check of each host group's application. */
+  verify: Array<{ application: string; spec: CommandSpec }>;
 }
 
 export class SmokeTest extends pulumi.ComponentResource {
   public readonly serverIds: pulumi.Output<Record<string, string>>;
-  /** What `lspci -nnk` said on the GPU hosts, with a vfio-pci count. */
-  public readonly verification: pulumi.Output<string>;
-  public readonly verifyCommand: CommandResource;
+  /** What `lspci -nnk` said on the GPU hosts, with a vfio-pci count; by application with several groups. */
+  public readonly verification: pulumi.Output<string | Record<string, string>>;
+  public readonly verifyCommands: CommandResource[];
 
   constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pci-passthrough:openstack:SmokeTest", name, {}, opts);
@@ -40,9 +40,12 @@ export class SmokeTest extends pulumi.ComponentResource {
         { parent: this, dependsOn: ours ? [ours] : [] },
       );
     });
-    this.verifyCommand = args.runner.run(`${name}-${args.verify.id}`, args.verify, { parent: this, dependsOn: servers });
+    this.verifyCommands = args.verify.map((v) => args.runner.run(`${name}-${v.spec.id}`, v.spec, { parent: this, dependsOn: servers }));
     this.serverIds = pulumi.all(Object.fromEntries(servers.map((s, i) => [args.smokeTest.servers[i]!.name, s.id])));
-    this.verification = this.verifyCommand.stdout;
+    this.verification =
+      this.verifyCommands.length === 1
+        ? this.verifyCommands[0]!.stdout
+        : pulumi.all(Object.fromEntries(this.verifyCommands.map((c, i) => [args.verify[i]!.application, c.stdout])));
     this.registerOutputs({ serverIds: this.serverIds, verification: this.verification });
   }
 }

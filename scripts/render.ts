@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import * as path from "node:path";
 import { parseSiteConfig, formatProblems, formatWarnings, type SiteConfig } from "../components/config";
 import { fromStackFile, type StackFile } from "../components/config-source";
-import { renderSite } from "../components/render/site";
+import { renderSite, type GroupArtifacts } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderHostFilesText } from "../components/render/host";
 import { runProgram, type RecordedResource } from "./mock-program";
@@ -80,6 +80,12 @@ export const ARTIFACTS = [
   "graph.mmd",
 ] as const;
 
+/** A tag as `maas PROFILE tag read` shows it, with the machines the stack tags (when it lists them). */
+function maasTag(g: GroupArtifacts) {
+  const m = g.group.maas;
+  return { name: m.tag, comment: m.comment, kernel_opts: g.kernelOptions, definition: m.definition ?? "", machines: m.machines ?? [] };
+}
+
 /** The files of out/<stack>/, by name. */
 export function artifactFiles(site: SiteConfig, stack: string, resources: RecordedResource[]): Record<(typeof ARTIFACTS)[number], string> {
   const a = renderSite(site);
@@ -89,15 +95,10 @@ export function artifactFiles(site: SiteConfig, stack: string, resources: Record
     "charm-config.yaml": a.charmConfigYaml,
     "bundle-overlay.yaml": a.bundleOverlay,
     "flavors.json": json(a.flavors),
-    "maas-tag.json": json({
-      name: site.maas.tag,
-      comment: site.maas.comment,
-      kernel_opts: a.kernelOptions,
-      definition: site.maas.definition ?? "",
-      machines: site.maas.machines ?? [],
-    }),
+    // The tag of a site with one kind of host; one per group, by group name, with host groups.
+    "maas-tag.json": json(a.groups[0]!.group.name === undefined ? maasTag(a.groups[0]!) : Object.fromEntries(a.groups.map((g) => [g.group.name, maasTag(g)]))),
     "commands.sh": renderRunbook(site, a, stack),
-    "host-files.txt": renderHostFilesText(site),
+    "host-files.txt": renderHostFilesText(site.groups),
     "graph.mmd": mermaidGraph(resources),
   };
 }

@@ -140,7 +140,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
         const r = check(base(b), before);
         assert.equal(r.status, 0, `${b}: ${r.stderr}`);
         assert.deepEqual(Object.keys(alone.machines), ["0"]);
-        const tag = loadStack(stack).maas.tag;
+        const tag = loadStack(stack).groups[0]!.maas.tag;
         // Machine 0 (the operator's all-in-one host) became a GPU host, and new machines appeared.
         assert.equal(r.summary.machines["0"]!.constraints, `tags=${tag}`);
         assert.ok(Object.keys(r.summary.machines).length > 1, b);

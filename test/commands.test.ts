@@ -29,7 +29,7 @@ test("MAAS tag: created with comment (and its claim) and kernel options; update 
   const site = loadStack("dev");
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
-  const created = ok(run(w, site, a.commands.tag));
+  const created = ok(run(w, site, a.groups[0]!.commands.tag));
   const claim = /^pci-passthrough-state: claim=([0-9a-f]{12}) adopted=no definition=none$/m.exec(created.stdout)?.[1];
   assert.ok(claim, created.stdout);
   const first = maasState(w);
@@ -40,16 +40,16 @@ test("MAAS tag: created with comment (and its claim) and kernel options; update 
     definition: "",
     machines: [],
   });
-  const updated = ok(run(w, site, a.commands.tag, "update", stdoutOf(created)));
+  const updated = ok(run(w, site, a.groups[0]!.commands.tag, "update", stdoutOf(created)));
   assert.deepEqual(maasState(w), first);
   assert.equal(stdoutOf(updated).split("\n").pop(), `pci-passthrough-state: claim=${claim} adopted=no definition=none`);
   assert.deepEqual(
     argvLog(w, "maas").map((argv) => argv.slice(0, 3).join(" ")),
     ["admin tag read", "admin tags create", "admin tag read", "admin tag update"],
   );
-  ok(run(w, site, a.commands.tag, "delete", stdoutOf(updated)));
+  ok(run(w, site, a.groups[0]!.commands.tag, "delete", stdoutOf(updated)));
   assert.deepEqual(maasState(w).tags, {});
-  assert.match(ok(run(w, site, a.commands.tag, "delete", stdoutOf(updated))).stdout, /MAAS tag pci-pass is already gone/);
+  assert.match(ok(run(w, site, a.groups[0]!.commands.tag, "delete", stdoutOf(updated))).stdout, /MAAS tag pci-pass is already gone/);
 });
 
 test("MAAS tag: an existing tag is adopted, its options updated in place, and kept when the stack goes", () => {
@@ -57,34 +57,34 @@ test("MAAS tag: an existing tag is adopted, its options updated in place, and ke
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
   ok(spawnSync("maas", ["admin", "tags", "create", "name=pci-pass", "comment=old", "kernel_opts=quiet", "definition=//node[@id='x']"], { env: w.env, encoding: "utf8" }) as never);
   const changed = requireSiteConfig(editStack("dev", (r) => (r.host.iommuPassthrough = true)));
-  const spec = renderSite(changed).commands.tag;
+  const spec = renderSite(changed).groups[0]!.commands.tag;
   const r = ok(run(w, changed, spec));
   assert.match(r.stdout, /MAAS tag pci-pass updated \(it existed before this stack\)/);
   const tag = maasState(w).tags["pci-pass"];
   assert.match(tag.kernel_opts, /^intel_iommu=on iommu=pt /);
-  assert.match(tag.comment, new RegExp(`^${site.maas.comment} \\[pci-passthrough claim [0-9a-f]{12} adopted\\]$`));
+  assert.match(tag.comment, new RegExp(`^${site.groups[0]!.maas.comment} \\[pci-passthrough claim [0-9a-f]{12} adopted\\]$`));
   assert.equal(tag.definition, "//node[@id='x']", "a definition this stack never set is left alone");
   const kept = ok(run(w, changed, spec, "delete", stdoutOf(r)));
   assert.match(kept.stdout, /kept MAAS tag pci-pass: it existed before this stack \(maas.deleteAdoptedTag is false\)/);
   assert.ok(maasState(w).tags["pci-pass"]);
   // With deleteAdoptedTag the operator asks for it to go anyway.
   const going = requireSiteConfig(editStack("dev", (r) => (r.maas.deleteAdoptedTag = true)));
-  const again = ok(run(w, going, renderSite(going).commands.tag, "update", stdoutOf(r)));
-  ok(run(w, going, renderSite(going).commands.tag, "delete", stdoutOf(again)));
+  const again = ok(run(w, going, renderSite(going).groups[0]!.commands.tag, "update", stdoutOf(r)));
+  ok(run(w, going, renderSite(going).groups[0]!.commands.tag, "delete", stdoutOf(again)));
   assert.deepEqual(maasState(w).tags, {});
 });
 
 test("MAAS tag: a definition this stack set is cleared when config drops it, never one it did not set", () => {
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
   const withDef = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { definition: "//node[@class='display']", selectByDevice: undefined })));
-  const created = ok(run(w, withDef, renderSite(withDef).commands.tag));
+  const created = ok(run(w, withDef, renderSite(withDef).groups[0]!.commands.tag));
   assert.equal(maasState(w).tags["pci-pass"].definition, "//node[@class='display']");
   const noDef = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { machines: ["abc123"], selectByDevice: undefined })));
-  const cleared = ok(run(w, noDef, renderSite(noDef).commands.tag, "update", stdoutOf(created)));
+  const cleared = ok(run(w, noDef, renderSite(noDef).groups[0]!.commands.tag, "update", stdoutOf(created)));
   assert.equal(maasState(w).tags["pci-pass"].definition, "");
   // Someone sets a definition by hand: the next update leaves it.
   spawnSync("maas", ["admin", "tag", "update", "pci-pass", "definition=//node[@id='hand']"], { env: w.env });
-  ok(run(w, noDef, renderSite(noDef).commands.tag, "update", stdoutOf(cleared)));
+  ok(run(w, noDef, renderSite(noDef).groups[0]!.commands.tag, "update", stdoutOf(cleared)));
   assert.equal(maasState(w).tags["pci-pass"].definition, "//node[@id='hand']");
 });
 
@@ -92,35 +92,35 @@ test("MAAS machines: the tagged set follows config, drift included", () => {
   const site = loadStack("lab");
   const w = world({ FAKE_MAAS_PROFILES: "lab-admin", FAKE_MAAS_MACHINES: "4y3h7n 8fbxqa q7rr2m" });
   const a = renderSite(site);
-  ok(run(w, site, a.commands.tag));
-  ok(run(w, site, a.commands.machines));
+  ok(run(w, site, a.groups[0]!.commands.tag));
+  ok(run(w, site, a.groups[0]!.commands.machines));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["4y3h7n", "8fbxqa"]);
-  ok(run(w, site, a.commands.machines));
+  ok(run(w, site, a.groups[0]!.commands.machines));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["4y3h7n", "8fbxqa"]);
   // Someone tags a third machine by hand; config drops one.
   spawnSync("maas", ["lab-admin", "tag", "update-nodes", "gpu-lab", "add=q7rr2m"], { env: w.env });
   const fewer = requireSiteConfig(editStack("lab", (r) => (r.maas.machines = ["8fbxqa"])));
-  ok(run(w, fewer, renderSite(fewer).commands.machines, "update"));
+  ok(run(w, fewer, renderSite(fewer).groups[0]!.commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["8fbxqa"]);
   // Deleting the step removes nothing: deleting the tag drops its machines, and a replaced step must not
   // untag what its replacement tagged.
-  assert.equal(renderSite(fewer).commands.machines?.deletes, false);
+  assert.equal(renderSite(fewer).groups[0]!.commands.machines?.deletes, false);
 });
 
 test("MAAS machines by device: exactly the machines that have a configured device, following changes", () => {
   const site = requireSiteConfig(editStack("lab", (r) => Object.assign(r.maas, { machines: undefined, selectByDevice: true })));
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_PROFILES: "lab-admin", FAKE_MAAS_DEVICES: "aa11=10de:2230,10de:1aef bb22=8086:1592 cc33=1af4:1000 dd44=" });
-  ok(run(w, site, a.commands.tag));
-  ok(run(w, site, a.commands.machines));
+  ok(run(w, site, a.groups[0]!.commands.tag));
+  ok(run(w, site, a.groups[0]!.commands.machines));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["aa11", "bb22"]);
-  assert.deepEqual(a.commands.machines?.environment.PCIPT_SELECT_DEVICES, "10de:2230 8086:1592");
+  assert.deepEqual(a.groups[0]!.commands.machines?.environment.PCIPT_SELECT_DEVICES, "10de:2230 8086:1592");
   // A GPU moves from aa11 to cc33 (hardware change, recommissioned): the next run follows.
   const state = maasState(w);
   state.devices.aa11 = [];
   state.devices.cc33 = ["10de:2230"];
   writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(state));
-  ok(run(w, site, a.commands.machines, "update"));
+  ok(run(w, site, a.groups[0]!.commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
   const calls = argvLog(w, "maas").filter((argv) => argv[1] === "node-devices");
   assert.deepEqual(calls[0], ["lab-admin", "node-devices", "read", "aa11", "vendor_id=10de", "product_id=2230"]);
@@ -133,12 +133,12 @@ test("free text reaches the CLIs verbatim and never executes", () => {
   const site = requireSiteConfig(raw);
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_PROFILES: "admin" });
-  const created = ok(run(w, site, a.commands.tag));
+  const created = ok(run(w, site, a.groups[0]!.commands.tag));
   assert.equal(parseTagComment(maasState(w).tags["pci-pass"].comment).comment, hostile);
-  ok(run(w, site, a.commands.tag, "update", stdoutOf(created)));
+  ok(run(w, site, a.groups[0]!.commands.tag, "update", stdoutOf(created)));
   assert.equal(parseTagComment(maasState(w).tags["pci-pass"].comment).comment, hostile);
   assert.equal(existsSync(canary), false, "the comment executed");
-  assert.ok(!a.commands.tag.script.includes(hostile), "free text is not in the script text");
+  assert.ok(!a.groups[0]!.commands.tag.script.includes(hostile), "free text is not in the script text");
 });
 
 test("Juju model: add-model with the rendered userdata, then model-config on re-run (Juju 3)", () => {
@@ -147,7 +147,7 @@ test("Juju model: add-model with the rendered userdata, then model-config on re-
   const w = world();
   ok(run(w, site, a.commands.model));
   const model = jujuState(w).models["openstack-deployment"];
-  assert.equal(model.config["cloudinit-userdata"], renderUserdata(site));
+  assert.equal(model.config["cloudinit-userdata"], renderUserdata(site.groups));
   ok(run(w, site, a.commands.model));
   assert.deepEqual(jujuState(w).models["openstack-deployment"], model);
   const log = argvLog(w, "juju");
@@ -170,7 +170,7 @@ test("Juju 2.9 flags: model-config takes the file as an argument, and 3.x flags 
   const lab = loadStack("lab");
   const w = world({ FAKE_JUJU_VERSION: "2.9", FAKE_JUJU_MODELS: "lab-openstack" });
   ok(run(w, lab, renderSite(lab).commands.model));
-  assert.equal(jujuState(w).models["lab-openstack"].config["cloudinit-userdata"], renderUserdata(lab));
+  assert.equal(jujuState(w).models["lab-openstack"].config["cloudinit-userdata"], renderUserdata(lab.groups));
   const as3 = requireSiteConfig(editStack("lab", (r) => (r.juju.version = "3")));
   const r = run(w, as3, renderSite(as3).commands.model);
   assert.notEqual(r.status, 0);
@@ -232,15 +232,15 @@ test("maas login: the API key goes through stdin, never argv, script text or err
   const site = requireSiteConfig(editStack("dev", (r) => Object.assign(r.maas, { url: "http://10.0.0.2:5240/MAAS/", apiKey: API_KEY })));
   const a = renderSite(site);
   const w = world();
-  ok(run(w, site, a.commands.tag));
+  ok(run(w, site, a.groups[0]!.commands.tag));
   assert.equal(maasState(w).profiles.admin.key, API_KEY);
   assert.deepEqual(argvLog(w, "maas")[0], ["login", "admin", "http://10.0.0.2:5240/MAAS/", "-"]);
-  for (const spec of [a.commands.tag, a.commands.model, a.commands.charmConfig]) {
+  for (const spec of [a.groups[0]!.commands.tag, a.commands.model, a.commands.charmConfig]) {
     assert.ok(!spec.script.includes(API_KEY));
     assert.ok(!JSON.stringify(spec.environment).includes(API_KEY));
   }
-  assert.deepEqual(a.commands.tag.secrets, { PCIPT_MAAS_API_KEY: "maas.apiKey" });
-  assert.equal(a.commands.tag.quiet, true);
+  assert.deepEqual(a.groups[0]!.commands.tag.secrets, { PCIPT_MAAS_API_KEY: "maas.apiKey" });
+  assert.equal(a.groups[0]!.commands.tag.quiet, true);
   assert.ok(!readFileSync(path.join(w.dir, "maas.log"), "utf8").includes(API_KEY));
 });
 
@@ -250,13 +250,13 @@ test("a failing CLI names the step and prints no secret", () => {
   const w = world();
   // A key the fake refuses: login fails.
   const bad = { ...site, maas: { ...site.maas, apiKey: "not-a-key" } };
-  const r = run(w, bad, a.commands.tag);
+  const r = run(w, bad, a.groups[0]!.commands.tag);
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim(), "pci-passthrough: MAAS tag pci-pass: maas login failed (check maas.url and maas.apiKey)");
   // The tag step fails on MAAS after a good login: the CLI's words and the step, no key.
   writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify({ profiles: {}, machines: [], tags: {} }));
   const unknownProfile = requireSiteConfig(editStack("dev", (r) => (r.maas.profile = "nobody")));
-  const r2 = run(w, unknownProfile, renderSite(unknownProfile).commands.tag);
+  const r2 = run(w, unknownProfile, renderSite(unknownProfile).groups[0]!.commands.tag);
   assert.equal(r2.status, 1);
   assert.match(r2.stderr, /invalid choice: 'nobody'/);
   // An unreachable MAAS or unknown profile is not a missing tag: the step stops at the read.
@@ -268,7 +268,7 @@ test("verification: counts the addresses lspci shows bound to vfio-pci", () => {
   const site = loadStack("dev");
   const lspci = ["83:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: vfio-pci", "84:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: nouveau"].join("\n");
   const w = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_LSPCI: lspci });
-  const r = ok(run(w, site, renderSite(site).commands.verify));
+  const r = ok(run(w, site, renderSite(site).groups[0]!.commands.verify));
   assert.match(r.stdout, /pci-passthrough: vfio-pci bound on 1 device\(s\); expected 2 per GPU host\n$/);
   const argv = argvLog(w, "juju")[0]!;
   assert.deepEqual(argv.slice(0, 7), ["exec", "-m", "openstack-deployment", "--application", "nova-compute", "--", "sh"]);
@@ -286,7 +286,7 @@ test("commands.sh runs end to end against the fakes, twice, and leaves what the 
       const r = spawnSync("/bin/sh", [script], { env: w.env, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
     }
-    assert.equal(maasState(w).tags[site.maas.tag].kernel_opts, a.kernelOptions);
+    assert.equal(maasState(w).tags[site.groups[0]!.maas.tag].kernel_opts, a.groups[0]!.kernelOptions);
     const model = jujuState(w).models[site.juju.model];
     assert.equal(model.config["cloudinit-userdata"], a.userdata);
     assert.deepEqual(model.applications, a.charmOptions);

@@ -44,16 +44,20 @@ describe("example stacks", () => {
 
   test("dev reproduces the runbook's site with defaults filled", () => {
     const c = loadStack("dev");
-    assert.deepEqual(c.maas, { profile: "admin", tag: "pci-pass", comment: "PCI Passthrough kernel parameters", selectByDevice: true, deleteAdoptedTag: false });
+    assert.deepEqual(c.maas, { profile: "admin" });
+    assert.equal(c.groups.length, 1);
+    assert.equal(c.groups[0]!.name, undefined, "one unnamed group: its resources keep their names");
+    assert.equal(c.groups[0]!.application, "nova-compute");
+    assert.deepEqual(c.groups[0]!.maas, { tag: "pci-pass", comment: "PCI Passthrough kernel parameters", selectByDevice: true, deleteAdoptedTag: false });
     assert.deepEqual(c.juju, { model: "openstack-deployment", version: "3", existingModel: false, destroyModelOnDelete: false });
-    assert.deepEqual(c.host, {
+    assert.deepEqual(c.groups[0]!.host, {
       iommu: "intel",
       iommuPassthrough: false,
       allowUnsafeInterrupts: true,
       blacklistDrivers: ["nvidiafb", "nouveau"],
       binding: "modprobe",
     });
-    assert.deepEqual(c.devices, [
+    assert.deepEqual(c.groups[0]!.devices, [
       { alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0", "0000:84:00.0"], companions: ["10de:10f0"] },
     ]);
     assert.deepEqual(c.openstack, { release: "yoga", consoleAccessProtocol: "spice" });
@@ -129,8 +133,8 @@ describe("unknown keys", () => {
 
 describe("maas", () => {
   test("tag defaults to pci-pass and follows MAAS's name rule", () => {
-    assert.equal(accepted((r) => delete r.maas.tag).maas.tag, "pci-pass");
-    assert.equal(accepted((r) => (r.maas.tag = "GPU_hosts-2")).maas.tag, "GPU_hosts-2");
+    assert.equal(accepted((r) => delete r.maas.tag).groups[0]!.maas.tag, "pci-pass");
+    assert.equal(accepted((r) => (r.maas.tag = "GPU_hosts-2")).groups[0]!.maas.tag, "GPU_hosts-2");
     refused((r) => (r.maas.tag = "pci pass"), [`${P}:maas.tag: "pci pass" is not a MAAS tag name (letters, digits, _ and - only)`]);
     refused((r) => (r.maas.tag = "pci.pass"), [`${P}:maas.tag: "pci.pass" is not a MAAS tag name (letters, digits, _ and - only)`]);
   });
@@ -141,7 +145,7 @@ describe("maas", () => {
     refused((r) => (r.maas.profile = "login"), [`${P}:maas.profile: "login" is a maas CLI command, not usable as a profile name`]);
     refused((r) => (r.maas.profile = ""), [`${P}:maas.profile: "" is not a MAAS profile name (letters, digits, _ . -)`]);
     refused((r) => (r.maas.comment = "GPU\u0007"), [`${P}:maas.comment: contains control characters`]);
-    assert.equal(accepted((r) => delete r.maas.comment).maas.comment, "PCI Passthrough kernel parameters (managed by pci-passthrough)");
+    assert.equal(accepted((r) => delete r.maas.comment).groups[0]!.maas.comment, "PCI Passthrough kernel parameters (managed by pci-passthrough)");
   });
 
   test("the tag selects its machines one way: machines, definition or selectByDevice", () => {
@@ -149,10 +153,10 @@ describe("maas", () => {
       delete r.maas.selectByDevice;
       Object.assign(r.maas, sel);
     };
-    assert.deepEqual(accepted(only({ machines: ["4y3h7n", "8fbxqa"] })).maas.machines, ["4y3h7n", "8fbxqa"]);
+    assert.deepEqual(accepted(only({ machines: ["4y3h7n", "8fbxqa"] })).groups[0]!.maas.machines, ["4y3h7n", "8fbxqa"]);
     const xpath = '//node[@class="display"]/vendor[contains(.,"NVIDIA")]';
-    assert.equal(accepted(only({ definition: xpath })).maas.definition, xpath);
-    assert.equal(accepted(only({ selectByDevice: "true" })).maas.selectByDevice, true);
+    assert.equal(accepted(only({ definition: xpath })).groups[0]!.maas.definition, xpath);
+    assert.equal(accepted(only({ selectByDevice: "true" })).groups[0]!.maas.selectByDevice, true);
     refused(only({ machines: ["4y3h7n"], definition: "//node" }), [`${P}:maas.definition: give one of machines, definition or selectByDevice, not machines and definition`]);
     refused((r) => (r.maas.machines = ["4y3h7n"]), [`${P}:maas.selectByDevice: give one of machines, definition or selectByDevice, not machines and selectByDevice`]);
     refused(only({ definition: "" }), [`${P}:maas.definition: expected an XPath expression`]);
@@ -164,8 +168,8 @@ describe("maas", () => {
   });
 
   test("deleteAdoptedTag is a boolean, false by default", () => {
-    assert.equal(accepted(() => {}).maas.deleteAdoptedTag, false);
-    assert.equal(accepted((r) => (r.maas.deleteAdoptedTag = "true")).maas.deleteAdoptedTag, true);
+    assert.equal(accepted(() => {}).groups[0]!.maas.deleteAdoptedTag, false);
+    assert.equal(accepted((r) => (r.maas.deleteAdoptedTag = "true")).groups[0]!.maas.deleteAdoptedTag, true);
     refused((r) => (r.maas.deleteAdoptedTag = "yes"), [`${P}:maas.deleteAdoptedTag: expected true or false, got "yes"`]);
   });
 
@@ -248,7 +252,7 @@ describe("host", () => {
 
   test("defaults: binding modprobe, allowUnsafeInterrupts false, iommuPassthrough false, no blacklist", () => {
     const c = accepted((r) => (r.host = { iommu: "amd" }));
-    assert.deepEqual(c.host, { iommu: "amd", iommuPassthrough: false, allowUnsafeInterrupts: false, blacklistDrivers: [], binding: "modprobe" });
+    assert.deepEqual(c.groups[0]!.host, { iommu: "amd", iommuPassthrough: false, allowUnsafeInterrupts: false, blacklistDrivers: [], binding: "modprobe" });
   });
 
   test("iommu is intel or amd", () => {
@@ -257,13 +261,13 @@ describe("host", () => {
   });
 
   test("booleans accept true/false and their strings only", () => {
-    assert.equal(accepted((r) => (r.host.iommuPassthrough = "true")).host.iommuPassthrough, true);
+    assert.equal(accepted((r) => (r.host.iommuPassthrough = "true")).groups[0]!.host.iommuPassthrough, true);
     refused((r) => (r.host.allowUnsafeInterrupts = "yes"), [`${P}:host.allowUnsafeInterrupts: expected true or false, got "yes"`]);
     refused((r) => (r.host.iommuPassthrough = 1), [`${P}:host.iommuPassthrough: expected true or false, got 1`]);
   });
 
   test("blacklistDrivers are unique kernel module names", () => {
-    assert.deepEqual(accepted((r) => (r.host.blacklistDrivers = ["nouveau", "snd_hda_intel", "nvidia-drm"])).host.blacklistDrivers, ["nouveau", "snd_hda_intel", "nvidia-drm"]);
+    assert.deepEqual(accepted((r) => (r.host.blacklistDrivers = ["nouveau", "snd_hda_intel", "nvidia-drm"])).groups[0]!.host.blacklistDrivers, ["nouveau", "snd_hda_intel", "nvidia-drm"]);
     refused(
       (r) => (r.host.blacklistDrivers = ["nouveau", "nouveau;reboot", "nouveau"]),
       [`${P}:host.blacklistDrivers[1]: "nouveau;reboot" is not a kernel module name`, `${P}:host.blacklistDrivers[2]: duplicate driver "nouveau" (also at [0])`],
@@ -272,7 +276,7 @@ describe("host", () => {
   });
 
   test("binding is modprobe, driver-override or rc-local", () => {
-    for (const b of ["modprobe", "driver-override", "rc-local"]) assert.equal(accepted((r) => (r.host.binding = b)).host.binding, b);
+    for (const b of ["modprobe", "driver-override", "rc-local"]) assert.equal(accepted((r) => (r.host.binding = b)).groups[0]!.host.binding, b);
     refused((r) => (r.host.binding = "udev"), [`${P}:host.binding: "udev" is not one of modprobe, driver-override, rc-local`]);
   });
 });
@@ -280,12 +284,12 @@ describe("host", () => {
 describe("devices", () => {
   test("vendorId and productId are 4 hex digits, lower-cased; an unquoted YAML 8086 is taken back", () => {
     const c = accepted((r) => Object.assign(r.devices[0], { vendorId: "10DE", productId: "1BB0" }));
-    assert.deepEqual([c.devices[0]!.vendorId, c.devices[0]!.productId], ["10de", "1bb0"]);
+    assert.deepEqual([c.groups[0]!.devices[0]!.vendorId, c.groups[0]!.devices[0]!.productId], ["10de", "1bb0"]);
     // What YAML gives for `vendorId: 8086` / `productId: 1592` without quotes.
     const yaml = parseYaml("vendorId: 8086\nproductId: 1592\n") as { vendorId: unknown; productId: unknown };
     assert.deepEqual(yaml, { vendorId: 8086, productId: 1592 });
     const n = accepted((r) => Object.assign(r.devices[0], yaml));
-    assert.deepEqual([n.devices[0]!.vendorId, n.devices[0]!.productId], ["8086", "1592"]);
+    assert.deepEqual([n.groups[0]!.devices[0]!.vendorId, n.groups[0]!.devices[0]!.productId], ["8086", "1592"]);
     refused((r) => (r.devices[0].productId = "1bb"), [`${P}:devices[0].productId: "1bb" is not 4 hex digits`]);
     refused((r) => (r.devices[0].productId = "1bbg"), [`${P}:devices[0].productId: "1bbg" is not 4 hex digits`]);
     // `0300` unquoted is the number 300: refused with a hint to quote it.
@@ -294,7 +298,7 @@ describe("devices", () => {
 
   test("addresses are normalised to DDDD:BB:SS.F; partial ones are refused", () => {
     const c = accepted((r) => (r.devices[0].addresses = ["83:00.0", "0000:84:00.0", "0001:0A:1F.7"]));
-    assert.deepEqual(c.devices[0]!.addresses, ["0000:83:00.0", "0000:84:00.0", "0001:0a:1f.7"]);
+    assert.deepEqual(c.groups[0]!.devices[0]!.addresses, ["0000:83:00.0", "0000:84:00.0", "0001:0a:1f.7"]);
     refused((r) => (r.devices[0].addresses = ["83:00.0", "83:00"]), [`${P}:devices[0].addresses[1]: "83:00" is not a PCI address (expected DDDD:BB:SS.F)`]);
     refused((r) => (r.devices[0].addresses = ["83:20.0"]), [`${P}:devices[0].addresses[0]: "83:20.0" is not a PCI address (expected DDDD:BB:SS.F)`]);
     refused((r) => (r.devices[0].addresses = ["83:00.8"]), [`${P}:devices[0].addresses[0]: "83:00.8" is not a PCI address (expected DDDD:BB:SS.F)`]);
@@ -307,13 +311,13 @@ describe("devices", () => {
     assert.equal(accepted((r) => {
       r.devices[0].alias = "gpu.p5000_1";
       r.flavors[0].pci = { "gpu.p5000_1": 1 };
-    }).devices[0]!.alias, "gpu.p5000_1");
+    }).groups[0]!.devices[0]!.alias, "gpu.p5000_1");
     refused((r) => (r.devices[0].alias = "-gpu"), [`${P}:devices[0].alias: "-gpu" is not an alias name (letters, digits, _ . -; at most 256)`]);
     refused((r) => (r.devices[0].alias = "a".repeat(257)), [`${P}:devices[0].alias: "${"a".repeat(257)}" is not an alias name (letters, digits, _ . -; at most 256)`]);
   });
 
   test("companions are unique vendor:product ids other than the device itself", () => {
-    assert.deepEqual(accepted((r) => (r.devices[0].companions = ["10DE:10F0"])).devices[0]!.companions, ["10de:10f0"]);
+    assert.deepEqual(accepted((r) => (r.devices[0].companions = ["10DE:10F0"])).groups[0]!.devices[0]!.companions, ["10de:10f0"]);
     refused(
       (r) => (r.devices[0].companions = ["10de:10f0", "10de10f0", "10de:10F0"]),
       [
@@ -327,7 +331,7 @@ describe("devices", () => {
 
   test("deviceType and numaPolicy enums", () => {
     const c = accepted((r) => Object.assign(r.devices[0], { deviceType: "type-PF", numaPolicy: "socket" }));
-    assert.deepEqual([c.devices[0]!.deviceType, c.devices[0]!.numaPolicy], ["type-PF", "socket"]);
+    assert.deepEqual([c.groups[0]!.devices[0]!.deviceType, c.groups[0]!.devices[0]!.numaPolicy], ["type-PF", "socket"]);
     refused(
       (r) => Object.assign(r.devices[0], { deviceType: "PCI", numaPolicy: "strict" }),
       [
@@ -728,5 +732,115 @@ describe("every problem at once", () => {
 
   test("the lab stack's own shape: a stack with every section validates unchanged", () => {
     assert.deepEqual(linesOf(rawStack("lab")), []);
+  });
+});
+
+describe("hostGroups", () => {
+  /** The mixed stack with `edit` applied must be refused with exactly these lines. */
+  const refusedMixed = (edit: Edit, expected: string[]) => refused(edit, expected, "mixed");
+  const acceptedMixed = (edit: Edit = () => {}) => accepted(edit, "mixed");
+
+  test("Pulumi.mixed.yaml: three named groups, each with its tag, application, host and devices", () => {
+    const c = acceptedMixed();
+    assert.deepEqual(c.maas, { profile: "admin" });
+    assert.deepEqual(
+      c.groups.map((g) => [g.name, g.maas.tag, g.application, g.host.iommu, g.devices.map((d) => d.alias)]),
+      [
+        ["a100", "gpu-a100", "nova-compute-a100", "intel", ["a100"]],
+        ["l40s", "gpu-l40s", "nova-compute-l40s", "amd", ["l40s"]],
+        ["nic", "nic-pass", "nova-compute", "intel", ["cx6"]],
+      ],
+    );
+  });
+
+  test("defaults: the tag is pci-pass-<group>, the application nova-compute", () => {
+    const c = acceptedMixed((r) => {
+      delete r.hostGroups[0].maas.tag;
+      delete r.hostGroups[2].application;
+      delete r.hostGroups[0].application;
+      r.hostGroups[0].application = "nova-compute-a100";
+    });
+    assert.equal(c.groups[0]!.maas.tag, "pci-pass-a100");
+    assert.equal(c.groups[2]!.application, "nova-compute");
+  });
+
+  test("errors name the group's key path", () => {
+    refusedMixed((r) => (r.hostGroups[1].devices[0].addresses[1] = "ca:00"), [
+      `${P}:hostGroups[1].devices[0].addresses[1]: "ca:00" is not a PCI address (expected DDDD:BB:SS.F)`,
+    ]);
+    refusedMixed((r) => (r.hostGroups[2].host.iommu = "arm"), [`${P}:hostGroups[2].host.iommu: "arm" is not intel or amd`]);
+    refusedMixed((r) => (r.hostGroups[0].name = "A100"), [`${P}:hostGroups[0].name: "A100" is not a group name (lowercase letters, digits and -, at most 32)`]);
+    refusedMixed((r) => (r.hostGroups[1].name = "a100"), [`${P}:hostGroups[1]: duplicate group name "a100" (also at [0])`]);
+    refusedMixed((r) => (r.hostGroups[0].application = "nova_compute"), [`${P}:hostGroups[0].application: "nova_compute" is not a Juju application name`]);
+    refusedMixed((r) => delete r.hostGroups[2].maas.machines, [
+      `${P}:hostGroups[2].maas: the tag selects no machine: give machines (system IDs), definition (an lshw XPath) or selectByDevice: true`,
+    ]);
+  });
+
+  test("host groups or the top-level tag, host and devices, not both", () => {
+    refusedMixed(
+      (r) => {
+        r.host = { iommu: "intel" };
+        r.devices = [];
+        r.maas.tag = "pci-pass";
+        r.maas.selectByDevice = true;
+      },
+      [
+        `${P}:maas.tag: not with hostGroups: each group has its own tag (hostGroups[].maas.tag)`,
+        `${P}:maas.selectByDevice: not with hostGroups: each group has its own tag (hostGroups[].maas.selectByDevice)`,
+        `${P}:host: not with hostGroups: each group has its own (hostGroups[].host)`,
+        `${P}:devices: not with hostGroups: each group has its own (hostGroups[].devices)`,
+      ],
+    );
+  });
+
+  test("refused: two groups sharing a tag, an application or a machine", () => {
+    refusedMixed((r) => (r.hostGroups[1].maas.tag = "gpu-a100"), [`${P}:hostGroups[1].maas.tag: tag "gpu-a100" is also pci-passthrough:hostGroups[0]'s: every group needs its own`]);
+    refusedMixed((r) => (r.hostGroups[2].application = "nova-compute-a100"), [
+      `${P}:hostGroups[2].application: application "nova-compute-a100" is also pci-passthrough:hostGroups[0]'s: every group needs its own`,
+    ]);
+    refusedMixed(
+      (r) => {
+        r.hostGroups[0].maas = { tag: "gpu-a100", machines: ["qw3d8m"] };
+      },
+      [`${P}:hostGroups[2].maas.machines[1]: machine "qw3d8m" is also pci-passthrough:hostGroups[0]'s: every group needs its own`],
+    );
+  });
+
+  test("refused: selectByDevice on a device another group has (a host with both would be in two groups)", () => {
+    refusedMixed((r) => r.hostGroups[1].devices.push({ alias: "a100", vendorId: "10de", productId: "20b5", deviceType: "type-PF", addresses: ["0000:31:00.0"] }), [
+      `${P}:hostGroups[0].devices[0]: 10de:20b5 is also a device of group "l40s": selectByDevice would put its hosts in both groups`,
+      `${P}:hostGroups[1].devices[1]: 10de:20b5 is also a device of group "a100": selectByDevice would put its hosts in both groups`,
+    ]);
+  });
+
+  test("refused: an alias that means other devices in another group; agreed aliases may span groups", () => {
+    refusedMixed((r) => ((r.hostGroups[1].devices[0].alias = "a100"), r.flavors.splice(2, 1)), [
+      `${P}:hostGroups[1].devices[0].alias: alias "a100" means 10de:26b9 here but 10de:20b5 in group "a100": one alias, one meaning across the cloud`,
+    ]);
+    // The same model under the same alias in two groups (a NIC on both kinds of host) is fine.
+    const c = acceptedMixed((r) => {
+      r.hostGroups[2].maas = { tag: "nic-pass", machines: ["n7xk2p", "qw3d8m"] };
+      r.hostGroups[1].devices.push({ alias: "cx6", vendorId: "15b3", productId: "101d", deviceType: "type-PF", addresses: ["0000:b1:00.0"] });
+      r.hostGroups[1].maas = { tag: "gpu-l40s", machines: ["l40shost"] };
+    });
+    assert.equal(c.groups[1]!.devices.length, 2);
+    refusedMixed(
+      (r) => {
+        r.hostGroups[1].maas = { tag: "gpu-l40s", machines: ["l40shost"] };
+        r.hostGroups[1].devices.push({ alias: "cx6", vendorId: "15b3", productId: "101d", addresses: ["0000:b1:00.0"] });
+      },
+      [`${P}:hostGroups[2].devices[0].deviceType: alias "cx6" has deviceType "type-PF" here but "unset" in group "l40s"; entries sharing an alias must agree`],
+    );
+  });
+
+  test("a flavor must fit on the hosts of one group", () => {
+    refusedMixed((r) => (r.flavors[0].pci = { a100: 1, cx6: 1 }), [
+      `${P}:flavors[0].pci: no host group has a100:1, cx6:1 on one host (a100 has a100:2; l40s has l40s:2; nic has cx6:1)`,
+    ]);
+    refusedMixed((r) => (r.flavors[1].pci = { a100: 3 }), [
+      `${P}:flavors[1].pci: no host group has a100:3 on one host (a100 has a100:2; l40s has l40s:2; nic has cx6:1)`,
+    ]);
+    refusedMixed((r) => (r.flavors[0].pci = { h100: 1 }), [`${P}:flavors[0].pci.h100: alias "h100" is not defined in any host group (known: a100, l40s, cx6)`]);
   });
 });

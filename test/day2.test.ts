@@ -51,7 +51,7 @@ function siteWorld(site: SiteConfig): World {
 function observed(w: World, site: SiteConfig) {
   const maas = fakeState(w, "maas");
   const juju = fakeState(w, "juju");
-  const tag = maas.tags[site.maas.tag];
+  const tag = maas.tags[site.groups[0]!.maas.tag];
   const model = juju.models[site.juju.model];
   return {
     tag: tag && { comment: parseTagComment(tag.comment).comment, kernel_opts: tag.kernel_opts, machines: tag.machines },
@@ -64,14 +64,14 @@ function observed(w: World, site: SiteConfig) {
 function expected(site: SiteConfig, machines: string[]) {
   const a = renderSite(site);
   return {
-    tag: { comment: site.maas.comment, kernel_opts: a.kernelOptions, machines },
+    tag: { comment: site.groups[0]!.maas.comment, kernel_opts: a.groups[0]!.kernelOptions, machines },
     userdata: a.userdata,
     options: a.charmOptions,
   };
 }
 
 /** The machines the seeded fakes tag for a site (fakeSeeds: system IDs, or two GPU hosts by device). */
-const taggedMachines = (site: SiteConfig) => site.maas.machines ?? ["gpuhost1", "gpuhost2"];
+const taggedMachines = (site: SiteConfig) => site.groups[0]!.maas.machines ?? ["gpuhost1", "gpuhost2"];
 
 const stepNames = (stack: string, v: Variant) => v.program.map((p) => p.name.slice(stack.length + 1));
 

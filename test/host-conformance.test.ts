@@ -54,7 +54,7 @@ function cases(stack: string, binding: string): Case[] {
         raw.host.binding = binding;
       }),
     );
-    return { name: `${stack}, ${binding}, ${variation}`, userdata: renderUserdata(site) };
+    return { name: `${stack}, ${binding}, ${variation}`, userdata: renderUserdata(site.groups) };
   });
 }
 

@@ -112,7 +112,7 @@ function withFakeHost(functions: readonly FakeFunction[], opts: FakeHostOptions,
 const devWith = (binding: Binding): SiteConfig => requireSiteConfig(editStack("dev", (raw) => (raw.host.binding = binding)));
 const labWith = (binding: Binding): SiteConfig => requireSiteConfig(editStack("lab", (raw) => (raw.host.binding = binding)));
 const scriptOf = (site: SiteConfig): string => {
-  const script = bindingScript(site);
+  const script = bindingScript(site.groups[0]!);
   assert.ok(script !== undefined, "a binding script");
   return script;
 };

@@ -36,7 +36,7 @@ interface WriteFileEntry {
   append?: boolean;
 }
 
-const userdataOf = (site: SiteConfig) => parse(renderUserdata(site), { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
+const userdataOf = (site: SiteConfig) => parse(renderUserdata(site.groups), { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
 
 const DEV_GUARD =
   "! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; }";
@@ -44,43 +44,43 @@ const DEV_GUARD =
 for (const stack of STACKS) {
   test(`${stack}: kernel options and model config match the golden files`, () => {
     const site = loadStack(stack);
-    expectGolden(`${stack}-kernel-options.txt`, `${kernelCmdline(site)}\n`);
-    expectGolden(`${stack}-model-config.yaml`, renderModelConfig(site));
+    expectGolden(`${stack}-kernel-options.txt`, `${kernelCmdline(site.groups[0]!)}\n`);
+    expectGolden(`${stack}-model-config.yaml`, renderModelConfig(site.groups));
   });
 }
 
 test("lab: the driver-override script and unit match the golden files", () => {
   const site = loadStack("lab");
-  expectGolden("host-lab-pci-passthrough-bind.sh", bindingScript(site) ?? "");
-  expectGolden("host-lab-pci-passthrough-bind.service", bindingUnit(site) ?? "");
+  expectGolden("host-lab-pci-passthrough-bind.sh", bindingScript(site.groups[0]!) ?? "");
+  expectGolden("host-lab-pci-passthrough-bind.service", bindingUnit(site.groups[0]!.host.binding) ?? "");
 });
 
 test("dev with rc-local binding: /etc/rc.local matches the golden file", () => {
-  expectGolden("host-dev-rc.local", bindingScript(withBinding("dev", "rc-local")) ?? "");
+  expectGolden("host-dev-rc.local", bindingScript(withBinding("dev", "rc-local").groups[0]!) ?? "");
 });
 
 test("kernel options: the runbook's options for dev, in a stable order", () => {
-  assert.deepEqual(kernelOptions(loadStack("dev")), [
+  assert.deepEqual(kernelOptions(loadStack("dev").groups[0]!), [
     "intel_iommu=on",
     "vfio_iommu_type1.allow_unsafe_interrupts=1",
     "modprobe.blacklist=nvidiafb,nouveau",
     "vfio-pci.ids=10de:10f0,10de:1bb0",
   ]);
   assert.equal(
-    kernelCmdline(loadStack("dev")),
+    kernelCmdline(loadStack("dev").groups[0]!),
     "intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1 modprobe.blacklist=nvidiafb,nouveau vfio-pci.ids=10de:10f0,10de:1bb0",
   );
 });
 
 test("kernel options: AMD, iommu=pt, no unsafe interrupts, vfio-pci.ids only for the modprobe binding", () => {
   // Nothing for the AMD IOMMU itself: on by default, and the kernel has no amd_iommu=on.
-  assert.deepEqual(kernelOptions(loadStack("lab")), ["iommu=pt", "modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel"]);
-  assert.deepEqual(kernelOptions(withBinding("lab", "modprobe")), [
+  assert.deepEqual(kernelOptions(loadStack("lab").groups[0]!), ["iommu=pt", "modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel"]);
+  assert.deepEqual(kernelOptions(withBinding("lab", "modprobe").groups[0]!), [
     "iommu=pt",
     "modprobe.blacklist=nouveau,nvidiafb,snd_hda_intel",
     "vfio-pci.ids=10de:1aef,10de:2230,8086:1592",
   ]);
-  assert.deepEqual(kernelOptions(withBinding("lab", "rc-local")), kernelOptions(loadStack("lab")));
+  assert.deepEqual(kernelOptions(withBinding("lab", "rc-local").groups[0]!), kernelOptions(loadStack("lab").groups[0]!));
 });
 
 test("kernel options: no blacklist option without drivers, and never a duplicate", () => {
@@ -91,7 +91,7 @@ test("kernel options: no blacklist option without drivers, and never a duplicate
       raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:85:00.0"] });
     }),
   );
-  assert.deepEqual(kernelOptions(site), ["intel_iommu=on", "vfio-pci.ids=10de:10f0,10de:1bb0"]);
+  assert.deepEqual(kernelOptions(site.groups[0]!), ["intel_iommu=on", "vfio-pci.ids=10de:10f0,10de:1bb0"]);
 });
 
 test("kernel options: never amd_iommu=on; an AMD host with nothing asked has none, and no grub drop-in", () => {
@@ -106,31 +106,31 @@ test("kernel options: never amd_iommu=on; an AMD host with nothing asked has non
   // drivers/iommu/amd/init.c parse_amd_iommu_options has no "on" (it would log "Unknown option").
   for (const binding of BINDINGS) {
     for (const pt of [false, true]) {
-      const opts = kernelOptions(amd((h) => Object.assign(h, { binding, iommuPassthrough: pt })));
+      const opts = kernelOptions(amd((h) => Object.assign(h, { binding, iommuPassthrough: pt })).groups[0]!);
       assert.ok(!opts.some((o) => o.startsWith("amd_iommu")), opts.join(" "));
       assert.equal(opts.includes("iommu=pt"), pt);
     }
   }
   const bare = amd((h) => (h.binding = "driver-override"));
-  assert.deepEqual(kernelOptions(bare), []);
-  assert.equal(kernelCmdline(bare), "");
-  assert.equal(hostFiles(bare).find((f) => f.path === GRUB_DROPIN_PATH), undefined);
+  assert.deepEqual(kernelOptions(bare.groups[0]!), []);
+  assert.equal(kernelCmdline(bare.groups[0]!), "");
+  assert.equal(hostFiles(bare.groups[0]!).find((f) => f.path === GRUB_DROPIN_PATH), undefined);
   // The same host on Intel still needs intel_iommu=on, and gets its drop-in.
   const intel = requireSiteConfig(editStack("lab", (raw) => Object.assign(raw.host, { iommu: "intel", iommuPassthrough: false, blacklistDrivers: [] })));
-  assert.deepEqual(kernelOptions(intel), ["intel_iommu=on"]);
-  assert.ok(hostFiles(intel).some((f) => f.path === GRUB_DROPIN_PATH));
+  assert.deepEqual(kernelOptions(intel.groups[0]!), ["intel_iommu=on"]);
+  assert.ok(hostFiles(intel.groups[0]!).some((f) => f.path === GRUB_DROPIN_PATH));
 });
 
 test("vfioIds: device ids and companions, sorted, without duplicates", () => {
   // The P5000 and its HDMI audio (the runbook leaves the audio out).
-  assert.deepEqual(vfioIds(loadStack("dev")), ["10de:10f0", "10de:1bb0"]);
-  assert.deepEqual(vfioIds(loadStack("lab")), ["10de:1aef", "10de:2230", "8086:1592"]);
+  assert.deepEqual(vfioIds(loadStack("dev").groups[0]!.devices), ["10de:10f0", "10de:1bb0"]);
+  assert.deepEqual(vfioIds(loadStack("lab").groups[0]!.devices), ["10de:1aef", "10de:2230", "8086:1592"]);
   const site = requireSiteConfig(
     editStack("lab", (raw) => {
       raw.devices[1].companions = ["10de:1aef", "8086:0001"];
     }),
   );
-  assert.deepEqual(vfioIds(site), ["10de:1aef", "10de:2230", "8086:0001", "8086:1592"]);
+  assert.deepEqual(vfioIds(site.groups[0]!.devices), ["10de:1aef", "10de:2230", "8086:0001", "8086:1592"]);
 });
 
 test("userdata: only write_files and postruncmd, nothing Juju refuses, every command a string", () => {
@@ -173,16 +173,16 @@ test("userdata: scripts travel base64-encoded and decode to the binding script",
     const site = withBinding("lab", binding);
     const script = userdataOf(site).write_files.find((f) => f.permissions === "0755");
     assert.equal(script?.encoding, "b64");
-    assert.equal(Buffer.from(script?.content ?? "", "base64").toString("utf8"), bindingScript(site));
-    assert.match(bindingScript(site) ?? "", /^#!\/bin\/sh\n/);
-    assert.match(bindingScript(site) ?? "", /\nexit 0\n$/);
+    assert.equal(Buffer.from(script?.content ?? "", "base64").toString("utf8"), bindingScript(site.groups[0]!));
+    assert.match(bindingScript(site.groups[0]!) ?? "", /^#!\/bin\/sh\n/);
+    assert.match(bindingScript(site.groups[0]!) ?? "", /\nexit 0\n$/);
   }
-  assert.equal(bindingScript(loadStack("dev")), undefined);
-  assert.equal(bindingUnit(withBinding("dev", "rc-local")), undefined);
+  assert.equal(bindingScript(loadStack("dev").groups[0]!), undefined);
+  assert.equal(bindingUnit(withBinding("dev", "rc-local").groups[0]!.host.binding), undefined);
 });
 
 test("modprobe binding: the modprobe file names every id including companions, with a softdep per driver", () => {
-  const file = hostFiles(withBinding("lab", "modprobe")).find((f) => f.path === MODPROBE_CONF_PATH);
+  const file = hostFiles(withBinding("lab", "modprobe").groups[0]!).find((f) => f.path === MODPROBE_CONF_PATH);
   assert.equal(
     file?.content,
     [
@@ -200,24 +200,24 @@ test("modprobe binding: the modprobe file names every id including companions, w
 });
 
 test("other bindings: the modprobe file only blacklists, and is left out when there is nothing to blacklist", () => {
-  const file = hostFiles(loadStack("lab")).find((f) => f.path === MODPROBE_CONF_PATH);
+  const file = hostFiles(loadStack("lab").groups[0]!).find((f) => f.path === MODPROBE_CONF_PATH);
   assert.equal(
     file?.content,
     "# Generated by pci-passthrough (binding: driver-override): keep these drivers from loading.\nblacklist nouveau\nblacklist nvidiafb\nblacklist snd_hda_intel\n",
   );
   const none = requireSiteConfig(editStack("lab", (raw) => (raw.host.blacklistDrivers = [])));
-  assert.equal(hostFiles(none).find((f) => f.path === MODPROBE_CONF_PATH), undefined);
+  assert.equal(hostFiles(none.groups[0]!).find((f) => f.path === MODPROBE_CONF_PATH), undefined);
 });
 
 test("grub drop-in: appends the MAAS tag's options to GRUB_CMDLINE_LINUX_DEFAULT, on GPU hosts only", () => {
   const site = loadStack("dev");
-  const file = hostFiles(site).find((f) => f.path === GRUB_DROPIN_PATH);
+  const file = hostFiles(site.groups[0]!).find((f) => f.path === GRUB_DROPIN_PATH);
   assert.equal(
     file?.content,
     [
       '# Generated by pci-passthrough: the kernel options of MAAS tag "pci-pass", on GPU hosts only.',
       "if [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; then",
-      `    GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT ${kernelCmdline(site)}"`,
+      `    GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT ${kernelCmdline(site.groups[0]!)}"`,
       "fi",
       "",
     ].join("\n"),
@@ -225,30 +225,30 @@ test("grub drop-in: appends the MAAS tag's options to GRUB_CMDLINE_LINUX_DEFAULT
 });
 
 test("postruncmd: binding now, update-initramfs and update-grub, each only on a GPU host that is not a container", () => {
-  assert.deepEqual(postruncmd(loadStack("dev")), [
+  assert.deepEqual(postruncmd(loadStack("dev").groups[0]!), [
     `if ${DEV_GUARD}; then modprobe vfio-pci; fi`,
     `if ${DEV_GUARD}; then update-initramfs -u; fi`,
     `if ${DEV_GUARD}; then update-grub; fi`,
   ]);
-  assert.deepEqual(postruncmd(withBinding("dev", "rc-local")), [
+  assert.deepEqual(postruncmd(withBinding("dev", "rc-local").groups[0]!), [
     `if ${DEV_GUARD}; then /etc/rc.local; fi`,
     `if ${DEV_GUARD}; then update-initramfs -u; fi`,
     `if ${DEV_GUARD}; then update-grub; fi`,
   ]);
-  assert.deepEqual(postruncmd(withBinding("dev", "driver-override")), [
+  assert.deepEqual(postruncmd(withBinding("dev", "driver-override").groups[0]!), [
     "if ! systemd-detect-virt --container >/dev/null 2>&1; then systemctl enable --now pci-passthrough-bind.service; fi",
     `if ${DEV_GUARD}; then update-initramfs -u; fi`,
     `if ${DEV_GUARD}; then update-grub; fi`,
   ]);
-  assert.deepEqual(userdataOf(loadStack("dev")).postruncmd, postruncmd(loadStack("dev")));
+  assert.deepEqual(userdataOf(loadStack("dev")).postruncmd, postruncmd(loadStack("dev").groups[0]!));
 });
 
 test("model config: one key, cloudinit-userdata, holding the userdata text verbatim", () => {
   for (const stack of STACKS) {
     const site = loadStack(stack);
-    assert.deepEqual(modelConfig(site), { "cloudinit-userdata": renderUserdata(site) });
-    assert.deepEqual(parse(renderModelConfig(site), { version: "1.1" }), modelConfig(site));
-    assert.match(renderModelConfig(site), /^cloudinit-userdata: \|/);
+    assert.deepEqual(modelConfig(site.groups), { "cloudinit-userdata": renderUserdata(site.groups) });
+    assert.deepEqual(parse(renderModelConfig(site.groups), { version: "1.1" }), modelConfig(site.groups));
+    assert.match(renderModelConfig(site.groups), /^cloudinit-userdata: \|/);
   }
 });
 
@@ -259,8 +259,8 @@ test("asCloudInitSeesIt: preruncmd, Juju's commands and postruncmd folded into r
     write_files: [],
     runcmd: ["a", ["b", "c"], "set -xe", "mkdir -p /var/lib/juju/locks", "mkdir -p /var/log/juju", "set +xe", "d"],
   });
-  const fromRendered = parse(asCloudInitSeesIt(renderUserdata(loadStack("dev")))) as { runcmd: string[] };
-  assert.deepEqual(fromRendered.runcmd.slice(-3), postruncmd(loadStack("dev")));
+  const fromRendered = parse(asCloudInitSeesIt(renderUserdata(loadStack("dev").groups))) as { runcmd: string[] };
+  assert.deepEqual(fromRendered.runcmd.slice(-3), postruncmd(loadStack("dev").groups[0]!));
 });
 
 test("asCloudInitSeesIt refuses what Juju refuses", () => {

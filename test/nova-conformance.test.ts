@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { requireSiteConfig, type DeviceConfig, type SiteConfig } from "../components/config";
+import { requireSiteConfig, type DeviceConfig, type SiteConfig, allDevices } from "../components/config";
 import { parseLspci } from "../components/lspci";
 import { atLeast } from "../components/render/releases";
 import { charmOptions, flavorSpecs, schedulerFilters, type CharmOptions, type FlavorSpec } from "../components/render/nova";
@@ -73,7 +73,7 @@ function hostDevice(d: DeviceConfig, address: string): HostDevice {
 function input(s: SiteConfig): Input {
   return {
     charm: charmOptions(s),
-    devices: s.devices.flatMap((d) => d.addresses.map((address) => hostDevice(d, address))),
+    devices: allDevices(s).flatMap((d) => d.addresses.map((address) => hostDevice(d, address))),
     flavors: flavorSpecs(s),
     // The installed Nova is Zed: older releases list filters that Zed no longer has, on purpose.
     check_filters: atLeast(s.openstack.release, "zed"),

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
-import { requireSiteConfig } from "../components/config";
+import { requireSiteConfig, allDevices } from "../components/config";
 import { defaultSchedulerFilters } from "../components/render/releases";
 import {
   CHARM_APPS,
@@ -35,9 +35,9 @@ for (const stack of STACKS) {
 
 test("dev: the runbook's alias as one JSON object, an address-precise whitelist, yoga's filters", () => {
   const s = loadStack("dev");
-  assert.equal(pciAliasJson(s), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
+  assert.equal(pciAliasJson(allDevices(s)), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
   assert.equal(
-    pciWhitelistJson(s),
+    pciWhitelistJson(s.groups[0]!.devices),
     '[{"vendor_id":"10de","product_id":"1bb0","address":"0000:83:00.0"},{"vendor_id":"10de","product_id":"1bb0","address":"0000:84:00.0"}]',
   );
   // Yoga: the charm's default after Pike (no Core/Ram/Disk), before Victoria (Retry) and 2023.2 (AvailabilityZone).
@@ -48,11 +48,11 @@ test("dev: the runbook's alias as one JSON object, an address-precise whitelist,
   );
   assert.deepEqual(charmOptions(s), {
     "nova-cloud-controller": {
-      "pci-alias": pciAliasJson(s),
+      "pci-alias": pciAliasJson(allDevices(s)),
       "scheduler-default-filters": schedulerFilters(s).join(","),
       "console-access-protocol": "spice",
     },
-    "nova-compute": { "pci-alias": pciAliasJson(s), "pci-passthrough-whitelist": pciWhitelistJson(s) },
+    "nova-compute": { "pci-alias": pciAliasJson(allDevices(s)), "pci-passthrough-whitelist": pciWhitelistJson(s.groups[0]!.devices) },
   });
   assert.deepEqual(flavorSpecs(s), [
     { name: "m1.gpu", ram: 8192, vcpus: 8, disk: 100, extraSpecs: { "pci_passthrough:alias": "gpu:1" } },
@@ -70,17 +70,17 @@ test("what `juju config --reset` must reset: exactly the options set, per applic
 test("lab: several aliases give a JSON list with fixed key order; companions stay out of the whitelist", () => {
   const s = loadStack("lab");
   assert.deepEqual(
-    pciAliasEntries(s).map((e) => Object.keys(e)),
+    pciAliasEntries(allDevices(s)).map((e) => Object.keys(e)),
     [
       ["name", "vendor_id", "product_id", "device_type", "numa_policy"],
       ["name", "vendor_id", "product_id", "device_type"],
     ],
   );
   assert.equal(
-    pciAliasJson(s),
+    pciAliasJson(allDevices(s)),
     '[{"name":"rtx","vendor_id":"10de","product_id":"2230","device_type":"type-PCI","numa_policy":"preferred"},{"name":"nic","vendor_id":"8086","product_id":"1592","device_type":"type-PF"}]',
   );
-  const whitelist = JSON.parse(pciWhitelistJson(s)) as Array<Record<string, string>>;
+  const whitelist = JSON.parse(pciWhitelistJson(s.groups[0]!.devices)) as Array<Record<string, string>>;
   assert.deepEqual(
     whitelist.map((w) => `${w.vendor_id}:${w.product_id}@${w.address}`),
     ["10de:2230@0000:41:00.0", "10de:2230@0000:c1:00.0", "8086:1592@0000:21:00.0"],
@@ -97,14 +97,14 @@ test("lab: several aliases give a JSON list with fixed key order; companions sta
 test("devices sharing an alias give one entry each, with device_type (Nova needs it to OR them); identical ones give one", () => {
   const ored = site("dev", (raw) => raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb1", addresses: ["0000:85:00.0"] }));
   assert.equal(
-    pciAliasJson(ored),
+    pciAliasJson(allDevices(ored)),
     '[{"name":"gpu","vendor_id":"10de","product_id":"1bb0","device_type":"type-PCI"},{"name":"gpu","vendor_id":"10de","product_id":"1bb1","device_type":"type-PCI"}]',
   );
-  assert.equal((JSON.parse(pciWhitelistJson(ored)) as unknown[]).length, 3);
+  assert.equal((JSON.parse(pciWhitelistJson(ored.groups[0]!.devices)) as unknown[]).length, 3);
 
   const same = site("dev", (raw) => raw.devices.push({ alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:85:00.0"] }));
-  assert.equal(pciAliasJson(same), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
-  assert.equal((JSON.parse(pciWhitelistJson(same)) as unknown[]).length, 3);
+  assert.equal(pciAliasJson(allDevices(same)), '{"name":"gpu","vendor_id":"10de","product_id":"1bb0"}');
+  assert.equal((JSON.parse(pciWhitelistJson(same.groups[0]!.devices)) as unknown[]).length, 3);
 });
 
 test("scheduler filters: the config's list wins, otherwise the release's default", () => {

@@ -108,8 +108,8 @@ test("MAAS tag step: any comment, XPath definition and profile reach MAAS verbat
         const a = renderSite(site);
         const w = world();
         try {
-          const created = ok(runStep(w, site, a.commands.tag));
-          const updated = ok(runStep(w, site, a.commands.tag, "update", created.stdout.trimEnd()));
+          const created = ok(runStep(w, site, a.groups[0]!.commands.tag));
+          const updated = ok(runStep(w, site, a.groups[0]!.commands.tag, "update", created.stdout.trimEnd()));
           const state = fakeState(w, "maas");
           assert.deepEqual(Object.keys(state.profiles), [profile]);
           assert.equal(state.profiles[profile].key, apiKey);
@@ -117,7 +117,7 @@ test("MAAS tag step: any comment, XPath definition and profile reach MAAS verbat
           assert.deepEqual(state.tags["pci-pass"], {
             name: "pci-pass",
             comment: tagCommentWithClaim(comment, claim, ""),
-            kernel_opts: a.kernelOptions,
+            kernel_opts: a.groups[0]!.kernelOptions,
             definition: definition ?? "",
             machines: [],
           });
@@ -163,7 +163,7 @@ test("Juju model and charm steps: any valid model, controller, cloud and alias r
           const state = fakeState(w, "juju").models[model];
           assert.ok(state, `model ${model} added`);
           assert.equal(state.cloud, cloud ?? "");
-          assert.equal(state.config["cloudinit-userdata"], renderUserdata(site));
+          assert.equal(state.config["cloudinit-userdata"], renderUserdata(site.groups));
           assert.deepEqual(state.applications, charmOptions(site));
           const log = argvLog(w, "juju");
           const ref = controller ? `${controller}:${model}` : model;

@@ -108,16 +108,16 @@ test("the rendered MAAS steps log in with the key without showing it to the CLI'
   const site = requireSiteConfig(editStack("lab", (r) => Object.assign(r.maas, { url: MAAS_URL, apiKey: API_KEY })));
   const a = renderSite(site);
   const w = world({ FAKE_MAAS_MACHINES: "4y3h7n 8fbxqa" });
-  const created = ok(runStep(w, site, a.commands.tag));
-  const results = [created, ok(runStep(w, site, a.commands.machines)), ok(runStep(w, site, a.commands.tag, "update", created.stdout.trimEnd()))];
-  results.push(ok(runStep(w, site, a.commands.tag, "delete", results[2]!.stdout.trimEnd())));
+  const created = ok(runStep(w, site, a.groups[0]!.commands.tag));
+  const results = [created, ok(runStep(w, site, a.groups[0]!.commands.machines)), ok(runStep(w, site, a.groups[0]!.commands.tag, "update", created.stdout.trimEnd()))];
+  results.push(ok(runStep(w, site, a.groups[0]!.commands.tag, "delete", results[2]!.stdout.trimEnd())));
   // The key did arrive: the fake stored it from stdin.
   assert.equal(fakeState(w, "maas").profiles["lab-admin"].key, API_KEY);
   const log = fakeLogText(w, "maas");
   assert.ok(log.split("\n").filter((l) => l.includes('"login"')).length >= 4, "every phase logs in");
   const where: Record<string, string> = { "maas.log (argv and PCIPT_* environment)": log };
   results.forEach((r, i) => Object.assign(where, { [`step ${i} stdout`]: r.stdout, [`step ${i} stderr`]: r.stderr }));
-  for (const spec of [a.commands.tag, a.commands.machines!]) {
+  for (const spec of [a.groups[0]!.commands.tag, a.groups[0]!.commands.machines!]) {
     where[`${spec.step} script`] = spec.script;
     where[`${spec.step} environment`] = JSON.stringify(spec.environment);
   }

@@ -57,7 +57,7 @@ for (const stack of ["dev", "lab"] as const) {
       const { w } = start();
       const r = verify(w, raw);
       assert.equal(r.status, 0, r.stdout + r.stderr);
-      for (const object of [`MAAS tag ${site.maas.tag}`, `MAAS tag ${site.maas.tag} machines`, `Juju model ${site.juju.model} cloudinit-userdata`, "nova-compute options", "nova-cloud-controller options"]) {
+      for (const object of [`MAAS tag ${site.groups[0]!.maas.tag}`, `MAAS tag ${site.groups[0]!.maas.tag} machines`, `Juju model ${site.juju.model} cloudinit-userdata`, "nova-compute options", "nova-cloud-controller options"]) {
         assert.match(r.stdout, new RegExp(`^in sync +${object.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
       }
       for (const f of site.flavors) assert.match(r.stdout, new RegExp(`^in sync +flavor ${f.name.replace(".", "\\.")}$`, "m"));
@@ -67,9 +67,9 @@ for (const stack of ["dev", "lab"] as const) {
     test("drift made by hand is reported object by object (exit 1), and resync repairs it in place (exit 0)", () => {
       const { w, state } = start();
       const ref = site.juju.controller ? `${site.juju.controller}:${site.juju.model}` : site.juju.model;
-      const [machine] = site.maas.machines ?? ["gpuhost1"];
-      sh(w, "maas", site.maas.profile, "tag", "update", site.maas.tag, "kernel_opts=quiet");
-      sh(w, "maas", site.maas.profile, "tag", "update-nodes", site.maas.tag, `remove=${machine}`);
+      const [machine] = site.groups[0]!.maas.machines ?? ["gpuhost1"];
+      sh(w, "maas", site.maas.profile, "tag", "update", site.groups[0]!.maas.tag, "kernel_opts=quiet");
+      sh(w, "maas", site.maas.profile, "tag", "update-nodes", site.groups[0]!.maas.tag, `remove=${machine}`);
       sh(w, "juju", "config", "-m", ref, "nova-compute", "--reset", "pci-passthrough-whitelist");
       sh(w, "juju", "config", "-m", ref, "nova-cloud-controller", "console-access-protocol=vnc");
       sh(w, "juju", "model-config", "-m", ref, `cloudinit-userdata=${renderSite(site).userdata.replace("vfio_pci", "vfio_pcx")}`);
@@ -79,9 +79,9 @@ for (const stack of ["dev", "lab"] as const) {
       assert.equal(r.status, 1, r.stdout + r.stderr);
       const a = renderSite(site);
       const lines = [
-        `DRIFT       MAAS tag ${site.maas.tag}`,
-        `              kernel_opts is "quiet", want ${JSON.stringify(a.kernelOptions)}`,
-        `DRIFT       MAAS tag ${site.maas.tag} machines`,
+        `DRIFT       MAAS tag ${site.groups[0]!.maas.tag}`,
+        `              kernel_opts is "quiet", want ${JSON.stringify(a.groups[0]!.kernelOptions)}`,
+        `DRIFT       MAAS tag ${site.groups[0]!.maas.tag} machines`,
         `              not tagged: ${machine}`,
         `DRIFT       Juju model ${site.juju.model} cloudinit-userdata`,
         "              differs from the render:",
@@ -110,10 +110,10 @@ for (const stack of ["dev", "lab"] as const) {
 
     test("a deleted tag and a missing model are drift, not errors", () => {
       const { w } = start();
-      sh(w, "maas", site.maas.profile, "tag", "delete", site.maas.tag);
+      sh(w, "maas", site.maas.profile, "tag", "delete", site.groups[0]!.maas.tag);
       const r = verify(w, raw, ["--no-openstack"]);
       assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${site.maas.tag}\n              missing\n`), r.stdout);
+      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${site.groups[0]!.maas.tag}\n              missing\n`), r.stdout);
     });
 
     test("CLIs that cannot be reached: exit 3, and the objects are UNREACHABLE, not drift", () => {

@@ -15,7 +15,8 @@
 //   are never removed by a replaced step: see README "Safety";
 // - secrets (the MAAS API key, the SSH key) arrive on standard input (secretsPreamble), never in the
 //   environment, a script's text or a command line, and the steps that use them do not log their output.
-import type { SiteConfig } from "../config";
+import type { HostGroup, SiteConfig } from "../config";
+import { configuredAddresses } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 
 /** The phases of a step: its script's first argument. */
@@ -199,8 +200,8 @@ const NEW_CLAIM = "od -An -N6 -tx1 /dev/urandom | tr -d ' \\n'";
  * Lines that define read_tag: it sets `tag_exists` (1/0), `tag_claim` (or -) and `tag_adopted` (yes/no).
  * A 404 is a missing tag; any other failure stops the step (an unreachable MAAS is not a missing tag).
  */
-function readTagLines(site: SiteConfig): string[] {
-  const tag = site.maas.tag;
+function readTagLines(site: SiteConfig, group: HostGroup): string[] {
+  const tag = group.maas.tag;
   const parse =
     `python3 -c 'import json, re, sys; m = re.search(r"${TAG_CLAIM_PATTERN}\\Z", json.load(sys.stdin).get("comment") or ""); ` +
     `print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")'`;
@@ -227,8 +228,8 @@ function readTagLines(site: SiteConfig): string[] {
  * not set. Its delete removes the tag only when the tag still carries this step's claim and was created by
  * the stack (or `maas.deleteAdoptedTag` is true); anything else is kept and said.
  */
-export function maasTagCommand(site: SiteConfig, kernelOptions: string): CommandSpec {
-  const tag = site.maas.tag;
+export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions: string): CommandSpec {
+  const tag = group.maas.tag;
   const login = maasLogin(site);
   const fields = [`"comment=${tagCommentWithClaim("$PCIPT_TAG_COMMENT", "$claim", "$suffix")}"`, `"kernel_opts=$PCIPT_KERNEL_OPTS"`];
   const upsert = [
@@ -276,14 +277,14 @@ export function maasTagCommand(site: SiteConfig, kernelOptions: string): Command
   return {
     id: "tag",
     step: `MAAS tag ${tag}`,
-    script: script(`MAAS tag ${tag}`, Object.keys(login.secrets), { common: [...login.lines, ...readTagLines(site)], upsert, delete: remove, keepsState: true }),
+    script: script(`MAAS tag ${tag}`, Object.keys(login.secrets), { common: [...login.lines, ...readTagLines(site, group)], upsert, delete: remove, keepsState: true }),
     deletes: true,
     environment: {
       ...login.env,
-      PCIPT_TAG_COMMENT: site.maas.comment,
+      PCIPT_TAG_COMMENT: group.maas.comment,
       PCIPT_KERNEL_OPTS: kernelOptions,
-      PCIPT_TAG_DEFINITION: site.maas.definition ?? "",
-      PCIPT_DELETE_ADOPTED: String(site.maas.deleteAdoptedTag),
+      PCIPT_TAG_DEFINITION: group.maas.definition ?? "",
+      PCIPT_DELETE_ADOPTED: String(group.maas.deleteAdoptedTag),
       ...resyncEnv(site),
     },
     secrets: login.secrets,
@@ -297,16 +298,20 @@ export function maasTagCommand(site: SiteConfig, kernelOptions: string): Command
 const SYSTEM_IDS = `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))'`;
 
 /** What the selection lines read from the environment. */
-function selectionEnv(site: SiteConfig): Record<string, string> {
-  const { machines, selectByDevice } = site.maas;
+function selectionEnv(site: SiteConfig, group: HostGroup): Record<string, string> {
+  const { machines, selectByDevice } = group.maas;
   if (machines !== undefined) return { PCIPT_MACHINES: machines.join(" ") };
-  return selectByDevice === true ? { PCIPT_SELECT_DEVICES: selectingDevices(site).join(" ") } : {};
+  if (selectByDevice !== true) return {};
+  // Machines another group lists by system ID: one with this group's device too would be in two groups.
+  const listed = site.groups.filter((g) => g !== group).flatMap((g) => g.maas.machines ?? []);
+  return { PCIPT_SELECT_DEVICES: selectingDevices(group).join(" "), ...(listed.length > 0 ? { PCIPT_OTHER_GROUPS_MACHINES: listed.join(" ") } : {}) };
 }
 
 /** Lines that set `$wanted` to the system IDs the tag must be on: the configured ones, or those whose node
  * devices include a configured vendor:product. They call `fail` on a CLI error. */
-function selectionLines(site: SiteConfig): string[] {
-  if (site.maas.machines !== undefined) return ['wanted="$PCIPT_MACHINES"'];
+function selectionLines(site: SiteConfig, group: HostGroup): string[] {
+  if (group.maas.machines !== undefined) return ['wanted="$PCIPT_MACHINES"'];
+  const others = selectionEnv(site, group).PCIPT_OTHER_GROUPS_MACHINES !== undefined;
   return [
     `all=$(${maas(site, "machines", "read")}) || fail "maas machines read failed"`,
     `all=$(printf '%s' "$all" | ${SYSTEM_IDS}) || fail "could not read the machine list"`,
@@ -319,20 +324,25 @@ function selectionLines(site: SiteConfig): string[] {
     "  done",
     "done",
     "wanted=${wanted# }",
+    ...(others
+      ? [
+          `for id in $wanted; do case " $PCIPT_OTHER_GROUPS_MACHINES " in *" $id "*) fail "machine $id has a device of this group but another group lists it: a machine is in one group" ;; esac; done`,
+        ]
+      : []),
   ];
 }
 
 /** Lines that set `$current` to the system IDs the tag is on now. */
-function taggedLines(site: SiteConfig): string[] {
+function taggedLines(site: SiteConfig, group: HostGroup): string[] {
   return [
-    `current=$(${maas(site, "tag", "machines", site.maas.tag)}) || fail "maas tag machines failed"`,
+    `current=$(${maas(site, "tag", "machines", group.maas.tag)}) || fail "maas tag machines failed"`,
     `current=$(printf '%s' "$current" | ${SYSTEM_IDS}) || fail "could not read the tag's machines"`,
   ];
 }
 
 /** The vendor:product pairs whose presence selects a machine (`maas.selectByDevice`). */
-export function selectingDevices(site: SiteConfig): string[] {
-  return [...new Set(site.devices.map((d) => `${d.vendorId}:${d.productId}`))].sort();
+export function selectingDevices(group: Pick<HostGroup, "devices">): string[] {
+  return [...new Set(group.devices.map((d) => `${d.vendorId}:${d.productId}`))].sort();
 }
 
 /**
@@ -342,14 +352,14 @@ export function selectingDevices(site: SiteConfig): string[] {
  * selects by the tag's definition. Deleting it removes nothing: deleting the tag (its own step) drops its
  * machines, and a replaced step must not untag what the new one tagged.
  */
-export function maasMachinesCommand(site: SiteConfig): CommandSpec | undefined {
-  const { machines, selectByDevice, tag } = site.maas;
+export function maasMachinesCommand(site: SiteConfig, group: HostGroup): CommandSpec | undefined {
+  const { machines, selectByDevice, tag } = group.maas;
   if (machines === undefined && selectByDevice !== true) return undefined;
   const login = maasLogin(site);
   const upsert = [
     ...login.lines,
-    ...selectionLines(site),
-    ...taggedLines(site),
+    ...selectionLines(site, group),
+    ...taggedLines(site, group),
     "set --",
     // System IDs are [a-z0-9]+ (config and MAAS), so splitting the lists on blanks is safe.
     `for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,
@@ -362,7 +372,7 @@ export function maasMachinesCommand(site: SiteConfig): CommandSpec | undefined {
     step: `tag machines with ${tag}`,
     script: script(`tag machines with ${tag}`, Object.keys(login.secrets), { upsert }),
     deletes: false,
-    environment: { ...login.env, ...selectionEnv(site), ...resyncEnv(site) },
+    environment: { ...login.env, ...selectionEnv(site, group), ...resyncEnv(site) },
     secrets: login.secrets,
     quiet: Object.keys(login.secrets).length > 0,
   };
@@ -487,19 +497,20 @@ export function charmResetArgv(site: SiteConfig, app: string, options: readonly 
 
 /** After the smoke test: does each GPU host show `Kernel driver in use: vfio-pci` for each address?
  * `juju exec` in 3.x, `juju run` in 2.9; read-only, so deleting it removes nothing. */
-export function verifyBindingCommand(site: SiteConfig, addresses: readonly string[]): CommandSpec {
+export function verifyBindingCommand(site: SiteConfig, group: HostGroup): CommandSpec {
   const ref = modelRef(site);
   const exec = site.juju.version === "2.9" ? "run" : "exec";
+  const addresses = configuredAddresses(group.devices);
   const remote = `for a in ${addresses.map(shellQuote).join(" ")}; do lspci -nnk -s "$a"; done`;
-  const step = `verify vfio-pci binding in ${ref}`;
+  const step = group.name === undefined ? `verify vfio-pci binding in ${ref}` : `verify vfio-pci binding of ${group.application} in ${ref}`;
   return {
-    id: "verify",
+    id: group.name === undefined ? "verify" : `verify-${group.name}`,
     step,
     script: script(step, [], {
       upsert: [
         // The remote loop is single-quoted on purpose: $a expands on the GPU host.
         "# shellcheck disable=SC2016",
-        `out=$(${shellCommand(["juju", exec, "-m", ref, "--application", "nova-compute", "--", "sh", "-c", remote])}) || fail "juju ${exec} failed"`,
+        `out=$(${shellCommand(["juju", exec, "-m", ref, "--application", group.application, "--", "sh", "-c", remote])}) || fail "juju ${exec} failed"`,
         `printf '%s\\n' "$out"`,
         `bound=$(printf '%s\\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)`,
         `echo "pci-passthrough: vfio-pci bound on $bound device(s); expected ${addresses.length} per GPU host"`,
@@ -520,48 +531,53 @@ export const READ_MARK = "@@pci-passthrough-read@@";
 
 /** The sections the read script prints, by name. */
 export const READS = {
-  tag: "maas tag read",
-  tagMachines: "maas tag machines",
-  selected: "selected machines",
+  tag: (tag: string) => `maas tag read ${tag}`,
+  tagMachines: (tag: string) => `maas tag machines ${tag}`,
+  selected: (tag: string) => `selected machines ${tag}`,
   userdata: "juju model-config cloudinit-userdata",
   option: (app: string, option: string) => `juju config ${app} ${option}`,
 } as const;
 
 /**
- * One read-only script that reads every object the maas/juju steps set, on the same runner: the tag, its
- * machines, the machines the selection picks now (selectByDevice), the model's cloudinit-userdata and each
+ * One read-only script that reads every object the maas/juju steps set, on the same runner: each group's tag,
+ * its machines, the machines its selection picks now (selectByDevice), the model's cloudinit-userdata and each
  * charm option. It always exits 0 when it ran: each section carries its command's own exit code.
  */
 export function liveReadCommand(site: SiteConfig, options: Readonly<Record<string, readonly string[]>>): CommandSpec {
   const ref = modelRef(site);
   const one = (name: string, argv: string[]) => `read_one ${shellQuote(name)} ${shellCommand(argv)}`;
-  const selected = site.maas.selectByDevice
-    ? [
-        // The selection's own lines, in a subshell whose fail() prints instead of exiting the script.
-        "if out=$({",
-        `  fail() { printf '%s\\n' "$1"; exit 1; }`,
-        ...selectionLines(site).map((l) => `  ${l}`),
-        `  printf '%s' "$wanted"`,
-        "} 2>&1); then rc=0; else rc=$?; fi",
-        `printf '%s %s %s\\n' '${READ_MARK}' ${shellQuote(READS.selected)} "$rc"`,
-        `printf '%s\\n' "$out"`,
-      ]
-    : [];
+  const selected = (g: HostGroup) =>
+    g.maas.selectByDevice
+      ? [
+          // The selection's own lines, in a subshell whose fail() prints instead of exiting the script.
+          "if out=$({",
+          `  fail() { printf '%s\\n' "$1"; exit 1; }`,
+          // Each group's selection reads its own values (system IDs and vendor:product ids, no free text).
+          ...Object.entries(selectionEnv(site, g)).map(([k, v]) => `  ${k}=${shellQuote(v)}`),
+          ...selectionLines(site, g).map((l) => `  ${l}`),
+          `  printf '%s' "$wanted"`,
+          "} 2>&1); then rc=0; else rc=$?; fi",
+          `printf '%s %s %s\\n' '${READ_MARK}' ${shellQuote(READS.selected(g.maas.tag))} "$rc"`,
+          `printf '%s\\n' "$out"`,
+        ]
+      : [];
   const lines = [
     `read_one() { name=$1; shift; if out=$("$@" 2>&1); then rc=0; else rc=$?; fi; printf '%s %s %s\\n' '${READ_MARK}' "$name" "$rc"; printf '%s\\n' "$out"; }`,
-    one(READS.tag, ["maas", site.maas.profile, "tag", "read", site.maas.tag]),
-    one(READS.tagMachines, ["maas", site.maas.profile, "tag", "machines", site.maas.tag]),
-    ...selected,
+    ...site.groups.flatMap((g) => [
+      one(READS.tag(g.maas.tag), ["maas", site.maas.profile, "tag", "read", g.maas.tag]),
+      one(READS.tagMachines(g.maas.tag), ["maas", site.maas.profile, "tag", "machines", g.maas.tag]),
+      ...selected(g),
+    ]),
     one(READS.userdata, ["juju", "model-config", "-m", ref, "cloudinit-userdata"]),
     ...Object.entries(options).flatMap(([app, names]) => names.map((o) => one(READS.option(app, o), ["juju", "config", "-m", ref, app, o]))),
   ];
-  const step = `read the live objects of ${site.maas.tag} and ${ref}`;
+  const step = `read the live objects of ${ref}`;
   return {
     id: "read",
     step,
     script: script(step, [], { upsert: lines, delete: ["true"] }),
     deletes: false,
-    environment: selectionEnv(site),
+    environment: {},
     secrets: {},
   };
 }

@@ -1,6 +1,9 @@
 // What the GPU host's kernel must be told: the IOMMU and blacklist options (the MAAS tag's kernel_opts and
 // the grub drop-in share them), and the vendor:product ids vfio-pci takes. Pure: no Pulumi import.
-import type { SiteConfig } from "../config";
+import type { DeviceConfig, HostGroup } from "../config";
+
+/** What preparing a host takes: how (host) and for which devices. */
+export type HostPrep = Pick<HostGroup, "host" | "devices">;
 
 /** The vfio modules loaded at boot and put into the initramfs. vfio_virqfd is left out: it is pulled in
  * by vfio_pci on kernels that still have it (before 6.2) and does not exist after. */
@@ -14,13 +17,13 @@ const unique = (items: readonly string[]): string[] => [...new Set(items)];
  * fails with "group N is not viable", DOMAIN.md "Early binding"). Sorted, no duplicates. The kernel
  * options, the modprobe file and the binding scripts all take their ids from here.
  */
-export function vfioIds(site: SiteConfig): string[] {
-  return unique(site.devices.flatMap((d) => [`${d.vendorId}:${d.productId}`, ...d.companions])).sort();
+export function vfioIds(devices: readonly DeviceConfig[]): string[] {
+  return unique(devices.flatMap((d) => [`${d.vendorId}:${d.productId}`, ...d.companions])).sort();
 }
 
 /** Every configured PCI address, in config order (normalised DDDD:BB:SS.F by the config schema). */
-export function configuredAddresses(site: SiteConfig): string[] {
-  return unique(site.devices.flatMap((d) => d.addresses));
+export function configuredAddresses(devices: readonly DeviceConfig[]): string[] {
+  return unique(devices.flatMap((d) => d.addresses));
 }
 
 /**
@@ -33,19 +36,19 @@ export function configuredAddresses(site: SiteConfig): string[] {
  * unconditionally); the driver blacklist; and for the `modprobe` binding `vfio-pci.ids` so vfio-pci claims
  * the devices as soon as it loads. Can be empty (AMD, nothing asked, no blacklist, no modprobe binding).
  */
-export function kernelOptions(site: SiteConfig): string[] {
-  const h = site.host;
+export function kernelOptions(prep: HostPrep): string[] {
+  const h = prep.host;
   const opts: string[] = [];
   if (h.iommu === "intel") opts.push("intel_iommu=on");
   if (h.iommuPassthrough) opts.push("iommu=pt");
   if (h.allowUnsafeInterrupts) opts.push("vfio_iommu_type1.allow_unsafe_interrupts=1");
   const drivers = unique(h.blacklistDrivers);
   if (drivers.length > 0) opts.push(`modprobe.blacklist=${drivers.join(",")}`);
-  if (h.binding === "modprobe") opts.push(`vfio-pci.ids=${vfioIds(site).join(",")}`);
+  if (h.binding === "modprobe") opts.push(`vfio-pci.ids=${vfioIds(prep.devices).join(",")}`);
   return unique(opts);
 }
 
 /** The kernel command line fragment: the MAAS tag's `kernel_opts` value. */
-export function kernelCmdline(site: SiteConfig): string {
-  return kernelOptions(site).join(" ");
+export function kernelCmdline(prep: HostPrep): string {
+  return kernelOptions(prep).join(" ");
 }

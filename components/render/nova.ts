@@ -4,7 +4,7 @@
 // Formats: DOMAIN.md "Charm options" and "Nova formats"; checked against Nova itself by
 // test/nova_conformance.py.
 import { Document } from "yaml";
-import type { SiteConfig } from "../config";
+import { allDevices, type DeviceConfig, type SiteConfig } from "../config";
 import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "./releases";
 import { extraSpecsForRelease, usesPciNumaPolicy } from "./extra-specs";
 
@@ -27,12 +27,12 @@ export const CHARM_APPS = { controller: "nova-cloud-controller", compute: "nova-
  * found by test/nova_conformance.py). type-PCI is what a whole GPU or NIC function is; VFs and PFs are
  * configured explicitly.
  */
-export function pciAliasEntries(site: SiteConfig): Array<Record<string, string>> {
+export function pciAliasEntries(devices: readonly DeviceConfig[]): Array<Record<string, string>> {
   const entries: Array<Record<string, string>> = [];
   const seen = new Set<string>();
   const models = new Map<string, Set<string>>();
-  for (const d of site.devices) models.set(d.alias, (models.get(d.alias) ?? new Set()).add(`${d.vendorId}:${d.productId}`));
-  for (const d of site.devices) {
+  for (const d of devices) models.set(d.alias, (models.get(d.alias) ?? new Set()).add(`${d.vendorId}:${d.productId}`));
+  for (const d of devices) {
     const entry: Record<string, string> = { name: d.alias, vendor_id: d.vendorId, product_id: d.productId };
     const ored = (models.get(d.alias)?.size ?? 0) > 1;
     const deviceType = d.deviceType ?? (ored ? "type-PCI" : undefined);
@@ -52,8 +52,8 @@ export function pciAliasEntries(site: SiteConfig): Array<Record<string, string>>
  * charms split into one `alias =` line per element from Queens on (charm-nova-compute
  * nova_compute_context.py, charm-nova-cloud-controller nova_cc_context.py).
  */
-export function pciAliasJson(site: SiteConfig): string {
-  const entries = pciAliasEntries(site);
+export function pciAliasJson(devices: readonly DeviceConfig[]): string {
+  const entries = pciAliasEntries(devices);
   return JSON.stringify(entries.length === 1 ? entries[0] : entries);
 }
 
@@ -67,8 +67,8 @@ export function pciAliasJson(site: SiteConfig): string {
  * passthrough needs from them is that the host leaves them to vfio-pci so the IOMMU group is viable; the
  * host preparation (kernel cmdline / modprobe / binding) does that, not Nova.
  */
-export function pciWhitelistJson(site: SiteConfig): string {
-  const specs = site.devices.flatMap((d) =>
+export function pciWhitelistJson(devices: readonly DeviceConfig[]): string {
+  const specs = devices.flatMap((d) =>
     d.addresses.map((address) => ({ vendor_id: d.vendorId, product_id: d.productId, address })),
   );
   return JSON.stringify(specs);
@@ -82,7 +82,7 @@ export function pciWhitelistJson(site: SiteConfig): string {
 export function schedulerFilters(site: SiteConfig): string[] {
   return (
     site.openstack.schedulerFilters ??
-    defaultSchedulerFilters(site.openstack.release, { pciNumaPolicy: usesPciNumaPolicy(site.devices, site.flavors) })
+    defaultSchedulerFilters(site.openstack.release, { pciNumaPolicy: usesPciNumaPolicy(allDevices(site), site.flavors) })
   );
 }
 
@@ -92,21 +92,24 @@ export function schedulerFilters(site: SiteConfig): string[] {
 /** Charm option values per application; every value is a string, as `juju config` stores them. */
 export type CharmOptions = Record<string, Record<string, string>>;
 
-/** The options this program sets on each charm (runbook "Deploy OpenStack", DOMAIN.md "Charm options"). */
+/**
+ * The options this program sets on each charm (runbook "Deploy OpenStack", DOMAIN.md "Charm options"):
+ * nova-cloud-controller, then each host group's nova-compute application with its own whitelist. `pci-alias`
+ * holds every group's aliases on all of them (Nova refuses a flavor whose alias the API or the compute
+ * service does not know); the scheduler filters are the controller's, once.
+ */
 export function charmOptions(site: SiteConfig): CharmOptions {
-  const alias = pciAliasJson(site);
-  return {
+  const alias = pciAliasJson(allDevices(site));
+  const options: CharmOptions = {
     [CHARM_APPS.controller]: {
       "pci-alias": alias,
       // Replaces the charm's whole default list, so it must carry PciPassthroughFilter itself.
       "scheduler-default-filters": schedulerFilters(site).join(","),
       "console-access-protocol": site.openstack.consoleAccessProtocol,
     },
-    [CHARM_APPS.compute]: {
-      "pci-alias": alias,
-      "pci-passthrough-whitelist": pciWhitelistJson(site),
-    },
   };
+  for (const g of site.groups) options[g.application] = { "pci-alias": alias, "pci-passthrough-whitelist": pciWhitelistJson(g.devices) };
+  return options;
 }
 
 // Long JSON values stay on one line: folding them is valid YAML but unreadable and hard to diff.
@@ -141,16 +144,13 @@ export function charmResetOptions(site: SiteConfig): Record<string, string[]> {
  */
 export function renderBundleOverlay(site: SiteConfig): string {
   const rel = release(site.openstack.release);
-  const tag = site.maas.tag;
   const ubuntu = ubuntuFor(rel.name, site.openstack.base);
   const own = ubuntuFor(rel.name);
   const options = charmOptions(site);
-  const overlay = {
-    applications: {
-      [CHARM_APPS.compute]: { options: options[CHARM_APPS.compute] },
-      [CHARM_APPS.controller]: { options: options[CHARM_APPS.controller] },
-    },
-  };
+  const applications: Record<string, { options: Record<string, string> }> = {};
+  for (const g of site.groups) applications[g.application] = { options: options[g.application]! };
+  applications[CHARM_APPS.controller] = { options: options[CHARM_APPS.controller]! };
+  const overlay = { applications };
   // The bundle's OS as the operator's Juju writes it: Juju 2.9 knows only series, Juju 3 bases.
   const [osKey, osOther] =
     site.juju.version === "2.9" ? [`series: ${ubuntu.series}`, `ubuntu@${ubuntu.version}`] : [`default-base: ubuntu@${ubuntu.version}`, ubuntu.series];
@@ -162,9 +162,15 @@ export function renderBundleOverlay(site: SiteConfig): string {
     ` Use: juju deploy ./openstack-bundle.yaml --overlay ./THIS-FILE`,
     ` Meant for a bundle with \`${osKey}\` (${osOther}, ${why}).`,
     ` It sets options only: the bundle's machines, placements, unit counts, constraints and base stay as they are.`,
-    ` GPU hosts are chosen by MAAS tag ${tag}: in the bundle, give the machines nova-compute goes onto`,
-    ` \`constraints: tags=${tag}\` (units without a placement take nova-compute's own constraints, as with`,
-    ` \`juju deploy nova-compute --constraints tags=${tag}\`), and the machines that must not be GPU hosts \`tags=^${tag}\`.`,
+    ...site.groups.flatMap((g) => {
+      const tag = g.maas.tag;
+      const app = g.application;
+      return [
+        ` GPU hosts${g.name === undefined ? "" : ` of group ${g.name}`} are chosen by MAAS tag ${tag}: in the bundle, give the machines ${app} goes onto`,
+        ` \`constraints: tags=${tag}\` (units without a placement take ${app}'s own constraints, as with`,
+        ` \`juju deploy ${app} --constraints tags=${tag}\`), and the machines that must not be GPU hosts \`tags=^${tag}\`.`,
+      ];
+    }),
     ` nova-compute's pci-passthrough-whitelist becomes nova.conf [pci] ${option} on ${rel.name}` +
       (option === "device_spec"
         ? " (the charm writes passthrough_whitelist, Nova's deprecated name for device_spec since zed)."

@@ -114,7 +114,7 @@ function removal(site: SiteConfig, a: SiteArtifacts): string[] {
   return [
     "# Removing this site later (`pulumi destroy` does the first two and keeps the rest):",
     ...a.flavors.map((f) => `#   ${shellCommand(["openstack", "flavor", "delete", f.name])}`),
-    `#   ${shellCommand(["maas", site.maas.profile, "tag", "delete", site.maas.tag])}   # only if this stack created the tag`,
+    ...site.groups.map((g) => `#   ${shellCommand(["maas", site.maas.profile, "tag", "delete", g.maas.tag])}   # only if this stack created the tag`),
     ...Object.entries(a.charmResetOptions).map(([app, options]) => `#   ${shellCommand(charmResetArgv(site, app, options))}`),
     c.modelTeardown
       ? `#   ${shellCommand(destroyModelArgv(site))}   # destroys the whole cloud (juju.destroyModelOnDelete)`
@@ -138,15 +138,18 @@ export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string)
     "# openstack with OS_* credentials. SKIP_SMOKE_TEST=1 skips the test servers and the vfio-pci check.",
     "set -eu",
     "",
-    step(++n, c.tag),
   ];
-  if (c.machines) out.push(step(++n, c.machines));
+  for (const g of a.groups) {
+    out.push(step(++n, g.commands.tag));
+    if (g.commands.machines) out.push(step(++n, g.commands.machines));
+  }
   out.push(step(++n, c.model), step(++n, c.charmConfig), note, "");
   for (const f of a.flavors) out.push(flavorStep(++n, f, cli));
-  if (site.smokeTest && c.verify) {
+  const verify = a.groups.flatMap((g) => (g.commands.verify ? [g.commands.verify] : []));
+  if (site.smokeTest && verify.length > 0) {
     out.push('if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then', "");
     for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site, s, cli)), "");
-    out.push(indent(step(++n, c.verify)), "fi", "");
+    out.push(verify.map((v) => indent(step(++n, v))).join("\n\n"), "fi", "");
   }
   out.push(...removal(site, a));
   return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";

@@ -1,7 +1,7 @@
 // Everything rendered for one site, computed once. The Pulumi components, the offline render
 // (out/<stack>/) and the tests all take their artifacts from here.
-import type { SiteConfig } from "../config";
-import { kernelCmdline, renderModelConfig, renderUserdata, configuredAddresses } from "./host";
+import { allDevices, type HostGroup, type SiteConfig } from "../config";
+import { kernelCmdline, renderModelConfig, renderUserdata } from "./host";
 import {
   charmOptions,
   charmResetOptions,
@@ -21,8 +21,22 @@ import {
   type CommandSpec,
 } from "./commands";
 
-export interface SiteArtifacts {
+/** What one host group gets: its tag's kernel options and its maas steps and binding check. */
+export interface GroupArtifacts {
+  readonly group: HostGroup;
   readonly kernelOptions: string;
+  readonly commands: {
+    readonly tag: CommandSpec;
+    /** Absent when MAAS selects the tag's machines by its definition. */
+    readonly machines?: CommandSpec;
+    /** With a smoke test: does each host of the group have vfio-pci on its devices? */
+    readonly verify?: CommandSpec;
+  };
+}
+
+export interface SiteArtifacts {
+  /** One per host group, in config order. */
+  readonly groups: readonly GroupArtifacts[];
   readonly userdata: string;
   /** The file for `juju add-model --config` / `juju model-config --file`. */
   readonly modelConfigYaml: string;
@@ -33,15 +47,12 @@ export interface SiteArtifacts {
   readonly charmResetOptions: Record<string, string[]>;
   readonly bundleOverlay: string;
   readonly flavors: FlavorSpec[];
-  /** The maas and juju steps, in the runbook's order. */
+  /** The juju steps, in the runbook's order (the maas steps are the groups'). */
   readonly commands: {
-    readonly tag: CommandSpec;
-    readonly machines?: CommandSpec;
     readonly model: CommandSpec;
     /** With juju.destroyModelOnDelete: the protected step whose delete destroys the model. */
     readonly modelTeardown?: CommandSpec;
     readonly charmConfig: CommandSpec;
-    readonly verify?: CommandSpec;
   };
 }
 
@@ -55,28 +66,37 @@ export function renderSite(site: SiteConfig): SiteArtifacts {
   return last.artifacts;
 }
 
+function computeGroup(site: SiteConfig, group: HostGroup): GroupArtifacts {
+  const kernelOptions = kernelCmdline(group);
+  return {
+    group,
+    kernelOptions,
+    commands: {
+      tag: maasTagCommand(site, group, kernelOptions),
+      machines: maasMachinesCommand(site, group),
+      verify: site.smokeTest ? verifyBindingCommand(site, group) : undefined,
+    },
+  };
+}
+
 function computeSite(site: SiteConfig): SiteArtifacts {
-  const kernelOptions = kernelCmdline(site);
-  const modelConfigYaml = renderModelConfig(site);
+  const modelConfigYaml = renderModelConfig(site.groups);
   const charmConfigYaml = renderCharmConfig(site);
   const resetOptions = charmResetOptions(site);
   return {
-    kernelOptions,
-    userdata: renderUserdata(site),
+    groups: site.groups.map((g) => computeGroup(site, g)),
+    userdata: renderUserdata(site.groups),
     modelConfigYaml,
-    aliasJson: pciAliasJson(site),
+    aliasJson: pciAliasJson(allDevices(site)),
     charmOptions: charmOptions(site),
     charmConfigYaml,
     charmResetOptions: resetOptions,
     bundleOverlay: renderBundleOverlay(site),
     flavors: flavorSpecs(site),
     commands: {
-      tag: maasTagCommand(site, kernelOptions),
-      machines: maasMachinesCommand(site),
       model: jujuModelCommand(site, modelConfigYaml),
       modelTeardown: modelTeardownCommand(site),
       charmConfig: charmConfigCommand(site, charmConfigYaml, Object.keys(resetOptions)),
-      verify: site.smokeTest ? verifyBindingCommand(site, configuredAddresses(site)) : undefined,
     },
   };
 }

@@ -181,12 +181,28 @@ export function env(o: LabOptions): number {
 /** What the maas and juju doubles know before the first command, from the site (values already in the
  * caller's environment win): the MAAS profile is logged in and its machines exist; an adopted Juju model
  * (existingModel) exists; the Juju CLI speaks the site's version. */
+/** The fake MAAS's machines for the groups that select by device: `<group>host1` and `<group>host2` (or
+ * gpuhost1 and gpuhost2 for a site with one kind of host) with the group's devices, and plainhost without. */
+export function fakeDeviceHosts(site: SiteConfig): Map<string, string[]> {
+  const hosts = new Map<string, string[]>();
+  for (const g of site.groups.filter((x) => x.maas.selectByDevice)) {
+    const prefix = g.name === undefined ? "gpu" : g.name.replace(/[^a-z0-9]/g, "");
+    for (const n of [1, 2]) hosts.set(`${prefix}host${n}`, selectingDevices(g));
+  }
+  if (hosts.size > 0) hosts.set("plainhost", []);
+  return hosts;
+}
+
+function fakeDevices(site: SiteConfig): string {
+  return [...fakeDeviceHosts(site)].map(([id, devices]) => `${id}=${devices.join(",")}`).join(" ");
+}
+
 export function fakeSeeds(site: SiteConfig): Record<string, string> {
   const seeds: Record<string, string> = {
     FAKE_MAAS_PROFILES: site.maas.profile,
-    FAKE_MAAS_MACHINES: (site.maas.machines ?? []).join(","),
-    // selectByDevice: two machines with the configured devices and one without, for the tag to choose from.
-    FAKE_MAAS_DEVICES: site.maas.selectByDevice ? `gpuhost1=${selectingDevices(site).join(",")} gpuhost2=${selectingDevices(site).join(",")} plainhost=` : "",
+    FAKE_MAAS_MACHINES: site.groups.flatMap((g) => g.maas.machines ?? []).join(","),
+    // selectByDevice: two machines with each such group's devices and one without any, for the tags to choose from.
+    FAKE_MAAS_DEVICES: fakeDevices(site),
     FAKE_JUJU_VERSION: site.juju.version,
     FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
   };

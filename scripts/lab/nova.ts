@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { SiteConfig } from "../../components/config";
+import { allDevices, type SiteConfig } from "../../components/config";
 import { pciAliasEntries } from "../../components/render/nova";
 import { DEB_CACHE, REPO, type LabPaths } from "./paths";
 import { INSTALL_HINT, PYTHON } from "./packages";
@@ -11,7 +11,7 @@ import { sqliteWal } from "./keystone";
 
 /** nova.conf `[pci] alias` values for a site: one JSON object per line, the entries rendered for the charms. */
 export function aliasLines(site: SiteConfig): string[] {
-  return pciAliasEntries(site).map((entry) => JSON.stringify(entry));
+  return pciAliasEntries(allDevices(site)).map((entry) => JSON.stringify(entry));
 }
 
 /** nova-manage ships in nova-common (not installed); python3-nova has the same entry point. */

@@ -5,7 +5,7 @@ import { createTwoFilesPatch } from "diff";
 import type { SiteConfig } from "../../components/config";
 import { parseTagComment, READ_MARK, READS } from "../../components/render/commands";
 import type { FlavorSpec } from "../../components/render/nova";
-import type { SiteArtifacts } from "../../components/render/site";
+import type { GroupArtifacts, SiteArtifacts } from "../../components/render/site";
 
 export type Status = "in sync" | "drift" | "unreachable";
 
@@ -64,32 +64,38 @@ function setDiff(live: readonly string[], want: readonly string[]): string[] {
   return [...(missing.length > 0 ? [`not tagged: ${missing.join(" ")}`] : []), ...(extra.length > 0 ? [`tagged but not selected: ${extra.join(" ")}`] : [])];
 }
 
-/** The MAAS tag, its machines, the model's userdata and each charm option. */
+/** A group's MAAS tag and its machines. */
+function compareTag(g: GroupArtifacts, reads: Map<string, Read>): Finding[] {
+  const out: Finding[] = [];
+  const m = g.group.maas;
+  const tagName = `MAAS tag ${m.tag}`;
+  const tag = reads.get(READS.tag(m.tag));
+  if (tag?.rc !== 0) return [failed(tagName, tag, /\b404\b|No Tag matches/)];
+  const live = JSON.parse(tag.out) as { comment?: string; kernel_opts?: string; definition?: string };
+  const details: string[] = [];
+  const comment = parseTagComment(live.comment ?? "");
+  if (comment.comment !== m.comment) details.push(`comment is ${quoteValue(comment.comment)}, want ${quoteValue(m.comment)}`);
+  if ((live.kernel_opts ?? "") !== g.kernelOptions) details.push(`kernel_opts is ${quoteValue(live.kernel_opts ?? "")}, want ${quoteValue(g.kernelOptions)}`);
+  if (m.definition !== undefined && live.definition !== m.definition) {
+    details.push(`definition is ${quoteValue(live.definition ?? "")}, want ${quoteValue(m.definition)}`);
+  }
+  out.push(verdict(tagName, details));
+  // A definition's machines are MAAS's to keep; machines and selectByDevice are the steps'.
+  if (m.definition === undefined) {
+    const object = `${tagName} machines`;
+    const machines = reads.get(READS.tagMachines(m.tag));
+    const selected = m.selectByDevice ? reads.get(READS.selected(m.tag)) : { rc: 0, out: (m.machines ?? []).join(" ") };
+    if (machines?.rc !== 0) out.push(failed(object, machines, NEVER));
+    else if (selected?.rc !== 0) out.push(failed(`${object} (selection by device)`, selected, NEVER));
+    else out.push(verdict(object, setDiff(ids(machines.out), selected.out.split(/\s+/).filter((x) => x !== "").sort())));
+  }
+  return out;
+}
+
+/** Each group's MAAS tag and its machines, the model's userdata and each charm option. */
 export function compareJuju(site: SiteConfig, a: SiteArtifacts, reads: Map<string, Read>): Finding[] {
   const out: Finding[] = [];
-  const tagName = `MAAS tag ${site.maas.tag}`;
-  const tag = reads.get(READS.tag);
-  if (tag?.rc !== 0) out.push(failed(tagName, tag, /\b404\b|No Tag matches/));
-  else {
-    const live = JSON.parse(tag.out) as { comment?: string; kernel_opts?: string; definition?: string };
-    const details: string[] = [];
-    const comment = parseTagComment(live.comment ?? "");
-    if (comment.comment !== site.maas.comment) details.push(`comment is ${quoteValue(comment.comment)}, want ${quoteValue(site.maas.comment)}`);
-    if ((live.kernel_opts ?? "") !== a.kernelOptions) details.push(`kernel_opts is ${quoteValue(live.kernel_opts ?? "")}, want ${quoteValue(a.kernelOptions)}`);
-    if (site.maas.definition !== undefined && live.definition !== site.maas.definition) {
-      details.push(`definition is ${quoteValue(live.definition ?? "")}, want ${quoteValue(site.maas.definition)}`);
-    }
-    out.push(verdict(tagName, details));
-    // A definition's machines are MAAS's to keep; machines and selectByDevice are the steps'.
-    if (site.maas.definition === undefined) {
-      const object = `${tagName} machines`;
-      const machines = reads.get(READS.tagMachines);
-      const selected = site.maas.selectByDevice ? reads.get(READS.selected) : { rc: 0, out: (site.maas.machines ?? []).join(" ") };
-      if (machines?.rc !== 0) out.push(failed(object, machines, NEVER));
-      else if (selected?.rc !== 0) out.push(failed(`${object} (selection by device)`, selected, NEVER));
-      else out.push(verdict(object, setDiff(ids(machines.out), selected.out.split(/\s+/).filter((x) => x !== "").sort())));
-    }
-  }
+  for (const g of a.groups) out.push(...compareTag(g, reads));
 
   const modelName = `Juju model ${site.juju.model} cloudinit-userdata`;
   const userdata = reads.get(READS.userdata);
