@@ -9,7 +9,7 @@ import { requireSiteConfig, type SiteConfig } from "../components/config";
 import { parseTagComment } from "../components/render/commands";
 import { renderSite } from "../components/render/site";
 import { fakeSeeds } from "../scripts/lab/commands";
-import { argvLog, cloneWorld, fakeState, world, type World } from "./fakes-world";
+import { argvLog, cloneWorld, fakeState, seededMachines, world, type World } from "./fakes-world";
 import { editStack, rawStack } from "./helpers";
 import {
   EMPTY_STACK,
@@ -32,7 +32,7 @@ interface Variant {
 
 const programs = new Map<string, Variant>();
 /** The recorded program of a stack variant (memoised: each recording spawns the program under mocks). */
-function variant(stack: "dev" | "lab", key: string, edit: (raw: Record<string, any>) => void = () => {}): Variant {
+function variant(stack: "dev" | "lab" | "mixed", key: string, edit: (raw: Record<string, any>) => void = () => {}): Variant {
   const id = `${stack}/${key}`;
   if (!programs.has(id)) {
     const raw = editStack(stack, edit);
@@ -47,31 +47,34 @@ function siteWorld(site: SiteConfig): World {
   return world(fakeSeeds(site));
 }
 
-/** What a site looks like in the fakes, in the terms the assertions compare. */
+/** What a site looks like in the fakes, in the terms the assertions compare: every group's tag. */
 function observed(w: World, site: SiteConfig) {
   const maas = fakeState(w, "maas");
   const juju = fakeState(w, "juju");
-  const tag = maas.tags[site.groups[0]!.maas.tag];
   const model = juju.models[site.juju.model];
   return {
-    tag: tag && { comment: parseTagComment(tag.comment).comment, kernel_opts: tag.kernel_opts, machines: tag.machines },
+    tags: Object.fromEntries(
+      site.groups.map((g) => {
+        const tag = maas.tags[g.maas.tag];
+        return [g.maas.tag, tag && { comment: parseTagComment(tag.comment).comment, kernel_opts: tag.kernel_opts, machines: tag.machines }];
+      }),
+    ),
     userdata: model?.config["cloudinit-userdata"],
     options: model?.applications,
   };
 }
 
 /** What the site must look like after the program ran for `site`. */
-function expected(site: SiteConfig, machines: string[]) {
+function expected(site: SiteConfig) {
   const a = renderSite(site);
   return {
-    tag: { comment: site.groups[0]!.maas.comment, kernel_opts: a.groups[0]!.kernelOptions, machines },
+    tags: Object.fromEntries(
+      a.groups.map((g) => [g.group.maas.tag, { comment: g.group.maas.comment, kernel_opts: g.kernelOptions, machines: seededMachines(site, g.group) }]),
+    ),
     userdata: a.userdata,
     options: a.charmOptions,
   };
 }
-
-/** The machines the seeded fakes tag for a site (fakeSeeds: system IDs, or two GPU hosts by device). */
-const taggedMachines = (site: SiteConfig) => site.groups[0]!.maas.machines ?? ["gpuhost1", "gpuhost2"];
 
 const stepNames = (stack: string, v: Variant) => v.program.map((p) => p.name.slice(stack.length + 1));
 
@@ -90,7 +93,7 @@ for (const stack of ["dev", "lab"] as const) {
       if (!deployed) {
         const w = siteWorld(before.site);
         deployed = { w, state: up(w, EMPTY_STACK, before.program).state };
-        assert.deepEqual(observed(w, before.site), expected(before.site, taggedMachines(before.site)));
+        assert.deepEqual(observed(w, before.site), expected(before.site));
       }
       return { w: cloneWorld(deployed.w), first: deployed.state };
     };
@@ -101,7 +104,7 @@ for (const stack of ["dev", "lab"] as const) {
             const { w, first } = start();
             const { ops } = up(w, first, next.program, { replace: [`${stack}-${step}`], order });
             assert.ok(ops.includes(`replace ${stack}-${step}`), ops.join(", "));
-            assert.deepEqual(observed(w, next.site), expected(next.site, taggedMachines(next.site)));
+            assert.deepEqual(observed(w, next.site), expected(next.site));
             assert.ok(!argvLog(w, "juju").some((a) => a[0] === "destroy-model"), "no replacement destroys the model");
           });
         }
@@ -190,14 +193,14 @@ describe("drift is repaired in place by resync", () => {
     sp("maas", ["admin", "tag", "delete", "pci-pass"]);
     sp("juju", ["config", "-m", "openstack-deployment", "nova-compute", "--reset", "pci-alias"]);
     sp("juju", ["model-config", "-m", "openstack-deployment", "cloudinit-userdata=edited by hand"]);
-    assert.notDeepEqual(observed(w, v.site), expected(v.site, taggedMachines(v.site)));
+    assert.notDeepEqual(observed(w, v.site), expected(v.site));
     const { ops } = up(w, state, resynced.program);
     assert.deepEqual(
       ops.filter((o) => !o.startsWith("update")),
       [],
       `every step is updated in place, nothing replaced or deleted: ${ops.join(", ")}`,
     );
-    assert.deepEqual(observed(w, v.site), expected(v.site, taggedMachines(v.site)));
+    assert.deepEqual(observed(w, v.site), expected(v.site));
   });
 });
 

@@ -5,8 +5,9 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { SiteConfig } from "../components/config";
-import { secretValue, secretsStdin, type CommandSpec, type Phase, type SecretSource } from "../components/render/commands";
+import type { HostGroup, SiteConfig } from "../components/config";
+import { fakeDeviceHosts } from "../scripts/lab/commands";
+import { secretValue, secretsStdin, selectingDevices, type CommandSpec, type Phase, type SecretSource } from "../components/render/commands";
 import { ROOT } from "./helpers";
 
 export const FAKES = path.join(ROOT, "test", "fakes");
@@ -27,6 +28,14 @@ export interface RunResult {
 export function world(seed: Record<string, string> = {}, bin: readonly string[] = []): World {
   const dir = mkdtempSync(path.join(tmpdir(), "pcipt-world-"));
   return { dir, env: { PATH: [...bin, FAKES, process.env.PATH].join(":"), FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
+}
+
+/** The machines a group's tag must be on in a world seeded with fakeSeeds: its system IDs, or the fake hosts
+ * with its devices. */
+export function seededMachines(site: SiteConfig, group: HostGroup): string[] {
+  if (group.maas.machines) return group.maas.machines;
+  const ids = selectingDevices(group);
+  return [...fakeDeviceHosts(site)].filter(([, devices]) => devices.some((d) => ids.includes(d))).map(([id]) => id).sort();
 }
 
 /** A copy of a world's fake state (not its call logs) in a new temp dir: the same site, for another case. */

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import type { RecordedResource } from "../scripts/mock-program";
 import { ARTIFACTS } from "../scripts/render";
 import { toStackFile } from "../components/config-source";
-import { expectGolden, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
+import { expectGolden, loadStack, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
+import { kernelCmdline } from "../components/render/host";
 
 const FILES = [...ARTIFACTS].sort();
 
@@ -40,17 +41,42 @@ for (const stack of STACKS) {
     assert.match(r.stdout, /└─ pci-passthrough:site:PciPassthrough/);
   });
 
-  test(`${stack}: the runbook's dependency chain MAAS tag -> model -> charm options -> flavors -> smoke test`, () => {
+  test(`${stack}: the runbook's dependency chain MAAS tags -> model -> charm options -> flavors -> smoke test`, () => {
     const list = resources(renderOnce(stack));
     const top = byName(list, stack);
     assert.equal(top.type, "pci-passthrough:site:PciPassthrough");
-    const chain = [
-      ["pci-passthrough:maas:PciTag", `${stack}-maas`, []],
-      ["pci-passthrough:juju:Model", `${stack}-juju`, [`${stack}-maas`]],
+    // One tag component per host group; the one group of a site without hostGroups keeps the old name.
+    const groups = loadStack(stack).groups;
+    const tags = groups.map((g) => (g.name === undefined ? `${stack}-maas` : `${stack}-maas-${g.name}`));
+    const chain: Array<[string, string, string[]]> = [
+      ...tags.map((t): [string, string, string[]] => ["pci-passthrough:maas:PciTag", t, []]),
+      ["pci-passthrough:juju:Model", `${stack}-juju`, [...tags].sort()],
       ["pci-passthrough:juju:NovaCharmConfig", `${stack}-charms`, [`${stack}-juju`]],
       ["pci-passthrough:openstack:GpuFlavors", `${stack}-flavors`, [`${stack}-charms`]],
-      ["pci-passthrough:openstack:SmokeTest", `${stack}-smoke`, [`${stack}-flavors`]],
-    ] as const;
+      ...(rawStack(stack).smokeTest ? [["pci-passthrough:openstack:SmokeTest", `${stack}-smoke`, [`${stack}-flavors`]] as [string, string, string[]]] : []),
+    ];
+    // Each tag component holds its group's tag step, and its machines step after it (by system ID or device).
+    groups.forEach((g, i) => {
+      const tag = byName(list, `${tags[i]}-tag`);
+      assert.equal(tag.parent, tags[i]);
+      assert.deepEqual(tag.inputs.triggers, [g.maas.tag]);
+      assert.equal((tag.inputs.environment as Record<string, string>).PCIPT_KERNEL_OPTS, kernelCmdline(g));
+      const machines = list.find((r) => r.name === `${tags[i]}-machines`);
+      assert.equal(machines !== undefined, g.maas.definition === undefined, `${tags[i]}: a machines step unless MAAS applies a definition`);
+      if (machines) {
+        assert.equal(machines.parent, tags[i]);
+        assert.deepEqual(machines.dependsOn, [`${tags[i]}-tag`]);
+        assert.equal((machines.inputs.environment as Record<string, string>).PCIPT_TAG_STEP, `${tags[i]}-tag-id`, "re-runs when the tag step is replaced");
+      }
+    });
+    // With a smoke test, each group's application is checked for vfio-pci on that group's addresses.
+    if (rawStack(stack).smokeTest) {
+      const checks = list.filter((r) => r.parent === `${stack}-smoke` && r.type === "command:local:Command");
+      assert.deepEqual(
+        checks.map((c) => /--application ([a-z0-9-]+)/.exec(String((c.inputs.environment as Record<string, string>).PCIPT_STEP))?.[1]),
+        groups.map((g) => g.application),
+      );
+    }
     for (const [type, name, deps] of chain) {
       const c = byName(list, name);
       assert.equal(c.type, type);
@@ -76,9 +102,11 @@ for (const stack of STACKS) {
     const charms = byName(list, `${stack}-charms-charm-config`);
     assert.equal(charms.inputs.triggers, undefined);
     assert.equal(charms.inputs.delete, undefined, "a replaced step must not reset what its replacement set");
-    const tag = byName(list, `${stack}-maas-tag`);
-    assert.deepEqual(tag.inputs.triggers, [(rawStack(stack).maas as { tag: string }).tag]);
-    assert.equal(tag.inputs.delete, `exec /bin/sh -c "$PCIPT_STEP" 'MAAS tag ${tag.inputs.triggers}' delete`);
+    for (const [i, g] of loadStack(stack).groups.entries()) {
+      const tag = byName(list, g.name === undefined ? `${stack}-maas-tag` : `${stack}-maas-${g.name}-tag`);
+      assert.deepEqual(tag.inputs.triggers, [g.maas.tag], `group ${i}: a renamed tag is a new MAAS object`);
+      assert.equal(tag.inputs.delete, `exec /bin/sh -c "$PCIPT_STEP" 'MAAS tag ${g.maas.tag}' delete`);
+    }
     for (const r of list) assert.notEqual(r.options.protect, true, "nothing is protected without destroyModelOnDelete");
     // Every step is the same resource type whichever the runner, with short command lines: the script is in
     // the environment, so a failure's message ("running <command>: <output>") reads well.

@@ -12,8 +12,8 @@ import { renderSite } from "../components/render/site";
 import { toStackFile } from "../components/config-source";
 import { fakeSeeds } from "../scripts/lab/commands";
 import { compareFlavor, flavorProperties, parseReads } from "../scripts/verify/compare";
-import { cloneWorld, openstackBin, world, type World } from "./fakes-world";
-import { ROOT, editStack } from "./helpers";
+import { cloneWorld, openstackBin, seededMachines, world, type World } from "./fakes-world";
+import { ROOT, STACKS, editStack } from "./helpers";
 import { EMPTY_STACK, commandResources, recordProgram, up, type StackState } from "./pulumi-emulator";
 
 /** `npm run verify -- <stack>` for a raw config, in a world (fakes on PATH, the openstack double first). */
@@ -38,7 +38,7 @@ function createFlavors(w: World, raw: Record<string, unknown>): void {
 
 const sh = (w: World, cmd: string, ...args: string[]) => assert.equal(spawnSync(cmd, args, { env: w.env }).status, 0, `${cmd} ${args.join(" ")}`);
 
-for (const stack of ["dev", "lab"] as const) {
+for (const stack of STACKS) {
   describe(`${stack}: verify`, () => {
     const raw = editStack(stack, () => {});
     const site = requireSiteConfig(raw);
@@ -57,7 +57,12 @@ for (const stack of ["dev", "lab"] as const) {
       const { w } = start();
       const r = verify(w, raw);
       assert.equal(r.status, 0, r.stdout + r.stderr);
-      for (const object of [`MAAS tag ${site.groups[0]!.maas.tag}`, `MAAS tag ${site.groups[0]!.maas.tag} machines`, `Juju model ${site.juju.model} cloudinit-userdata`, "nova-compute options", "nova-cloud-controller options"]) {
+      const objects = [
+        ...site.groups.flatMap((g) => [`MAAS tag ${g.maas.tag}`, `MAAS tag ${g.maas.tag} machines`, `${g.application} options`]),
+        `Juju model ${site.juju.model} cloudinit-userdata`,
+        "nova-cloud-controller options",
+      ];
+      for (const object of objects) {
         assert.match(r.stdout, new RegExp(`^in sync +${object.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
       }
       for (const f of site.flavors) assert.match(r.stdout, new RegExp(`^in sync +flavor ${f.name.replace(".", "\\.")}$`, "m"));
@@ -67,7 +72,7 @@ for (const stack of ["dev", "lab"] as const) {
     test("drift made by hand is reported object by object (exit 1), and resync repairs it in place (exit 0)", () => {
       const { w, state } = start();
       const ref = site.juju.controller ? `${site.juju.controller}:${site.juju.model}` : site.juju.model;
-      const [machine] = site.groups[0]!.maas.machines ?? ["gpuhost1"];
+      const [machine] = seededMachines(site, site.groups[0]!);
       sh(w, "maas", site.maas.profile, "tag", "update", site.groups[0]!.maas.tag, "kernel_opts=quiet");
       sh(w, "maas", site.maas.profile, "tag", "update-nodes", site.groups[0]!.maas.tag, `remove=${machine}`);
       sh(w, "juju", "config", "-m", ref, "nova-compute", "--reset", "pci-passthrough-whitelist");

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SiteConfig } from "../../components/config";
 import { selectingDevices } from "../../components/render/commands";
+import { CHARM_APPS } from "../../components/render/nova";
 import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports, type ServicePaths } from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
 import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
@@ -205,6 +206,8 @@ export function fakeSeeds(site: SiteConfig): Record<string, string> {
     FAKE_MAAS_DEVICES: fakeDevices(site),
     FAKE_JUJU_VERSION: site.juju.version,
     FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
+    // The deployed bundle (with its overlay): the controller and every group's nova-compute application.
+    FAKE_JUJU_APPS: [...new Set([CHARM_APPS.controller, ...site.groups.map((g) => g.application)])].join(","),
   };
   return Object.fromEntries(Object.entries(seeds).map(([k, v]) => [k, process.env[k] ?? v]));
 }
