@@ -1,7 +1,7 @@
 // Tools of the host-vm test: child processes with a time bound, reading and writing files inside an
 // ext4 disk image with debugfs (no mounting), and QEMU machines with an emulated IOMMU (TCG: KVM is not
 // usable on the machines this runs on, issue #13).
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
@@ -16,11 +16,28 @@ export interface RunResult {
   readonly ms: number;
 }
 
-/** Runs a command to its end or until timeoutMs (then SIGKILL), never throwing on a non-zero exit. */
+/** Children still running: ended when the test process exits early, so no guest outlives the suite. */
+const running = new Set<ChildProcess>();
+const killAll = () => {
+  for (const child of running) child.kill("SIGKILL");
+};
+process.on("exit", killAll);
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(code);
+  });
+}
+
+/**
+ * Runs a command to its end or until timeoutMs, never throwing on a non-zero exit. At the timeout it gets
+ * SIGTERM (systemd-nspawn then stops its container), and SIGKILL 10 s later.
+ */
 export function run(cmd: string, args: readonly string[], opts: { timeoutMs: number; cwd?: string }): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
     let output = "";
     let stdout = "";
     let stderr = "";
@@ -33,16 +50,23 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs: num
       stderr += b.toString();
       output += b.toString();
     });
+    let kill: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
+      kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
     }, opts.timeoutMs);
-    child.on("error", (e) => {
+    const done = () => {
       clearTimeout(timer);
+      clearTimeout(kill);
+      running.delete(child);
+    };
+    child.on("error", (e) => {
+      done();
       reject(e);
     });
     child.on("close", (status) => {
-      clearTimeout(timer);
+      done();
       resolve({ status, output, stdout, stderr, timedOut, ms: Date.now() - started });
     });
   });

@@ -42,6 +42,11 @@ export interface Machine {
   readonly devices: readonly string[];
   /** `-netdev` values its devices refer to. */
   readonly netdevs: readonly string[];
+  /** The MAAS kernel options this machine is deployed with (its tags' kernel_opts), when they are not the
+   * site's one tag's (renderSite's kernelOptions), e.g. a site whose kinds of host have tags of their own. */
+  readonly kernelOptions?: string;
+  /** The files the userdata must leave on this machine, when they are not all of hostFiles(site). */
+  readonly files?: readonly HostFile[];
   readonly expect: MachineExpectations;
 }
 
@@ -163,7 +168,7 @@ export function curtinDefaultGrub(debianDefault: string, carried: string): strin
 const CONSOLE = "console=ttyS0";
 
 interface Rendered {
-  readonly userdata: string;
+  /** The userdata as cloud-init receives it from Juju. */
   readonly cloudConfig: string;
   /** The MAAS tag's kernel_opts. */
   readonly kernelOptions: string;
@@ -173,7 +178,7 @@ interface Rendered {
 function render(c: HostVmCase): Rendered {
   const artifacts = renderSite(c.site);
   const userdata = c.breakUserdata ? c.breakUserdata(artifacts.userdata) : artifacts.userdata;
-  return { userdata, cloudConfig: asCloudInitSeesIt(userdata), kernelOptions: artifacts.kernelOptions, files: hostFiles(c.site) };
+  return { cloudConfig: asCloudInitSeesIt(userdata), kernelOptions: artifacts.kernelOptions, files: hostFiles(c.site) };
 }
 
 class Recorder {
@@ -203,9 +208,20 @@ class Recorder {
   }
 }
 
+/** Unmounts what an interrupted earlier run left mounted under `dir` (the container's overlays), so the
+ * directory can be removed without reaching into the image's root fs through them. */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(`${dir}/`));
+  for (const m of mounts.reverse()) await run("umount", ["-l", m], { timeoutMs: 30_000 });
+}
+
 /** Runs a case; never throws for a failing check (see CaseResult.failures). */
 export async function runCase(c: HostVmCase, image: Image, log: (line: string) => void): Promise<CaseResult> {
   const dir = path.join(CACHE_DIR, "runs", slug(c.name));
+  await unmountUnder(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const rec = new Recorder((l) => log(`[${c.name}] ${l}`));
@@ -218,8 +234,9 @@ export async function runCase(c: HostVmCase, image: Image, log: (line: string) =
   return { failures: rec.failures, times: rec.times, dir };
 }
 
-async function machineRun(c: HostVmCase, m: Machine, r: Rendered, image: Image, dir: string, rec: Recorder): Promise<void> {
+async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: Image, dir: string, rec: Recorder): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  const r: Rendered = { ...rendered, kernelOptions: m.kernelOptions ?? rendered.kernelOptions, files: m.files ?? rendered.files };
   const disk = path.join(dir, "disk.img");
   const p = (phase: string) => `${m.name}: ${phase}`;
 

@@ -67,6 +67,10 @@ export async function ensureImage(log: (line: string) => void): Promise<Image> {
     if (r.status !== 0) throw new Error(`build-image.sh exited ${r.status}:\n${r.output.slice(-4000)}`);
     renameSync(tmp, dir);
     built = true;
+    // Images of other keys (an older recipe or package list) are never used again.
+    for (const name of readdirSync(CACHE_DIR)) {
+      if (name.startsWith("image-") && path.join(CACHE_DIR, name) !== dir) rmSync(path.join(CACHE_DIR, name), { recursive: true, force: true });
+    }
   }
   const rootfs = path.join(dir, "rootfs");
   return { rootfs, disk: path.join(dir, "disk.img"), kernel: bootFile(rootfs, "vmlinuz-"), initrd: bootFile(rootfs, "initrd.img-"), built };
