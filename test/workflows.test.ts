@@ -104,21 +104,30 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   const aptPackages = (line: string) => /apt-get install -y --no-install-recommends (.+)$/.exec(line)?.[1]?.trim().split(/\s+/);
   const ciPackages = ciRun.map(aptPackages).find((p) => p !== undefined);
   assert.deepEqual(ciPackages, ["cloud-init", "shellcheck", "python3-nova", "python3-libvirt", "openssh-server", "openssh-client"]);
-  const install = step(job, (s) => s.run?.includes("apt-get install") ?? false, "installing the tools");
+  const install = step(job, (s) => s.run?.startsWith("sudo apt-get update && ") ?? false, "installing the tools");
   assert.equal(install.run, `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${ciPackages!.join(" ")}`);
 
+  // The host-vm tools: .ci/run's second apt line, installed by a step of their own.
+  const hostVmPackages = ciRun.map(aptPackages).filter((p) => p !== undefined)[1];
+  assert.deepEqual(hostVmPackages, ["qemu-system-x86", "debootstrap", "debian-archive-keyring", "systemd-container", "e2fsprogs"]);
+  step(job, (s) => s.run === `sudo apt-get install -y --no-install-recommends ${hostVmPackages!.join(" ")}`, "installing the host-vm tools");
+
   const ciNpm = ciRun.filter((l) => l.startsWith("npm "));
-  assert.deepEqual(ciNpm, ["npm ci", "npm run typecheck", "npm run lint", "npm test", "npm run test:lab"]);
+  assert.deepEqual(ciNpm, ["npm ci", "npm run typecheck", "npm run lint", "npm test", "npm run test:lab", "npm run test:host-vm"]);
+  // test:host-vm runs as root (debootstrap, mount, systemd-nspawn), as .ci/run does, with the runner's PATH and CI.
+  const asRoot = 'sudo env "PATH=$PATH" "CI=$CI" ';
+  const npmOf = (run: string | undefined) => run?.replace(asRoot, "");
   assert.ok(ciRun.includes("scripts/install-lab-packages.sh"), ".ci/run installs the lab packages");
   const lab = step(job, (s) => s.run === "sudo scripts/install-lab-packages.sh", "installing the lab packages");
   assert.ok(indexOf(job, lab) < indexOf(job, step(job, (s) => s.run === "npm ci", "npm ci")));
-  const npmSteps = job.steps.filter((s) => s.run?.startsWith("npm "));
+  const npmSteps = job.steps.filter((s) => npmOf(s.run)?.startsWith("npm "));
   assert.deepEqual(
-    npmSteps.map((s) => s.run),
+    npmSteps.map((s) => npmOf(s.run)),
     ciNpm,
   );
+  assert.equal(npmSteps.at(-1)!.run, `${asRoot}npm run test:host-vm`);
   assert.ok(indexOf(job, install) < indexOf(job, npmSteps[0]!), "tools before npm");
-  for (const s of npmSteps.slice(-2)) assert.deepEqual(s.env, { CI: "true" }, `${s.run} runs with CI=true: missing tools fail, not skip`);
+  for (const s of npmSteps.slice(-3)) assert.deepEqual(s.env, { CI: "true" }, `${s.run} runs with CI=true: missing tools fail, not skip`);
 });
 
 test("preview.yml: on pull requests, stacks listed into a matrix, render uploaded, pulumi preview commented", () => {

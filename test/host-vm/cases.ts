@@ -1,0 +1,118 @@
+// The cases of the host-vm test: the stand-in stack (Pulumi.standin.yaml) for each binding and IOMMU,
+// the QEMU machine that has its devices, what the machine must look like after its reboot, and the
+// userdata broken on purpose. Another stack shape is one more HostVmCase: its own site, machines and
+// expectations.
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { BINDINGS, requireSiteConfig, type Binding, type SiteConfig } from "../../components/config";
+import { fromStackFile } from "../../components/config-source";
+import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH, YAML_OPTIONS } from "../../components/render/host";
+import type { Iommu } from "./guest";
+import type { HostVmCase, Machine } from "./harness";
+
+/** The stand-in site with the binding and IOMMU vendor of a case. */
+export function standinSite(binding: Binding, iommu: Iommu): SiteConfig {
+  const raw = fromStackFile(readFileSync(path.join(__dirname, "Pulumi.standin.yaml"), "utf8")).raw as Record<string, any>;
+  raw.host = { ...raw.host, binding, iommu };
+  return requireSiteConfig(raw);
+}
+
+// Where the stand-ins sit on the machine: the addresses Pulumi.standin.yaml configures.
+const GPU = "0000:00:05.0";
+const GPU_AUDIO = "0000:00:05.1";
+const GPU2 = "0000:00:06.0";
+const NIC = "0000:00:07.0";
+
+/**
+ * The GPU host: QEMU's VGA (1234:1111, class 0300) with an ICH9 HDA controller (8086:293e) as the second
+ * function of its slot, like a GPU's HDMI audio, in one IOMMU group; a bochs-display (1234:1111, class
+ * 0380) alone in its slot; and an e1000e NIC (8086:10d3: same vendor as the companion, other product).
+ * The NIC has no option ROM, so nothing is loaded from the network at boot.
+ */
+export function standinMachine(iommu: Iommu): Machine {
+  return {
+    name: iommu,
+    iommu,
+    devices: [
+      "VGA,bus=pcie.0,addr=05.0,multifunction=on",
+      "ich9-intel-hda,bus=pcie.0,addr=05.1",
+      "bochs-display,bus=pcie.0,addr=06.0",
+      "e1000e,netdev=net0,bus=pcie.0,addr=07.0,romfile=",
+    ],
+    netdevs: ["user,id=net0,restrict=on"],
+    expect: {
+      vfio: [GPU, GPU_AUDIO, GPU2],
+      keep: { [NIC]: "e1000e" },
+      notLoaded: ["bochs", "snd_hda_intel"],
+      sameGroup: [[GPU, GPU_AUDIO]],
+      // DOMAIN.md "Early binding": vfio modules in the initramfs, before any GPU driver.
+      initramfsModules: ["vfio", "vfio_iommu_type1", "vfio_pci"],
+    },
+  };
+}
+
+/**
+ * Every binding on Intel's IOMMU, and the default binding on AMD's (QEMU's amd-iommu works under TCG:
+ * AMD-Vi enables interrupt remapping and fills the IOMMU groups). The bindings do not depend on the IOMMU
+ * vendor, the kernel options do: one AMD machine proves those, and keeps the suite in its time budget.
+ */
+export const POSITIVE_CASES: readonly HostVmCase[] = [
+  ...BINDINGS.map((binding) => ({
+    name: `${binding}, intel`,
+    site: standinSite(binding, "intel"),
+    machines: [standinMachine("intel")],
+    container: true,
+  })),
+  {
+    name: "modprobe, amd",
+    site: standinSite("modprobe", "amd"),
+    machines: [standinMachine("amd")],
+    // The same userdata as "modprobe, intel" but for one kernel option: its container run says nothing new.
+    container: false,
+  },
+];
+
+interface WriteFile {
+  path: string;
+  content?: string;
+  encoding?: string;
+}
+
+/** Edits the write_files entry for `file` of a userdata (Juju's YAML 1.1), keeping everything else. */
+function editWriteFile(userdata: string, file: string, edit: (content: string) => string | undefined): string {
+  const doc = parse(userdata, { version: "1.1" }) as { write_files: WriteFile[] };
+  const entry = doc.write_files.find((f) => f.path === file);
+  if (!entry) throw new Error(`the userdata writes no ${file}`);
+  const decode = (s: string) => (entry.encoding === "b64" ? Buffer.from(s, "base64").toString("utf8") : s);
+  const encode = (s: string) => (entry.encoding === "b64" ? Buffer.from(s, "utf8").toString("base64") : s);
+  const edited = edit(decode(entry.content ?? ""));
+  doc.write_files = edited === undefined ? doc.write_files.filter((f) => f !== entry) : doc.write_files.map((f) => (f === entry ? { ...f, content: encode(edited) } : f));
+  return stringify(doc, YAML_OPTIONS);
+}
+
+/** The runbook's /etc/rc.local mistake: no shebang, so systemd cannot execute it (ENOEXEC). */
+export function dropRcLocalShebang(userdata: string): string {
+  return editWriteFile(userdata, RC_LOCAL_PATH, (script) => {
+    if (!script.startsWith("#!")) throw new Error(`${RC_LOCAL_PATH} has no shebang to drop`);
+    return script.slice(script.indexOf("\n") + 1);
+  });
+}
+
+/** vfio left out of the initramfs: the userdata no longer appends the modules to initramfs-tools' list. */
+export function dropInitramfsModules(userdata: string): string {
+  return editWriteFile(userdata, INITRAMFS_MODULES_PATH, () => undefined);
+}
+
+/**
+ * Both mistakes at once, on the rc-local binding: one boot pair shows both, each in its own phase (the
+ * budget has room for one more machine, not two). Each alone would show the same failures: they do not
+ * hide each other (the initramfs is listed by the probe whatever binds the devices).
+ */
+export const NEGATIVE_CASE: HostVmCase = {
+  name: "broken on purpose: rc-local without shebang, vfio not in the initramfs, intel",
+  site: standinSite("rc-local", "intel"),
+  machines: [standinMachine("intel")],
+  container: false,
+  breakUserdata: (userdata) => dropInitramfsModules(dropRcLocalShebang(userdata)),
+};
