@@ -52,6 +52,20 @@ test("MAAS tag: created with comment (and its claim) and kernel options; update 
   assert.match(ok(run(w, site, a.groups[0]!.commands.tag, "delete", stdoutOf(updated))).stdout, /MAAS tag pci-pass is already gone/);
 });
 
+test("MAAS tag: a delete that cannot tell the tag is its own keeps it, and says how to delete it", () => {
+  const site = loadStack("dev");
+  const spec = renderSite(site).groups[0]!.commands.tag;
+  const w = world({ FAKE_MAAS_PROFILES: "admin" });
+  const created = ok(run(w, site, spec));
+  // After `pulumi refresh` the step may have lost its output, and with it its claim.
+  const lost = ok(run(w, site, spec, "delete"));
+  assert.match(lost.stdout, /kept MAAS tag pci-pass: this step's state has no claim \(after pulumi refresh\?\); to delete it: maas admin tag delete pci-pass/);
+  // Someone edited the comment by hand, dropping the claim: a delete keeps the tag rather than guess.
+  spawnSync("maas", ["admin", "tag", "update", "pci-pass", "comment=edited by hand"], { env: w.env });
+  assert.match(ok(run(w, site, spec, "delete", stdoutOf(created))).stdout, /kept MAAS tag pci-pass: its comment carries no claim \(edited by hand\?\), so it may not be this step's; to delete it: maas admin tag delete pci-pass/);
+  assert.ok(maasState(w).tags["pci-pass"]);
+});
+
 test("MAAS tag: an existing tag is adopted, its options updated in place, and kept when the stack goes", () => {
   const site = loadStack("dev");
   const w = world({ FAKE_MAAS_PROFILES: "admin" });

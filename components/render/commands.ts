@@ -265,6 +265,8 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
     `  echo "pci-passthrough: MAAS tag ${tag} is already gone"`,
     'elif [ -z "$claim" ]; then',
     `  echo "pci-passthrough: kept MAAS tag ${tag}: this step's state has no claim (after pulumi refresh?); to delete it: ${maas(site, "tag", "delete", tag)}"`,
+    'elif [ "$tag_claim" = - ]; then',
+    `  echo "pci-passthrough: kept MAAS tag ${tag}: its comment carries no claim (edited by hand?), so it may not be this step's; to delete it: ${maas(site, "tag", "delete", tag)}"`,
     'elif [ "$tag_claim" != "$claim" ]; then',
     `  echo "pci-passthrough: kept MAAS tag ${tag}: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"`,
     `elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then`,

@@ -66,6 +66,8 @@ export PCIPT_DELETE_ADOPTED=false
         echo "pci-passthrough: MAAS tag pci-pass is already gone"
       elif [ -z "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag pci-pass: this step's state has no claim (after pulumi refresh?); to delete it: maas admin tag delete pci-pass"
+      elif [ "$tag_claim" = - ]; then
+        echo "pci-passthrough: kept MAAS tag pci-pass: its comment carries no claim (edited by hand?), so it may not be this step's; to delete it: maas admin tag delete pci-pass"
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag pci-pass: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then

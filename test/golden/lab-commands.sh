@@ -66,6 +66,8 @@ export PCIPT_DELETE_ADOPTED=false
         echo "pci-passthrough: MAAS tag gpu-lab is already gone"
       elif [ -z "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag gpu-lab: this step's state has no claim (after pulumi refresh?); to delete it: maas lab-admin tag delete gpu-lab"
+      elif [ "$tag_claim" = - ]; then
+        echo "pci-passthrough: kept MAAS tag gpu-lab: its comment carries no claim (edited by hand?), so it may not be this step's; to delete it: maas lab-admin tag delete gpu-lab"
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag gpu-lab: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
