@@ -178,7 +178,7 @@ export function userdataParts(groups: readonly HostGroup[]): { files: HostFile[]
         " It runs on every machine of the model, containers included: its commands act only on GPU hosts.",
     };
   }
-  return groupsUserdataParts(groups);
+  return groupsUserdataParts(groups.map((g) => ({ group: g, files: hostFiles(g), actions: hostActions(g.host.binding) })));
 }
 
 /**
