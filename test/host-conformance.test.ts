@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { BINDINGS, requireSiteConfig } from "../components/config";
-import { GRUB_DROPIN_PATH, asCloudInitSeesIt, renderUserdata } from "../components/render/host";
+import { BINDINGS, requireSiteConfig, type HostGroup } from "../components/config";
+import { GRUB_DROPIN_PATH, asCloudInitSeesIt, hostFiles, renderUserdata, type HostFile } from "../components/render/host";
 import { editStack, needTool, STACKS } from "./helpers";
 
 const run = promisify(execFile);
@@ -88,23 +88,31 @@ interface WriteFileEntry {
   encoding?: string;
 }
 
+/** Writes the shell among `files` for shellcheck: scripts (content decoded), and the grub drop-in, which
+ * update-grub sources with /bin/sh. Returns the files written. */
+function writeShell(dir: string, name: string, files: readonly Pick<HostFile, "path" | "content" | "script">[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    const text = f.script ? f.content : f.path === GRUB_DROPIN_PATH ? `#!/bin/sh\n${f.content}` : undefined;
+    if (text === undefined) continue;
+    const file = path.join(dir, `${slug(`${name} ${f.path}`)}.sh`);
+    writeFileSync(file, text);
+    out.push(file);
+  }
+  return out;
+}
+
 /** The shell a userdata ships, as files for shellcheck: decoded scripts, the grub drop-in, each postruncmd. */
 function shellFiles(dir: string, c: Case): string[] {
   const value = parse(c.userdata, { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
-  const files: string[] = [];
-  const add = (what: string, text: string) => {
-    const file = path.join(dir, `${slug(`${c.name} ${what}`)}.sh`);
-    writeFileSync(file, text);
-    files.push(file);
-  };
-  for (const f of value.write_files) {
-    if (f.encoding === "b64") add(f.path, Buffer.from(f.content, "base64").toString("utf8"));
-    // update-grub sources the drop-in with /bin/sh.
-    else if (f.path === GRUB_DROPIN_PATH) add(f.path, `#!/bin/sh\n${f.content}`);
-  }
+  const decoded = value.write_files.map((f) => ({
+    path: f.path,
+    script: f.encoding === "b64",
+    content: f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content,
+  }));
   // Juju writes every postruncmd entry into cloud-init's runcmd script, run by /bin/sh.
-  value.postruncmd.forEach((cmd, i) => add(`postruncmd ${i}`, `#!/bin/sh\n${cmd}\n`));
-  return files;
+  const postruncmd = value.postruncmd.map((cmd, i) => ({ path: `postruncmd ${i}`, script: true, content: `#!/bin/sh\n${cmd}\n` }));
+  return writeShell(dir, c.name, [...decoded, ...postruncmd]);
 }
 
 async function shellcheck(files: readonly string[]): Promise<{ status: number; output: string }> {
@@ -139,6 +147,51 @@ for (const stack of STACKS) {
     });
   }
 }
+
+// Several host groups (Pulumi.mixed.yaml): one userdata whose script embeds every group's files. As shipped
+// (modprobe, driver-override, driver-override) and with every group on each binding.
+interface MixedCase extends Case {
+  readonly groups: readonly HostGroup[];
+}
+
+const MIXED_CASES: readonly MixedCase[] = [undefined, ...BINDINGS].map((binding) => {
+  const site = requireSiteConfig(
+    editStack("mixed", (raw) => {
+      if (binding) for (const g of raw.hostGroups) g.host.binding = binding;
+    }),
+  );
+  return { name: `mixed, ${binding ? `every group ${binding}` : "as shipped"}`, userdata: renderUserdata(site.groups), groups: site.groups };
+});
+
+test("mixed: cloud-init schema accepts the merged userdata, as shipped and with every binding", { skip: CLOUD_INIT }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "host-conformance-"));
+  try {
+    await Promise.all(MIXED_CASES.map((c) => cloudInitSchema(dir, c.name, asCloudInitSeesIt(c.userdata))));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("mixed: shellcheck passes the prepare script, its postruncmd, and every group's scripts and grub drop-in", { skip: SHELLCHECK }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "host-shellcheck-"));
+  try {
+    const files = MIXED_CASES.flatMap((c) => {
+      const shipped = shellFiles(dir, c);
+      // The prepare script and the postruncmd entry running it.
+      assert.equal(shipped.length, 2, c.name);
+      // What the script embeds (here-documents, which shellcheck does not read as code): each group's own.
+      const embedded = c.groups.flatMap((g) => writeShell(dir, `${c.name} ${g.name}`, hostFiles(g)));
+      // Every mixed group has kernel options (a grub drop-in); all but modprobe ship a binding script.
+      assert.equal(embedded.length, c.groups.reduce((n, g) => n + (g.host.binding === "modprobe" ? 1 : 2), 0), c.name);
+      return [...shipped, ...embedded];
+    });
+    const r = await shellcheck(files);
+    assert.equal(r.output, "");
+    assert.equal(r.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 // The checks must be able to fail: feed each tool something broken and expect it to say so.
 test("the cloud-init check fails on a broken userdata", { skip: CLOUD_INIT }, async () => {

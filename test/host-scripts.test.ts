@@ -1,113 +1,11 @@
-// The binding scripts, run for real under sh against a fake sysfs tree (SYSFS_ROOT). The tree mirrors
-// sysfs where the scripts look: bus/pci/devices/ADDR -> devices/..., a `driver` symlink to
-// bus/pci/drivers/NAME (with its `unbind` file), vendor/device/driver_override files, an iommu_group
-// symlink to kernel/iommu_groups/N whose devices/ holds links to its members, and bus/pci/drivers_probe.
+// The binding scripts, run for real under sh against a fake sysfs tree (SYSFS_ROOT, test/fake-host.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { requireSiteConfig, type Binding, type SiteConfig } from "../components/config";
 import { bindingScript } from "../components/render/host";
+import { NO_OVERRIDE, withFakeHost, type FakeFunction } from "./fake-host";
 import { editStack } from "./helpers";
-
-interface FakeFunction {
-  readonly address: string;
-  /** vendor:product, e.g. 10de:1bb0 */
-  readonly id: string;
-  /** The driver bound now, if any. */
-  readonly driver?: string;
-  readonly group: number;
-}
-
-interface FakeHost {
-  readonly root: string;
-  readonly bin: string;
-  readonly log: string;
-  read(rel: string): string;
-  exists(rel: string): boolean;
-  run(script: string): { status: number | null; stdout: string; stderr: string };
-  cleanup(): void;
-}
-
-interface FakeHostOptions {
-  /** systemd-detect-virt --container says yes. */
-  readonly container?: boolean;
-  /** bus/pci/drivers/vfio-pci exists (the default). */
-  readonly vfioLoaded?: boolean;
-}
-
-/** The driver_override content of an untouched device. */
-const NO_OVERRIDE = "(null)\n";
-
-/**
- * Builds a fake sysfs with the given functions, plus a bin/ directory that stands in for the host's
- * tools: systemd-detect-virt (a container or not) and modprobe (records its arguments in `log`).
- */
-function fakeHost(functions: readonly FakeFunction[], opts: FakeHostOptions = {}): FakeHost {
-  const root = mkdtempSync(path.join(tmpdir(), "fake-sysfs-"));
-  const sys = path.join(root, "sys");
-  const bin = path.join(root, "bin");
-  const log = path.join(root, "calls.log");
-  const pci = path.join(sys, "bus", "pci");
-  mkdirSync(path.join(pci, "devices"), { recursive: true });
-  writeFileSync(path.join(pci, "drivers_probe"), "");
-  if (opts.vfioLoaded ?? true) mkdirSync(path.join(pci, "drivers", "vfio-pci"), { recursive: true });
-  for (const f of functions) {
-    const dir = path.join(sys, "devices", "pci0000:00", f.address);
-    mkdirSync(dir, { recursive: true });
-    const [vendor, device] = f.id.split(":");
-    writeFileSync(path.join(dir, "vendor"), `0x${vendor}\n`);
-    writeFileSync(path.join(dir, "device"), `0x${device}\n`);
-    writeFileSync(path.join(dir, "driver_override"), NO_OVERRIDE);
-    symlinkSync(dir, path.join(pci, "devices", f.address));
-    if (f.driver) {
-      const driverDir = path.join(pci, "drivers", f.driver);
-      mkdirSync(driverDir, { recursive: true });
-      if (!existsSync(path.join(driverDir, "unbind"))) writeFileSync(path.join(driverDir, "unbind"), "");
-      symlinkSync(driverDir, path.join(dir, "driver"));
-    }
-    const group = path.join(sys, "kernel", "iommu_groups", String(f.group));
-    mkdirSync(path.join(group, "devices"), { recursive: true });
-    symlinkSync(dir, path.join(group, "devices", f.address));
-    symlinkSync(group, path.join(dir, "iommu_group"));
-  }
-  mkdirSync(bin);
-  const stub = (name: string, body: string) => {
-    writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`);
-    chmodSync(path.join(bin, name), 0o755);
-  };
-  stub("systemd-detect-virt", opts.container ? "echo lxc; exit 0" : "echo none; exit 1");
-  stub("modprobe", `echo "modprobe $*" >> '${log}'`);
-  return {
-    root: sys,
-    bin,
-    log,
-    read: (rel) => readFileSync(path.join(sys, rel), "utf8"),
-    exists: (rel) => existsSync(path.join(sys, rel)),
-    run: (script) => {
-      const file = path.join(root, "script.sh");
-      writeFileSync(file, script);
-      const r = spawnSync("sh", [file], {
-        env: { ...process.env, SYSFS_ROOT: sys, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` },
-        encoding: "utf8",
-      });
-      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-    },
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
-}
-
-/** Runs `fn` on a fresh fake host and removes it afterwards. */
-function withFakeHost(functions: readonly FakeFunction[], opts: FakeHostOptions, fn: (host: FakeHost) => void): void {
-  const host = fakeHost(functions, opts);
-  try {
-    fn(host);
-  } finally {
-    host.cleanup();
-  }
-}
 
 const devWith = (binding: Binding): SiteConfig => requireSiteConfig(editStack("dev", (raw) => (raw.host.binding = binding)));
 const labWith = (binding: Binding): SiteConfig => requireSiteConfig(editStack("lab", (raw) => (raw.host.binding = binding)));

@@ -20,12 +20,39 @@ export function anyDevicePresent(devices: readonly DeviceConfig[]): string {
     .join(" || ");
 }
 
-/** True (exit 0) on a machine that is not a container. `systemd-detect-virt --container` exits 0 inside one. */
-export const NOT_A_CONTAINER = "! systemd-detect-virt --container >/dev/null 2>&1";
+/** True (exit 0) inside a container: `systemd-detect-virt --container` exits 0 inside one. */
+export const IN_A_CONTAINER = "systemd-detect-virt --container >/dev/null 2>&1";
+
+/** True (exit 0) on a machine that is not a container. */
+export const NOT_A_CONTAINER = `! ${IN_A_CONTAINER}`;
+
+/** A POSIX sh function printing the vendor:product of a PCI function's sysfs directory, shared by the
+ * scripts that look at what a machine has. */
+export const ID_OF_FUNCTION = `# id_of DIR: the vendor:product of a PCI function, e.g. 10de:1bb0.
+id_of() {
+    vendor=$(cat "$1/vendor" 2>/dev/null || true)
+    device=$(cat "$1/device" 2>/dev/null || true)
+    printf '%s:%s\\n' "\${vendor#0x}" "\${device#0x}"
+}`;
 
 /** A GPU host: not a container (an LXD container sees the host's PCI devices read-only) and has a device. */
 export function gpuHostCondition(devices: readonly DeviceConfig[]): string {
   return `${NOT_A_CONTAINER} && { ${anyDevicePresent(devices)}; }`;
+}
+
+/** The start every shipped script shares: a `log` function that names the script in each message, and the
+ * stop in a container (model userdata reaches LXD containers too, and they see the host's PCI devices
+ * read-only). `task` completes "nothing to ...". */
+export function logAndLeaveContainers(script: string, task: string): string {
+  return `log() {
+    printf '${script}: %s\\n' "$*"
+}
+
+# Model userdata reaches LXD containers too, and they see the host's PCI devices read-only.
+if ${IN_A_CONTAINER}; then
+    log "running in a container, nothing to ${task}"
+    exit 0
+fi`;
 }
 
 // The body shared by the driver-override script and /etc/rc.local: the runbook's vfiobind, repaired.
@@ -44,22 +71,9 @@ VFIO_IDS="${vfioIds(devices).join(" ")}"
 # Addresses handled so far, so a function is never bound twice.
 DONE=" "
 
-log() {
-    printf 'pci-passthrough-bind: %s\\n' "$*"
-}
+${logAndLeaveContainers("pci-passthrough-bind", "bind")}
 
-# Model userdata reaches LXD containers too, and they see the host's PCI devices read-only.
-if systemd-detect-virt --container >/dev/null 2>&1; then
-    log "running in a container, nothing to bind"
-    exit 0
-fi
-
-# id_of DIR: the vendor:product of a PCI function, e.g. 10de:1bb0.
-id_of() {
-    vendor=$(cat "$1/vendor" 2>/dev/null || true)
-    device=$(cat "$1/device" 2>/dev/null || true)
-    printf '%s:%s\\n' "\${vendor#0x}" "\${device#0x}"
-}
+${ID_OF_FUNCTION}
 
 # vfiobind ADDRESS: hand one present function to vfio-pci: driver_override, unbind, probe.
 vfiobind() {

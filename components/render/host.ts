@@ -4,9 +4,10 @@
 // /etc/default/grub, /etc/modules and /etc/initramfs-tools/modules; per-address binding; commands that are
 // harmless on containers and on machines without the devices. Pure: no Pulumi import.
 import { Document } from "yaml";
-import type { HostGroup } from "../config";
+import type { Binding, HostGroup } from "../config";
 import { VFIO_MODULES, kernelCmdline, kernelOptions, vfioIds, type HostPrep } from "./host-kernel";
 import { YAML_OPTIONS } from "./host-juju";
+import { shellCommand } from "./shell";
 import {
   BIND_SCRIPT_PATH,
   BIND_UNIT_NAME,
@@ -121,6 +122,30 @@ export function hostFiles(group: HostGroupPrep): HostFile[] {
   return files;
 }
 
+/** One command a group's host runs once its files are in place. */
+export interface HostAction {
+  /** The command words: a command found on PATH, or the absolute path of a file the userdata installs. */
+  readonly argv: readonly string[];
+  /** Where the model's userdata runs it when it must guard it itself: on a GPU host that is not a
+   * container, or on every machine that is not a container (the command checks the devices itself). */
+  readonly where: "gpu-host" | "not-container";
+}
+
+/**
+ * What a host of a binding runs after its files are written, in order: the binding now (modprobe vfio-pci,
+ * which then claims the ids of the modprobe file; the unit that runs the binding script now and at every
+ * boot; or /etc/rc.local), then update-initramfs -u and update-grub so the next boot has vfio early and
+ * the kernel options.
+ */
+export function hostActions(binding: Binding): HostAction[] {
+  const bindNow: Readonly<Record<Binding, HostAction>> = {
+    modprobe: { argv: ["modprobe", "vfio-pci"], where: "gpu-host" },
+    "driver-override": { argv: ["systemctl", "enable", "--now", BIND_UNIT_NAME], where: "not-container" },
+    "rc-local": { argv: [RC_LOCAL_PATH], where: "gpu-host" },
+  };
+  return [bindNow[binding], { argv: ["update-initramfs", "-u"], where: "gpu-host" }, { argv: ["update-grub"], where: "gpu-host" }];
+}
+
 /**
  * The postruncmd entries, plain strings (Juju 2.9 takes nothing else). They run after Juju's own
  * commands on every machine of the model, so each acts only where it should: the binding now and the
@@ -128,24 +153,28 @@ export function hostFiles(group: HostGroupPrep): HostFile[] {
  * non-container (its script skips absent devices).
  */
 export function postruncmd(prep: HostPrep): string[] {
-  const onGpuHost = (cmd: string) => `if ${gpuHostCondition(prep.devices)}; then ${cmd}; fi`;
-  const bindNow = {
-    modprobe: onGpuHost("modprobe vfio-pci"),
-    "driver-override": `if ${NOT_A_CONTAINER}; then systemctl enable --now ${BIND_UNIT_NAME}; fi`,
-    "rc-local": onGpuHost(RC_LOCAL_PATH),
-  }[prep.host.binding];
-  return [bindNow, onGpuHost("update-initramfs -u"), onGpuHost("update-grub")];
+  const guard = { "gpu-host": gpuHostCondition(prep.devices), "not-container": NOT_A_CONTAINER };
+  return hostActions(prep.host.binding).map((a) => `if ${guard[a.where]}; then ${shellCommand(a.argv)}; fi`);
 }
 
-/** A write_files entry as cloud-init takes it. */
-function writeFile(f: HostFile): Record<string, string | boolean> {
-  const entry: Record<string, string | boolean> = { path: f.path, owner: "root:root", permissions: f.permissions };
-  if (f.script) {
-    entry.encoding = "b64";
-    entry.content = Buffer.from(f.content, "utf8").toString("base64");
-  } else entry.content = f.content;
-  if (f.append) entry.append = true;
-  return entry;
+/** A write_files entry as cloud-init takes it (and as the tests read it back from the userdata). */
+export interface WriteFileEntry {
+  readonly path: string;
+  readonly owner: "root:root";
+  readonly permissions: HostFile["permissions"];
+  readonly encoding?: "b64";
+  readonly content: string;
+  readonly append?: true;
+}
+
+function writeFile(f: HostFile): WriteFileEntry {
+  return {
+    path: f.path,
+    owner: "root:root",
+    permissions: f.permissions,
+    ...(f.script ? { encoding: "b64" as const, content: Buffer.from(f.content, "utf8").toString("base64") } : { content: f.content }),
+    ...(f.append ? { append: true as const } : {}),
+  };
 }
 
 /** The files and commands of the model's userdata: one group's own (hostFiles, postruncmd), or, for several
@@ -161,7 +190,7 @@ export function userdataParts(groups: readonly HostGroup[]): { files: HostFile[]
         " It runs on every machine of the model, containers included: its commands act only on GPU hosts.",
     };
   }
-  return groupsUserdataParts(groups);
+  return groupsUserdataParts(groups.map((g) => ({ group: g, files: hostFiles(g), actions: hostActions(g.host.binding) })));
 }
 
 /**
