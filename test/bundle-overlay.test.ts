@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { CHARM_APPS, charmOptions, renderBundleOverlay } from "../components/render/nova";
-import { ROOT, STACKS, hasTool, loadStack, needTool } from "./helpers";
+import { ONE_GROUP_STACKS, ROOT, hasTool, loadStack, needTool } from "./helpers";
 
 const CHECK_DIR = path.join(ROOT, "test", "bundle-check");
 const BASES_DIR = path.join(CHECK_DIR, "bases");
@@ -86,7 +86,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
     }
   });
 
-  for (const stack of STACKS) {
+  for (const stack of ONE_GROUP_STACKS) {
     for (const b of BASES) {
       test(`${stack} on ${b}: merges without error and changes nothing but our options`, () => {
         const site = loadStack(stack);
@@ -115,7 +115,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
     }
   }
 
-  for (const stack of STACKS) {
+  for (const stack of ONE_GROUP_STACKS) {
     const before = path.join(BEFORE_DIR, `${stack}-before.yaml`);
     const lost = stack === "dev" ? "lxd:2" : "lxd:3";
 

@@ -113,6 +113,33 @@ for (const stack of ["dev", "lab"] as const) {
   });
 }
 
+describe("mixed: one group's steps replaced, in each order, leave every group as configured", () => {
+  const before = variant("mixed", "as-is");
+  const after = variant("mixed", "changed", (r) => {
+    r.hostGroups[0].maas.comment = "A100 hosts, changed on day 2";
+    r.hostGroups[2].host.allowUnsafeInterrupts = true;
+  });
+  let deployed: { w: World; state: StackState } | undefined;
+  const start = () => {
+    if (!deployed) {
+      const w = siteWorld(before.site);
+      deployed = { w, state: up(w, EMPTY_STACK, before.program).state };
+      assert.deepEqual(observed(w, before.site), expected(before.site));
+    }
+    return { w: cloneWorld(deployed.w), first: deployed.state };
+  };
+  for (const step of ["maas-a100-tag", "maas-nic-machines", "maas-l40s-tag", "charms-charm-config"]) {
+    for (const order of ORDERS) {
+      test(`--replace ${step}, ${order}, with new settings for two groups`, () => {
+        const { w, first } = start();
+        const { ops } = up(w, first, after.program, { replace: [`mixed-${step}`], order });
+        assert.ok(ops.includes(`replace mixed-${step}`), ops.join(", "));
+        assert.deepEqual(observed(w, after.site), expected(after.site));
+      });
+    }
+  }
+});
+
 describe("the model survives every replacement, with destroyModelOnDelete too", () => {
   const v = variant("dev", "destroy", (r) => (r.juju.destroyModelOnDelete = true));
   for (const order of ORDERS) {

@@ -11,7 +11,11 @@ export const ROOT = path.resolve(__dirname, "..");
 
 /** The example stacks shipped in the repository. Tests use these by name, never "every Pulumi.*.yaml of the
  * repository": an operator's own stack (`pulumi stack init site1`) must not change what the suite checks. */
-export const STACKS = ["dev", "lab"] as const;
+export const STACKS = ["dev", "lab", "mixed"] as const;
+
+/** The example stacks written with the top-level host and devices (one unnamed group), for tests that edit
+ * those keys; Pulumi.mixed.yaml has hostGroups and its own tests. */
+export const ONE_GROUP_STACKS: readonly string[] = STACKS.filter((s) => !("hostGroups" in rawStack(s)));
 
 /** A temp project directory holding Pulumi.yaml and the example stacks only, for commands that list a
  * directory's stacks (preview-all, the workflows' matrix step). */

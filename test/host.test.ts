@@ -28,8 +28,9 @@ import { editStack, expectGolden, loadStack, STACKS } from "./helpers";
 
 const BINDINGS: readonly Binding[] = ["modprobe", "driver-override", "rc-local"];
 
+/** A stack with every group's hosts on `binding`. */
 const withBinding = (stack: string, binding: Binding): SiteConfig =>
-  requireSiteConfig(editStack(stack, (raw) => (raw.host.binding = binding)));
+  requireSiteConfig(editStack(stack, (raw) => [...(raw.hostGroups ?? [raw]).map((g: { host: { binding?: string } }) => g.host)].forEach((h) => (h.binding = binding))));
 
 interface WriteFileEntry {
   path: string;
@@ -48,7 +49,8 @@ const DEV_GUARD =
 for (const stack of STACKS) {
   test(`${stack}: kernel options and model config match the golden files`, () => {
     const site = loadStack(stack);
-    expectGolden(`${stack}-kernel-options.txt`, `${kernelCmdline(site.groups[0]!)}\n`);
+    // One line per group's tag.
+    expectGolden(`${stack}-kernel-options.txt`, site.groups.map((g) => `${kernelCmdline(g)}\n`).join(""));
     expectGolden(`${stack}-model-config.yaml`, renderModelConfig(site.groups));
   });
 }
