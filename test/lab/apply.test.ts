@@ -93,6 +93,10 @@ for (const stack of STACKS) {
       first.map((f) => f.id),
       "the second apply kept the same flavors (nothing deleted and recreated)",
     );
+    // Every object of the stack (each group's tag and application, the flavors in Nova) reads back in sync.
+    const v = runLab(STATE, ["verify", stack]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.doesNotMatch(v.stdout, /^(DRIFT|UNREACHABLE)/m);
   });
 }
 
