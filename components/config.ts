@@ -3,6 +3,7 @@
 // come through parseSiteConfig.
 import { z } from "zod";
 import { NUMA_FILTER, findRelease, findUbuntu, filterRemovedIn, supportsXvpvnc, ubuntuBases, ubuntuName, UBUNTU_LTS } from "./render/releases";
+import { COMPUTE_CHARM, COMPUTE_ENDPOINTS, type ComputeRelation } from "./render/compute-charm";
 import {
   NUMA_TOPOLOGY_HINT,
   PCI_NUMA_POLICY_KEY,
@@ -362,6 +363,10 @@ export const JUJU_APPLICATION_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*
 /** The nova-compute application of a site with one kind of host, and the default of a host group's. */
 export const DEFAULT_COMPUTE_APPLICATION = "nova-compute";
 
+/** Whether the bundle overlay adds a group's application: as configured, else unless it is nova-compute, the
+ * application every OpenStack bundle has. */
+const addsToBundle = (g: { addToBundle?: boolean; application: string }): boolean => g.addToBundle ?? g.application !== DEFAULT_COMPUTE_APPLICATION;
+
 /** One kind of GPU host (hostGroups[]): its MAAS tag and selection, its nova-compute application, how its
  * hosts are prepared and which devices they pass through. */
 const groupSchema = mapping({
@@ -375,9 +380,69 @@ const groupSchema = mapping({
     .string({ error: "expected a Juju application name" })
     .regex(JUJU_APPLICATION_NAME, { error: (i) => `${quote(i.input)} is not a Juju application name` })
     .default(DEFAULT_COMPUTE_APPLICATION),
+  /** Whether the bundle overlay adds the application (`charm: nova-compute`, the group's tag as constraint, the
+   * compute relations) because the operator's bundle does not have it; default: added unless it is
+   * `nova-compute`, the application every OpenStack bundle has. */
+  addToBundle: bool.optional(),
+  /** Units the overlay gives an added application, each on a new machine MAAS finds by the group's tag; default
+   * 0: the application is deployed without units and `juju add-unit APP -n N` adds them. */
+  units: intFrom(0, 1000).optional(),
   host: hostSchema,
   devices: z.array(deviceSchema, { error: "expected a list of devices" }).min(1, { error: "list at least one device (see `npm run import-lspci`)" }),
+}).superRefine((g, ctx) => {
+  if (g.units === undefined) return;
+  if (!addsToBundle(g)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["units"],
+      message: `only for an application the bundle overlay adds (addToBundle: true): ${g.application} is the bundle's own and keeps its units`,
+    });
+  } else if (g.maas.machines !== undefined && g.units > g.maas.machines.length) {
+    // MAAS has no further machine with the tag: Juju would wait for one forever.
+    ctx.addIssue({
+      code: "custom",
+      path: ["units"],
+      message: `${g.units} new units need ${g.units} machines with the group's tag, but maas.machines lists ${g.maas.machines.length}`,
+    });
+  }
 });
+
+/** `APP:ENDPOINT` as a bundle's relations write it (juju/names application and relation names). */
+const ENDPOINT_REF = /^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*):([a-z][a-z0-9]*(?:[_-][a-z0-9]+)*)$/;
+
+/** A relation that parsed (a refinement run with ALWAYS may see raw input in the list). */
+const isRelation = (r: unknown): r is ComputeRelation => r !== null && typeof r === "object" && !Array.isArray(r) && "endpoint" in r;
+
+/** One relation of openstack.computeRelations: a pair as in a bundle's `relations:`, in either order, one side
+ * `nova-compute:ENDPOINT` (the charm's endpoint, standing for each added application), the other side another
+ * application's. */
+function computeRelationSchema() {
+  const side = z.string({ error: "expected APP:ENDPOINT" }).regex(ENDPOINT_REF, { error: (i) => `${quote(i.input)} is not APP:ENDPOINT` });
+  return z
+    .array(side, { error: `expected a pair such as [${COMPUTE_CHARM}:amqp, rabbitmq-server:amqp]` })
+    .refine((pair) => pair.length === 2, { error: `expected a pair such as [${COMPUTE_CHARM}:amqp, rabbitmq-server:amqp]` })
+    .transform((pair, ctx): ComputeRelation => {
+      const ours = pair.map((p) => p.startsWith(`${COMPUTE_CHARM}:`));
+      if (ours[0] === ours[1]) {
+        ctx.addIssue({
+          code: "custom",
+          message: `one side must be ${COMPUTE_CHARM}:ENDPOINT (it stands for each application the overlay adds), the other another application's endpoint`,
+        });
+        return z.NEVER;
+      }
+      const i = ours[0] ? 0 : 1;
+      const endpoint = pair[i]!.slice(COMPUTE_CHARM.length + 1);
+      if (!COMPUTE_ENDPOINTS.includes(endpoint)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `the ${COMPUTE_CHARM} charm has no endpoint "${endpoint}" (it has ${COMPUTE_ENDPOINTS.join(", ")})`,
+        });
+        return z.NEVER;
+      }
+      return { endpoint, remote: pair[1 - i]! };
+    });
+}
 
 export const CONSOLE_PROTOCOLS = ["spice", "novnc", "vnc", "xvpvnc"] as const;
 
@@ -423,6 +488,22 @@ const openstackSchema = mapping({
     )
     .min(1, { error: "list at least one filter" })
     .superRefine(unique("filter"), ALWAYS)
+    .optional(),
+  /** The relations of every application the bundle overlay adds (hostGroups[].addToBundle), as the bundle's
+   * `relations:` pairs with `nova-compute:ENDPOINT` on one side; default: the openstack-base bundle's. */
+  computeRelations: z
+    .array(computeRelationSchema(), { error: "expected a list of relations such as [nova-compute:amqp, rabbitmq-server:amqp]" })
+    .superRefine(unique("relation", (r: unknown) => (isRelation(r) ? `${COMPUTE_CHARM}:${r.endpoint} ${r.remote}` : undefined)), ALWAYS)
+    .superRefine((relations: unknown[], ctx) => {
+      // Every relation must parse for this to be said: a misspelt one may be the cloud-compute one.
+      if (!relations.every(isRelation)) return;
+      if (!relations.some((r) => r.endpoint === "cloud-compute")) {
+        ctx.addIssue({
+          code: "custom",
+          message: `relates no ${COMPUTE_CHARM}:cloud-compute (to nova-cloud-controller:cloud-compute): the hosts of an added application would never join the cloud`,
+        });
+      }
+    }, ALWAYS)
     .optional(),
 });
 
@@ -587,6 +668,10 @@ export interface HostGroup {
   readonly name?: string;
   readonly maas: TagConfig;
   readonly application: string;
+  /** The bundle overlay adds the application (it is not in the operator's bundle). */
+  readonly addToBundle: boolean;
+  /** Units of an added application, each on a new machine with the group's tag; 0 when not added. */
+  readonly units: number;
   readonly host: HostConfig;
   readonly devices: DeviceConfig[];
 }
@@ -798,6 +883,8 @@ function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unkn
               ...(p.maas.selectByDevice !== undefined ? { selectByDevice: p.maas.selectByDevice } : {}),
             },
             application: DEFAULT_COMPUTE_APPLICATION,
+            addToBundle: false,
+            units: 0,
             host: p.host,
             devices: p.devices,
           }
@@ -807,7 +894,15 @@ function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unkn
   }
   const rawGroups = Array.isArray(raw.hostGroups) ? (raw.hostGroups as unknown[]) : [];
   const parsed = p.hostGroups?.map(
-    (g): HostGroup => ({ name: g.name, maas: { ...g.maas, tag: g.maas.tag ?? `pci-pass-${g.name}` }, application: g.application, host: g.host, devices: g.devices }),
+    (g): HostGroup => ({
+      name: g.name,
+      maas: { ...g.maas, tag: g.maas.tag ?? `pci-pass-${g.name}` },
+      application: g.application,
+      addToBundle: addsToBundle(g),
+      units: g.units ?? 0,
+      host: g.host,
+      devices: g.devices,
+    }),
   );
   const views = rawGroups.map((r, i): GroupView => {
     const rawDevices = (r as { devices?: unknown } | null)?.devices;
@@ -942,6 +1037,30 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     );
   }
 
+  // Nova tells aliases apart by what they match, never by address: PciDeviceStats keeps a host's devices in
+  // pools keyed by vendor, product, NUMA node and dev_type and gives a request any device of a pool its alias
+  // spec matches (nova/pci/stats.py _filter_pools_for_spec; a spec without dev_type never takes a PF,
+  // _filter_pools_for_unrequested_pfs). Two aliases that match the same devices are one pool: a flavor asking
+  // for one may be given the other's devices, and config's count per alias (flavorGroups) would be wrong
+  // (test/nova-conformance.test.ts shows Nova giving gpu:2 to a host listing one "gpu" and one "gpu2").
+  const located = groups.views.flatMap((v) => v.devices.map(([i, d]) => ({ path: [...v.base, "devices", i] as PathPart[], device: d })));
+  const cloud = located.map((l) => l.device);
+  const aliases = [...new Set(cloud.map((d) => d.alias))];
+  aliases.forEach((b, j) => {
+    for (const a of aliases.slice(0, j)) {
+      const shared = located.find(({ device: d }) => (d.alias === b && aliasMatches(cloud, a, d)) || (d.alias === a && aliasMatches(cloud, b, d)));
+      if (!shared) continue;
+      const at = located.find((l) => l.device.alias === b)!;
+      const first = located.find((l) => l.device.alias === a)!;
+      const d = shared.device;
+      add(
+        [...at.path, "alias"],
+        `alias "${b}" matches ${d.vendorId}:${d.productId} ${d.deviceType ?? "type-PCI"} devices, as alias "${a}" (${formatPath(first.path)}) does: ` +
+          `Nova tells aliases apart by vendor:product and device type, never by address, so a flavor asking for either may be given the other's devices; give one kind of device one alias`,
+      );
+    }
+  });
+
   // Flavors: every alias defined somewhere, and one group whose hosts have every device the flavor asks for.
   const known = all
     ? new Set(all.flatMap((g) => g.devices.map((d) => d.alias)))
@@ -992,6 +1111,21 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     }
   }
   return problems;
+}
+
+/**
+ * Whether Nova's spec for `alias` (render/nova.ts pciAliasEntries: its vendor:product ids across the cloud, and
+ * its device_type, `type-PCI` when several models share the name) matches device `d` as nova-compute reports
+ * it (`d.deviceType`, `type-PCI` when unset): the ids, and the type, where a spec without one takes anything
+ * but a PF (nova/pci/stats.py _filter_pools_for_unrequested_pfs).
+ */
+export function aliasMatches(devices: readonly DeviceConfig[], alias: string, d: DeviceConfig): boolean {
+  const entries = devices.filter((e) => e.alias === alias);
+  const ids = new Set(entries.map((e) => `${e.vendorId}:${e.productId}`));
+  if (!ids.has(`${d.vendorId}:${d.productId}`)) return false;
+  const spec = entries[0]?.deviceType ?? (ids.size > 1 ? "type-PCI" : undefined);
+  const reported = d.deviceType ?? "type-PCI";
+  return spec !== undefined ? reported === spec : reported !== "type-PF";
 }
 
 /** The groups whose hosts have every device a flavor asks for, as many as it asks (config's own count; the

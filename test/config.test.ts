@@ -843,4 +843,157 @@ describe("hostGroups", () => {
     ]);
     refusedMixed((r) => (r.flavors[0].pci = { h100: 1 }), [`${P}:flavors[0].pci.h100: alias "h100" is not defined in any host group (known: a100, l40s, cx6)`]);
   });
+
+  test("bundle overlay: an application other than nova-compute is added by default, nova-compute is the bundle's; both overridable", () => {
+    const c = acceptedMixed();
+    assert.deepEqual(
+      c.groups.map((g) => [g.application, g.addToBundle, g.units]),
+      [
+        ["nova-compute-a100", true, 0],
+        ["nova-compute-l40s", true, 0],
+        ["nova-compute", false, 0],
+      ],
+    );
+    const o = acceptedMixed((r) => {
+      r.hostGroups[0].addToBundle = false;
+      r.hostGroups[1].units = 2;
+      r.hostGroups[2].addToBundle = "true";
+    });
+    assert.deepEqual(
+      o.groups.map((g) => [g.addToBundle, g.units]),
+      [
+        [false, 0],
+        [true, 2],
+        [true, 0],
+      ],
+    );
+    // The single-group stacks: the bundle's own nova-compute.
+    assert.deepEqual(
+      loadStack("dev").groups.map((g) => [g.application, g.addToBundle, g.units]),
+      [["nova-compute", false, 0]],
+    );
+  });
+
+  test("bundle overlay: units only for an added application, and no more than the machines its tag can find", () => {
+    refusedMixed((r) => (r.hostGroups[2].units = 1), [
+      `${P}:hostGroups[2].units: only for an application the bundle overlay adds (addToBundle: true): nova-compute is the bundle's own and keeps its units`,
+    ]);
+    refusedMixed((r) => ((r.hostGroups[0].addToBundle = false), (r.hostGroups[0].units = 0)), [
+      `${P}:hostGroups[0].units: only for an application the bundle overlay adds (addToBundle: true): nova-compute-a100 is the bundle's own and keeps its units`,
+    ]);
+    refusedMixed((r) => ((r.hostGroups[2].addToBundle = true), (r.hostGroups[2].units = 3)), [
+      `${P}:hostGroups[2].units: 3 new units need 3 machines with the group's tag, but maas.machines lists 2`,
+    ]);
+    assert.equal(acceptedMixed((r) => ((r.hostGroups[2].addToBundle = true), (r.hostGroups[2].units = 2))).groups[2]!.units, 2);
+    refusedMixed((r) => (r.hostGroups[0].units = -1), [`${P}:hostGroups[0].units: must be at least 0`]);
+    refusedMixed((r) => (r.hostGroups[0].addToBundle = "yes"), [`${P}:hostGroups[0].addToBundle: expected true or false, got "yes"`]);
+  });
+
+  test("openstack.computeRelations: pairs as a bundle writes them, nova-compute on either side, with the charm's own endpoints", () => {
+    const c = acceptedMixed((r) => {
+      r.openstack.computeRelations = [
+        ["nova-compute:amqp", "rabbitmq-server:amqp"],
+        ["nova-cloud-controller:cloud-compute", "nova-compute:cloud-compute"],
+        ["ceph-mon:client", "nova-compute:ceph"],
+      ];
+    });
+    assert.deepEqual(c.openstack.computeRelations, [
+      { endpoint: "amqp", remote: "rabbitmq-server:amqp" },
+      { endpoint: "cloud-compute", remote: "nova-cloud-controller:cloud-compute" },
+      { endpoint: "ceph", remote: "ceph-mon:client" },
+    ]);
+    assert.equal(acceptedMixed().openstack.computeRelations, undefined, "left out: openstack-base's (render/compute-charm.ts)");
+    const cc = ["nova-compute:cloud-compute", "nova-cloud-controller:cloud-compute"];
+    refusedMixed(
+      (r) =>
+        (r.openstack.computeRelations = [
+          cc,
+          ["nova-compute:amqpp", "rabbitmq-server:amqp"],
+          ["glance:image-service", "rabbitmq-server:amqp"],
+          ["nova-compute:amqp", "nova-compute:ceph"],
+          ["nova-compute:amqp"],
+          ["nova-compute amqp", "rabbitmq-server:amqp"],
+          "nova-compute:amqp rabbitmq-server:amqp",
+          ["rabbitmq-server:amqp", "nova-compute:amqp"],
+          ["nova-compute:amqp", "rabbitmq-server:amqp"],
+        ]),
+      [
+        `${P}:openstack.computeRelations[1][0]: the nova-compute charm has no endpoint "amqpp" (it has cloud-compute, nrpe-external-master, amqp, image-service, ceph, lxd, nova-ceilometer, nova-vgpu, neutron-plugin, ephemeral-backend, ceph-access, cloud-credentials, secrets-storage, ironic-api, juju-info)`,
+        `${P}:openstack.computeRelations[2]: one side must be nova-compute:ENDPOINT (it stands for each application the overlay adds), the other another application's endpoint`,
+        `${P}:openstack.computeRelations[3]: one side must be nova-compute:ENDPOINT (it stands for each application the overlay adds), the other another application's endpoint`,
+        `${P}:openstack.computeRelations[4]: expected a pair such as [nova-compute:amqp, rabbitmq-server:amqp]`,
+        `${P}:openstack.computeRelations[5][0]: "nova-compute amqp" is not APP:ENDPOINT`,
+        `${P}:openstack.computeRelations[6]: expected a pair such as [nova-compute:amqp, rabbitmq-server:amqp]`,
+        `${P}:openstack.computeRelations[8]: duplicate relation "nova-compute:amqp rabbitmq-server:amqp" (also at [7])`,
+      ],
+    );
+    // Without cloud-compute the added hosts never register with nova-cloud-controller.
+    refusedMixed((r) => (r.openstack.computeRelations = [["nova-compute:amqp", "rabbitmq-server:amqp"]]), [
+      `${P}:openstack.computeRelations: relates no nova-compute:cloud-compute (to nova-cloud-controller:cloud-compute): the hosts of an added application would never join the cloud`,
+    ]);
+    refusedMixed((r) => (r.openstack.computeRelations = []), [
+      `${P}:openstack.computeRelations: relates no nova-compute:cloud-compute (to nova-cloud-controller:cloud-compute): the hosts of an added application would never join the cloud`,
+    ]);
+    refusedMixed((r) => (r.openstack.computeRelations = { amqp: "rabbitmq-server:amqp" }), [
+      `${P}:openstack.computeRelations: expected a list of relations such as [nova-compute:amqp, rabbitmq-server:amqp]`,
+    ]);
+  });
+});
+
+describe("aliases are told apart by what they match, as Nova does", () => {
+  const both = { vendorId: "10de", productId: "1bb0" };
+  test("two aliases for one kind of device are refused: Nova gives a flavor asking for either any of them", () => {
+    refused(
+      (r) => {
+        r.devices = [
+          { alias: "gpu", ...both, addresses: ["0000:83:00.0"] },
+          { alias: "gpu2", ...both, addresses: ["0000:84:00.0"] },
+        ];
+      },
+      [
+        `${P}:devices[1].alias: alias "gpu2" matches 10de:1bb0 type-PCI devices, as alias "gpu" (${P}:devices[0]) does: Nova tells aliases apart by vendor:product and device type, never by address, so a flavor asking for either may be given the other's devices; give one kind of device one alias`,
+      ],
+    );
+    // An alias ORed over two models (type-PCI) overlaps one for either model.
+    refused(
+      (r) => {
+        r.devices = [
+          { alias: "gpu", ...both, addresses: ["0000:83:00.0"] },
+          { alias: "any", ...both, addresses: ["0000:84:00.0"] },
+          { alias: "any", vendorId: "10de", productId: "1bb1", addresses: ["0000:85:00.0"] },
+        ];
+      },
+      [
+        `${P}:devices[1].alias: alias "any" matches 10de:1bb0 type-PCI devices, as alias "gpu" (${P}:devices[0]) does: Nova tells aliases apart by vendor:product and device type, never by address, so a flavor asking for either may be given the other's devices; give one kind of device one alias`,
+      ],
+    );
+    // Across groups too: the alias list is the cloud's.
+    refused((r) => {
+      r.hostGroups[1].maas = { tag: "gpu-l40s", machines: ["l40shost"] };
+      r.hostGroups[2].devices.push({ alias: "l40s-nic-host", vendorId: "10de", productId: "26b9", deviceType: "type-PF", addresses: ["0000:17:00.0"] });
+    }, [
+      `${P}:hostGroups[2].devices[1].alias: alias "l40s-nic-host" matches 10de:26b9 type-PF devices, as alias "l40s" (${P}:hostGroups[1].devices[0]) does: Nova tells aliases apart by vendor:product and device type, never by address, so a flavor asking for either may be given the other's devices; give one kind of device one alias`,
+    ], "mixed");
+  });
+
+  test("the same model under two aliases of different device types is two kinds of device; a spec without a type never takes a PF", () => {
+    accepted((r) => {
+      r.devices = [
+        { alias: "gpu", ...both, addresses: ["0000:83:00.0"] },
+        { alias: "gpu-pf", ...both, deviceType: "type-PF", addresses: ["0000:84:00.0"] },
+      ];
+    });
+    // A VF is taken by an alias without a type: Nova only keeps PFs away from it.
+    refused(
+      (r) => {
+        r.devices = [
+          { alias: "gpu", ...both, addresses: ["0000:83:00.0"] },
+          { alias: "gpu-vf", ...both, deviceType: "type-VF", addresses: ["0000:84:00.0"] },
+        ];
+      },
+      [
+        `${P}:devices[1].alias: alias "gpu-vf" matches 10de:1bb0 type-VF devices, as alias "gpu" (${P}:devices[0]) does: Nova tells aliases apart by vendor:product and device type, never by address, so a flavor asking for either may be given the other's devices; give one kind of device one alias`,
+      ],
+    );
+  });
 });

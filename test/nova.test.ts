@@ -15,7 +15,7 @@ import {
   renderCharmConfig,
   schedulerFilters,
 } from "../components/render/nova";
-import { ONE_GROUP_STACKS, STACKS, editStack, expectGolden, loadStack } from "./helpers";
+import { STACKS, editStack, expectGolden, loadStack } from "./helpers";
 
 const site = (stack: string, edit: (raw: Record<string, any>) => void) => requireSiteConfig(editStack(stack, edit));
 
@@ -123,7 +123,8 @@ test("flavor pci_passthrough:alias keeps the config's order", () => {
 });
 
 test("bundle overlay: the two applications' options and nothing else (no machines, units, placement, OS)", () => {
-  for (const stack of ONE_GROUP_STACKS) {
+  // Every stack whose applications are all in the bundle: options only.
+  for (const stack of STACKS.filter((x) => loadStack(x).groups.every((g) => !g.addToBundle))) {
     const s = loadStack(stack);
     const options = charmOptions(s);
     assert.deepEqual(parseYaml(renderBundleOverlay(s)), {
@@ -153,4 +154,66 @@ test("bundle overlay header: the Ubuntu base of the release in the Juju version'
   // openstack.base overrides, and the header says so.
   const focal = renderBundleOverlay(site("dev", (raw) => (raw.openstack.base = "focal")));
   assert.match(focal, /`default-base: ubuntu@20\.04` \(focal, set by openstack\.base; Ubuntu's own for yoga is ubuntu@22\.04\)/);
+});
+
+test("mixed: the bundle overlay matches its golden file", () => {
+  expectGolden("mixed-bundle-overlay.yaml", renderBundleOverlay(loadStack("mixed")));
+});
+
+test("bundle overlay of host groups: the bundle's nova-compute gets options, the other groups' applications are added with charm, channel, tag and relations", () => {
+  const s = loadStack("mixed");
+  const options = charmOptions(s);
+  const added = (app: string, tag: string) => ({ charm: "nova-compute", channel: "2024.1/stable", constraints: `tags=${tag}`, options: options[app] });
+  // openstack-base's relations for 2024.1 (OVN), from each added application's side.
+  const base = [
+    ["amqp", "rabbitmq-server:amqp"],
+    ["image-service", "glance:image-service"],
+    ["cloud-compute", "nova-cloud-controller:cloud-compute"],
+    ["ceph", "ceph-mon:client"],
+    ["ceph-access", "cinder-ceph:ceph-access"],
+    ["juju-info", "ntp:juju-info"],
+    ["neutron-plugin", "ovn-chassis:nova-compute"],
+  ];
+  assert.deepEqual(parseYaml(renderBundleOverlay(s)), {
+    applications: {
+      "nova-compute-a100": added("nova-compute-a100", "gpu-a100"),
+      "nova-compute-l40s": added("nova-compute-l40s", "gpu-l40s"),
+      "nova-compute": { options: options["nova-compute"] },
+      "nova-cloud-controller": { options: options["nova-cloud-controller"] },
+    },
+    relations: ["nova-compute-a100", "nova-compute-l40s"].flatMap((app) => base.map(([endpoint, remote]) => [`${app}:${endpoint}`, remote])),
+  });
+
+  // Up to train, openstack-base's compute hosts run neutron-openvswitch; units when asked for; the operator's own relations.
+  const train = site("mixed", (raw) => {
+    raw.openstack.release = "train";
+    raw.hostGroups[0].units = 2;
+  });
+  const overlay = parseYaml(renderBundleOverlay(train)) as { applications: Record<string, Record<string, unknown>>; relations: string[][] };
+  assert.deepEqual(overlay.applications["nova-compute-a100"]!.num_units, 2);
+  assert.equal(overlay.applications["nova-compute-a100"]!.channel, "train/stable");
+  assert.equal(overlay.applications["nova-compute-l40s"]!.num_units, undefined, "no units: num_units left out (0)");
+  assert.deepEqual(overlay.relations.find((r) => r[0] === "nova-compute-a100:neutron-plugin"), ["nova-compute-a100:neutron-plugin", "neutron-openvswitch:neutron-plugin"]);
+  const own = site("mixed", (raw) => (raw.openstack.computeRelations = [["nova-cloud-controller:cloud-compute", "nova-compute:cloud-compute"], ["nova-compute:amqp", "rabbitmq-server:amqp"]]));
+  assert.deepEqual((parseYaml(renderBundleOverlay(own)) as { relations: string[][] }).relations, [
+    ["nova-compute-a100:cloud-compute", "nova-cloud-controller:cloud-compute"],
+    ["nova-compute-a100:amqp", "rabbitmq-server:amqp"],
+    ["nova-compute-l40s:cloud-compute", "nova-cloud-controller:cloud-compute"],
+    ["nova-compute-l40s:amqp", "rabbitmq-server:amqp"],
+  ]);
+  // Nothing is added when every group's application is in the bundle: no relations either.
+  const none = site("mixed", (raw) => raw.hostGroups.forEach((g: Record<string, unknown>) => (g.addToBundle = false)));
+  assert.deepEqual(Object.keys(parseYaml(renderBundleOverlay(none)) as object), ["applications"]);
+});
+
+test("bundle overlay header of host groups: what is added, from which channel, with which units, and what the bundle must have", () => {
+  const text = renderBundleOverlay(loadStack("mixed"));
+  const header = text.slice(0, text.indexOf("\napplications:")).split("\n");
+  assert.ok(header.includes("# It sets options on nova-compute and nova-cloud-controller, and adds nova-compute-a100 and nova-compute-l40s, which the bundle does not have:"));
+  assert.ok(header.includes("# GPU hosts of group a100 are chosen by MAAS tag gpu-a100: the overlay adds nova-compute-a100, charm nova-compute from 2024.1/stable,"));
+  assert.ok(header.includes("# with `constraints: tags=gpu-a100` and no units (`juju add-unit nova-compute-a100 -n N` adds them), each on a new machine MAAS finds by the tag."));
+  assert.ok(header.includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: in the bundle, give the machines nova-compute goes onto"));
+  assert.ok(header.includes("# the bundle must have rabbitmq-server, glance, nova-cloud-controller, ceph-mon, cinder-ceph, ntp and ovn-chassis."));
+  const two = renderBundleOverlay(site("mixed", (raw) => (raw.hostGroups[1].units = 2)));
+  assert.match(two, /^# with `constraints: tags=gpu-l40s` and 2 units, each on a new machine MAAS finds by the tag\.$/m);
 });

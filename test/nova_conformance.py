@@ -4,15 +4,17 @@
 Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
 
   {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
-   "devices": [{"alias", "vendor_id", "product_id", "address",   # one GPU host, from config
-                "sriov_totalvfs", "physfn"}],  # what its sysfs says: VFs it can have, its PF if a VF
+   "groups": [{"name", "application",         # every host group of the site, with
+               "devices": [{"alias", "vendor_id", "product_id", "address",   # one host's devices, from config,
+                            "sriov_totalvfs", "physfn"}]}],  # and what its sysfs says: VFs it can have, its PF if a VF
    "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site)
    "check_filters": bool,                     # release >= zed: the filter list must exist in Zed
    "extra_spec_cases": [[key, value]],        # optional: Nova's verdict on each (validators.validate)
    "numa_cases": [{"vcpus", "memory_mb", "extra_specs"}]}  # optional: does Nova give the guest a NUMA topology?
 
-Prints a JSON report on stdout and exits 0 when every check holds; otherwise prints
-"nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Nothing here trusts the renderer:
+Prints a JSON report on stdout, with the groups whose hosts Nova lets take each flavor, and exits 0 when every
+check holds; otherwise prints "nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Which groups
+take a flavor is reported, not judged: the test compares it with config's own rule. Nothing here trusts the renderer:
 the nova.conf [pci] section is written the way the charms write it and read back by oslo.config, and
 each device reaches PciDeviceStats the way nova-compute reports it: libvirt's node device XML, read by
 Nova's own libvirt code (python3-libvirt is needed to construct its Host; no connection is made).
@@ -40,7 +42,7 @@ from nova.virt import hardware  # noqa: E402
 from nova.virt.libvirt import host as libvirt_host  # noqa: E402
 
 CONF = nova.conf.CONF
-CONTROLLER, COMPUTE = "nova-cloud-controller", "nova-compute"
+CONTROLLER = "nova-cloud-controller"
 
 
 class Failure(Exception):
@@ -173,47 +175,76 @@ def requests_for(extra_specs):
     return pci_request.get_pci_requests_from_flavor(flavor).requests
 
 
-def check(data):
-    report = {}
-    charm = data["charm"]
-
-    alias_text = charm[CONTROLLER]["pci-alias"]
-    expect(charm[COMPUTE]["pci-alias"] == alias_text, "pci-alias",
-           "differs between nova-cloud-controller and nova-compute")
-    alias_conf, spec_conf = load_nova_conf(alias_text, charm[COMPUTE]["pci-passthrough-whitelist"])
-
-    try:
-        aliases = pci_request._get_alias_from_config()
-    except exception.PciInvalidAlias as exc:
-        raise Failure("pci-alias", f"Nova rejects it: {exc}")
-    report["aliases"] = {name: {"numa_policy": policy, "specs": specs}
-                         for name, (policy, specs) in sorted(aliases.items())}
-    report["alias_lines"] = alias_conf
-
-    try:
-        whitelist = pci_whitelist.Whitelist(spec_conf)
-    except exception.NovaException as exc:
-        raise Failure("pci-passthrough-whitelist", f"Nova rejects it: {exc}")
-    devices = data["devices"]
+def check_whitelist(whitelist, group, others):
+    """The group application's whitelist hands exactly its own devices to guests: each configured device is
+    assignable; another model at its address, a neighbouring function, and every other group's device (at the
+    same slot when two kinds of host share one) are not, unless this group has that very model there too."""
+    devices = group["devices"]
     taken = {d["address"] for d in devices}
-    assignable, refused = [], []
+    own = {(d["vendor_id"], d["product_id"], d["address"]) for d in devices}
+    check = f"whitelist of {group['application']}"
+    assignable, refused, foreign = [], [], []
     for d in devices:
         dev = {k: d[k] for k in ("vendor_id", "product_id", "address")}
-        expect(whitelist.device_assignable(dev), "whitelist", f"configured device {dev} is not assignable")
+        expect(whitelist.device_assignable(dev), check, f"configured device {dev} is not assignable")
         assignable.append(dev)
         other_model = dict(dev, product_id=f"{(int(dev['product_id'], 16) + 1) % 0x10000:04x}")
         other_slot = dict(dev, address=other_address(dev["address"], taken))
         for other in (other_model, other_slot):
-            expect(not whitelist.device_assignable(other), "whitelist", f"unconfigured device {other} is assignable")
+            expect(not whitelist.device_assignable(other), check, f"unconfigured device {other} is assignable")
             refused.append(other)
-    report["whitelist"] = {"assignable": assignable, "refused": refused}
+    for g in others:
+        for d in g["devices"]:
+            if (d["vendor_id"], d["product_id"], d["address"]) in own:
+                continue
+            dev = {k: d[k] for k in ("vendor_id", "product_id", "address")}
+            expect(not whitelist.device_assignable(dev), check, f"device {dev} of group {g['name']} is assignable")
+            foreign.append(dev)
+    return {"assignable": assignable, "refused": refused, "foreign_refused": foreign}
 
-    per_host = {}
-    for d in devices:
-        per_host[d["alias"]] = per_host.get(d["alias"], 0) + 1
-    host = host_stats(whitelist, devices)
-    empty = host_stats(whitelist, [])
-    report["reported"] = {d["address"]: reported(d)["dev_type"] for d in devices}
+
+def check(data):
+    report = {}
+    charm = data["charm"]
+    groups = data["groups"]
+
+    alias_text = charm[CONTROLLER]["pci-alias"]
+    for g in groups:
+        expect(charm[g["application"]]["pci-alias"] == alias_text, "pci-alias",
+               f"differs between nova-cloud-controller and {g['application']}")
+
+    # Each group's hosts as nova-compute on them sees them: nova.conf with the group application's own
+    # whitelist and the cloud's alias, its devices reported through Nova's libvirt code.
+    hosts = {}
+    report["groups"] = {}
+    for g in groups:
+        app = g["application"]
+        alias_conf, spec_conf = load_nova_conf(alias_text, charm[app]["pci-passthrough-whitelist"])
+        try:
+            aliases = pci_request._get_alias_from_config()
+        except exception.PciInvalidAlias as exc:
+            raise Failure("pci-alias", f"Nova rejects it: {exc}")
+        try:
+            whitelist = pci_whitelist.Whitelist(spec_conf)
+        except exception.NovaException as exc:
+            raise Failure(f"pci-passthrough-whitelist of {app}", f"Nova rejects it: {exc}")
+        others = [h for h in groups if h is not g]
+        per_host = {}
+        for d in g["devices"]:
+            per_host[d["alias"]] = per_host.get(d["alias"], 0) + 1
+        hosts[g["name"]] = {"stats": host_stats(whitelist, g["devices"]), "empty": host_stats(whitelist, []),
+                            "per_host": per_host}
+        report["groups"][g["name"]] = {
+            "whitelist": check_whitelist(whitelist, g, others),
+            "reported": {d["address"]: reported(d)["dev_type"] for d in g["devices"]},
+        }
+    report["aliases"] = {name: {"numa_policy": policy, "specs": specs}
+                         for name, (policy, specs) in sorted(aliases.items())}
+    report["alias_lines"] = alias_conf
+
+    # Every flavor on a host of every group: PciDeviceStats.support_requests is what PciPassthroughFilter asks
+    # (nova/scheduler/filters/pci_passthrough_filter.py). The verdict is reported, not judged: the test compares
+    # the groups that fit with config's own rule.
     flavors = {}
     for f in data["flavors"]:
         name, specs = f["name"], f["extraSpecs"]
@@ -227,16 +258,22 @@ def check(data):
         except (exception.PciRequestAliasNotDefined, exception.PciInvalidAlias) as exc:
             raise Failure(f"flavor {name}", str(exc))
         asked = {r.alias_name: r.count for r in requests}
-        expect(host.support_requests(requests), f"flavor {name}",
-               f"a GPU host with {per_host} cannot take {asked}")
-        expect(not empty.support_requests(requests), f"flavor {name}", "a host without devices takes it")
-        over = {}
-        for alias in asked:
-            more = f"{alias}:{per_host.get(alias, 0) + 1}"
-            over[alias] = more
-            expect(not host.support_requests(requests_for({"pci_passthrough:alias": more})),
-                   f"flavor {name}", f"a GPU host with {per_host} takes {more}")
-        flavors[name] = {"requests": asked, "supported": True, "without_devices": False, "one_more_refused": over}
+        fits, over = [], {}
+        for g in groups:
+            host = hosts[g["name"]]
+            expect(not host["empty"].support_requests(requests), f"flavor {name}",
+                   f"a host of group {g['name']} without devices takes it")
+            if not host["stats"].support_requests(requests):
+                continue
+            fits.append(g["name"])
+            # One device more than the group's hosts have is refused: Nova counts the devices, not the aliases.
+            over[g["name"]] = {}
+            for alias in asked:
+                more = f"{alias}:{host['per_host'].get(alias, 0) + 1}"
+                over[g["name"]][alias] = more
+                expect(not host["stats"].support_requests(requests_for({"pci_passthrough:alias": more})),
+                       f"flavor {name}", f"a host of group {g['name']} with {host['per_host']} takes {more}")
+        flavors[name] = {"requests": asked, "fits": fits, "one_more_refused": over}
     report["flavors"] = flavors
 
     filters = charm[CONTROLLER]["scheduler-default-filters"].split(",")
