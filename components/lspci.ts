@@ -214,8 +214,12 @@ function suggestAliases(groups: readonly PciFunction[]): string[] {
 }
 
 function hostIommu(functions: readonly PciFunction[]): "intel" | "amd" | undefined {
-  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (AMD-Vi IOMMU).
-  const vendors = new Set(functions.filter((f) => f.classCode === "0600" && /^[0-9a-f]{4}:00:/.test(f.address)).map((f) => f.vendorId));
+  // Host bridges (class 0600) on bus 00: Intel's, or AMD's / Hygon's (AMD-Vi IOMMU). From Ice Lake-SP on,
+  // Intel's 00:00.0 is no host bridge but a System peripheral (0880), "Ice Lake Memory Map/VT-d"
+  // [8086:09a2] (pci.ids; the Ice Lake topologies in linux-pci and kvm list threads): it counts too.
+  const rootComplex = (f: PciFunction) =>
+    /^[0-9a-f]{4}:00:/.test(f.address) && (f.classCode === "0600" || (f.classCode === "0880" && f.address.endsWith(":00:00.0")));
+  const vendors = new Set(functions.filter(rootComplex).map((f) => f.vendorId));
   if (vendors.size !== 1) return undefined;
   const v = [...vendors][0];
   return v === "8086" ? "intel" : v === "1022" || v === "1d94" ? "amd" : undefined;

@@ -442,3 +442,17 @@ test("CLI: bad options, unreadable files and empty selections exit 2 with one cl
   // Only the nothing-matched case explains itself without the usage text; bad options show it.
   assert.match(cli(["--class", "3"]).stderr, /\nusage: npm run import-lspci -- /);
 });
+
+const SITE = "test/fixtures/lspci/site";
+const siteFile = (name: string) => readFileSync(path.join(ROOT, SITE, name), "utf8");
+
+test("Ice Lake-SP and later: Intel's 00:00.0 is a system peripheral (0880), not a host bridge, and still says intel", () => {
+  assert.equal(importLspci(siteFile("a100-r01-nnkv.txt")).iommu, "intel");
+  assert.equal(importLspci(siteFile("cx6-r04-nnkv.txt"), select({ classes: ["02"] })).iommu, "intel");
+  // Only 00:00.0 counts among system peripherals: the Xeon E5's 00:05.0 VT-d function does not decide it.
+  const amdBridge = "00:00.0 Host bridge [0600]: Advanced Micro Devices, Inc. [AMD] Starship/Matisse Root Complex [1022:1480]";
+  const intelPeripheral = "00:05.0 System peripheral [0880]: Intel Corporation Xeon E7 v4/Xeon E5 v4/Xeon E3 v4/Xeon D Map/VTd_Misc/System Management [8086:6f28] (rev 01)";
+  const gpu = "17:00.0 3D controller [0302]: NVIDIA Corporation GA100 [A100 PCIe 80GB] [10de:20b5] (rev a1)";
+  assert.equal(importLspci([amdBridge, intelPeripheral, gpu].join("\n")).iommu, "amd");
+  assert.equal(importLspci([intelPeripheral, gpu].join("\n")).iommu, undefined);
+});
