@@ -448,14 +448,15 @@ test("CLI: bad options, unreadable files and empty selections exit 2 with one cl
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Several hosts (issue 14): test/fixtures/lspci/site holds one capture per host of a mixed site, in the
+// Several hosts (issue 14): test/fixtures/lspci-site holds one capture per host of a mixed site, in the
 // layouts of the captures above: two A100 PCIe 80GB hosts on Ice Lake-SP (00:00.0 is the "Memory Map/VT-d"
 // system peripheral there, as in the Ice Lake topologies posted to linux-pci and kvm), one taken with
 // `sudo lspci -nnkv` on a fresh host, one with `lspci -nnk` after the NVIDIA driver was installed; an L40S
 // host on AMD EPYC with its first GPU at the same slot, 17:00.0; a Dell host with a ConnectX-6 Dx (the
-// capability list after a ConnectX capture posted to the kvm list, 2025). Names and ids from pci.ids.
+// capability list after a ConnectX capture posted to the kvm list, 2025). Names and ids from pci.ids. Its own
+// folder: a site is a set of captures, and other suites read test/fixtures/lspci file by file.
 
-const SITE = "test/fixtures/lspci/site";
+const SITE = "test/fixtures/lspci-site";
 const capture = (name: string, text?: string): HostCapture => ({ source: `${SITE}/${name}`, text: text ?? readFileSync(path.join(ROOT, SITE, name), "utf8") });
 const THREE_KINDS = ["a100-r01-nnkv.txt", "a100-r02-nnk.txt", "l40s-r03-nnkv.txt", "cx6-r04-nnkv.txt"];
 const GPUS_AND_CX6 = select({ classes: ["03"], ids: ["15b3:101d"] });
@@ -595,7 +596,7 @@ test("hosts of one kind: today's devices and host snippet, saying which hosts ag
   assert.deepEqual(kindSummary(site)[0]!.devices, [["gpu", "10de:20b5", ["0000:17:00.0", "0000:31:00.0"], [], "type-PF"]]);
   const snippet = renderSite(site);
   expectGolden("lspci-site-one-kind.yaml", snippet);
-  assert.match(snippet, /^# 2 hosts agreed: the same selected functions at the same addresses, the same IOMMU vendor \(test\/fixtures\/lspci\/site\/a100-r01-nnkv\.txt, test\/fixtures\/lspci\/site\/a100-r02-nnk\.txt\)\.$/m);
+  assert.match(snippet, /^# 2 hosts agreed: the same selected functions at the same addresses, the same IOMMU vendor \(test\/fixtures\/lspci-site\/a100-r01-nnkv\.txt, test\/fixtures\/lspci-site\/a100-r02-nnk\.txt\)\.$/m);
   const doc = parseYaml(snippet) as Record<string, any>;
   const raw = editStack("dev", (s) => {
     s.devices = doc["pci-passthrough:devices"];
