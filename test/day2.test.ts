@@ -76,6 +76,19 @@ function expected(site: SiteConfig) {
   };
 }
 
+/** The site as the first `up` leaves it, made once (and checked); every case starts from a copy of it. */
+function deployedOnce(v: Variant): () => { w: World; first: StackState } {
+  let deployed: { w: World; state: StackState } | undefined;
+  return () => {
+    if (!deployed) {
+      const w = siteWorld(v.site);
+      deployed = { w, state: up(w, EMPTY_STACK, v.program).state };
+      assert.deepEqual(observed(w, v.site), expected(v.site));
+    }
+    return { w: cloneWorld(deployed.w), first: deployed.state };
+  };
+}
+
 const stepNames = (stack: string, v: Variant) => v.program.map((p) => p.name.slice(stack.length + 1));
 
 for (const stack of ["dev", "lab"] as const) {
@@ -87,16 +100,7 @@ for (const stack of ["dev", "lab"] as const) {
       r.host.iommuPassthrough = !r.host.iommuPassthrough;
       r.openstack.consoleAccessProtocol = "vnc";
     });
-    // The site as the first `up` leaves it, once; every case starts from a copy.
-    let deployed: { w: World; state: StackState } | undefined;
-    const start = () => {
-      if (!deployed) {
-        const w = siteWorld(before.site);
-        deployed = { w, state: up(w, EMPTY_STACK, before.program).state };
-        assert.deepEqual(observed(w, before.site), expected(before.site));
-      }
-      return { w: cloneWorld(deployed.w), first: deployed.state };
-    };
+    const start = deployedOnce(before);
     for (const step of stepNames(stack, before)) {
       for (const order of ORDERS) {
         for (const [label, next] of [["same settings", before], ["new settings", after]] as const) {
@@ -119,15 +123,7 @@ describe("mixed: one group's steps replaced, in each order, leave every group as
     r.hostGroups[0].maas.comment = "A100 hosts, changed on day 2";
     r.hostGroups[2].host.allowUnsafeInterrupts = true;
   });
-  let deployed: { w: World; state: StackState } | undefined;
-  const start = () => {
-    if (!deployed) {
-      const w = siteWorld(before.site);
-      deployed = { w, state: up(w, EMPTY_STACK, before.program).state };
-      assert.deepEqual(observed(w, before.site), expected(before.site));
-    }
-    return { w: cloneWorld(deployed.w), first: deployed.state };
-  };
+  const start = deployedOnce(before);
   for (const step of ["maas-a100-tag", "maas-nic-machines", "maas-l40s-tag", "charms-charm-config"]) {
     for (const order of ORDERS) {
       test(`--replace ${step}, ${order}, with new settings for two groups`, () => {
