@@ -1,7 +1,7 @@
 // The cases of the host-vm test: the stand-in stack (Pulumi.standin.yaml) for each binding and IOMMU,
-// the QEMU machine that has its devices, what the machine must look like after its reboot, and the
-// userdata broken on purpose. Another stack shape is one more HostVmCase: its own site, machines and
-// expectations.
+// the QEMU machine that has its devices, what the machine must look like after its reboot, the
+// userdata broken on purpose, and a host of one group of a two-group site (Pulumi.standin-groups.yaml).
+// Another stack shape is one more HostVmCase: its own site, machines and expectations.
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
@@ -11,9 +11,12 @@ import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH, YAML_OPTIONS } from "../../compo
 import type { Iommu } from "./guest";
 import type { HostVmCase, Machine } from "./harness";
 
+/** A stack file of this folder, as the program reads it. */
+const standinStack = (file: string) => fromStackFile(readFileSync(path.join(__dirname, file), "utf8")).raw as Record<string, any>;
+
 /** The stand-in site with the binding and IOMMU vendor of a case. */
 export function standinSite(binding: Binding, iommu: Iommu): SiteConfig {
-  const raw = fromStackFile(readFileSync(path.join(__dirname, "Pulumi.standin.yaml"), "utf8")).raw as Record<string, any>;
+  const raw = standinStack("Pulumi.standin.yaml");
   raw.host = { ...raw.host, binding, iommu };
   return requireSiteConfig(raw);
 }
@@ -23,6 +26,13 @@ const GPU = "0000:00:05.0";
 const GPU_AUDIO = "0000:00:05.1";
 const GPU2 = "0000:00:06.0";
 const NIC = "0000:00:07.0";
+
+/** QEMU's VGA at 00:05.0 with the HDA companion as its slot's second function, and the e1000e NIC. */
+const GPU_WITH_AUDIO = ["VGA,bus=pcie.0,addr=05.0,multifunction=on", "ich9-intel-hda,bus=pcie.0,addr=05.1"];
+const E1000E = "e1000e,netdev=net0,bus=pcie.0,addr=07.0,romfile=";
+const NETDEVS = ["user,id=net0,restrict=on"];
+/** DOMAIN.md "Early binding": vfio modules in the initramfs, before any GPU driver. */
+const VFIO_IN_INITRAMFS = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 
 /**
  * The GPU host: QEMU's VGA (1234:1111, class 0300) with an ICH9 HDA controller (8086:293e) as the second
@@ -34,20 +44,14 @@ export function standinMachine(iommu: Iommu): Machine {
   return {
     name: iommu,
     iommu,
-    devices: [
-      "VGA,bus=pcie.0,addr=05.0,multifunction=on",
-      "ich9-intel-hda,bus=pcie.0,addr=05.1",
-      "bochs-display,bus=pcie.0,addr=06.0",
-      "e1000e,netdev=net0,bus=pcie.0,addr=07.0,romfile=",
-    ],
-    netdevs: ["user,id=net0,restrict=on"],
+    devices: [...GPU_WITH_AUDIO, "bochs-display,bus=pcie.0,addr=06.0", E1000E],
+    netdevs: NETDEVS,
     expect: {
       vfio: [GPU, GPU_AUDIO, GPU2],
       keep: { [NIC]: "e1000e" },
       notLoaded: ["bochs", "snd_hda_intel"],
       sameGroup: [[GPU, GPU_AUDIO]],
-      // DOMAIN.md "Early binding": vfio modules in the initramfs, before any GPU driver.
-      initramfsModules: ["vfio", "vfio_iommu_type1", "vfio_pci"],
+      initramfsModules: VFIO_IN_INITRAMFS,
     },
   };
 }
@@ -72,6 +76,45 @@ export const POSITIVE_CASES: readonly HostVmCase[] = [
     container: false,
   },
 ];
+
+/** What the prepare script of a host-group site says (components/render/host-groups.ts prepareScript). */
+const PREPARE_SAYS = (what: string) => new RegExp(`^pci-passthrough-prepare: ${what}\\r?$`, "m");
+
+/**
+ * A host of group "vga" of the mixed-group stand-in site (Pulumi.standin-groups.yaml), whose group
+ * "other" has its device at the same slot 00:05.0 with another vendor:product (QEMU's cirrus-vga,
+ * 1013:00b8): the machine has only vga's devices and the NIC, and is deployed with vga's tag. The harness
+ * checks vga's files and kernel options and that none of group other's is on it (its driver-override
+ * script and unit, its iommu=pt and blacklist); the prepare script must say it found vga. In the
+ * container, the one userdata must do nothing, and say why.
+ */
+export const MIXED_GROUPS_CASE: HostVmCase = {
+  name: "host groups: a vga host beside group other at the same slot, intel",
+  site: requireSiteConfig(standinStack("Pulumi.standin-groups.yaml")),
+  machines: [
+    {
+      name: "vga",
+      iommu: "intel",
+      group: "vga",
+      devices: [...GPU_WITH_AUDIO, E1000E],
+      netdevs: NETDEVS,
+      expect: {
+        vfio: [GPU, GPU_AUDIO],
+        keep: { [NIC]: "e1000e" },
+        notLoaded: ["bochs", "snd_hda_intel"],
+        sameGroup: [[GPU, GPU_AUDIO]],
+        initramfsModules: VFIO_IN_INITRAMFS,
+        cloudInitOutput: [
+          PREPARE_SAYS("0000:00:05\\.0 holds 1234:1111, a device of host group vga"),
+          PREPARE_SAYS("preparing this machine for host group vga"),
+          PREPARE_SAYS("host group vga: prepared"),
+        ],
+      },
+    },
+  ],
+  container: true,
+  containerOutput: [PREPARE_SAYS("running in a container, nothing to prepare")],
+};
 
 interface WriteFile {
   path: string;

@@ -8,7 +8,8 @@
 //   boot 1     the deployed machine's first boot, kernel options on its command line, cloud-init running
 //              the userdata from a NoCloud seed on the disk
 //   grub.cfg   the command line and initramfs update-grub and update-initramfs -u left in the image
-//   boot 2     the reboot with exactly those, then what the machine reports from inside
+//   boot 2     the reboot with exactly those, then what the machine reports from inside: on a site with
+//              several host groups, its own group's files and options, and none that only other groups have
 // Each check that fails is a Failure naming its phase; the result lists them all with each phase's time.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync } from "node:fs";
@@ -31,6 +32,9 @@ export interface MachineExpectations {
   readonly sameGroup: readonly (readonly string[])[];
   /** Kernel modules the initramfs rebuilt in the guest must hold. */
   readonly initramfsModules: readonly string[];
+  /** What the userdata's commands must have said on the first boot: patterns /var/log/cloud-init-output.log
+   * must match (cloud-init's `output` setting tees the final stage's runcmd there). */
+  readonly cloudInitOutput?: readonly RegExp[];
 }
 
 /** One machine of a case: a QEMU machine the userdata is run on, then rebooted. */
@@ -62,6 +66,8 @@ export interface HostVmCase {
   readonly container: boolean;
   /** Breaks the rendered userdata on purpose (negative cases). The expectations stay those of the site. */
   readonly breakUserdata?: (userdata: string) => string;
+  /** Patterns the container run's output must match (what the shipped scripts say there). */
+  readonly containerOutput?: readonly RegExp[];
 }
 
 export interface Failure {
@@ -186,6 +192,41 @@ interface MachineRendered {
   readonly cloudConfig: string;
   readonly kernelOptions: string;
   readonly files: readonly HostFile[];
+  /** What only the site's other groups have: none of it may reach this machine. */
+  readonly foreign: ForeignToGroup;
+}
+
+/** What the other host groups of a site would put on a machine and its own group does not: the paths of
+ * their files that are neither its group's files nor written by write_files on every machine (a file at a
+ * path both groups write is checked by its content), and their tags' kernel options that its tag lacks.
+ * Empty for a machine of a site's only group. */
+export interface ForeignToGroup {
+  /** Path -> the other groups that write it. */
+  readonly files: ReadonlyMap<string, readonly string[]>;
+  /** Option -> the other groups whose tag has it. */
+  readonly kernelOptions: ReadonlyMap<string, readonly string[]>;
+}
+
+/** What the groups other than `group` (every group when undefined: a machine of no group) have and the
+ * machine (its files and kernel options) does not. */
+function foreignTo(rendered: Rendered, group: string | undefined, files: readonly HostFile[], kernelOptions: string): ForeignToGroup {
+  const own = new Set([...files, ...rendered.written].map((f) => f.path));
+  const ownOptions = new Set(kernelOptions.split(/\s+/));
+  const foreignFiles = new Map<string, string[]>();
+  const foreignOptions = new Map<string, string[]>();
+  const add = (m: Map<string, string[]>, key: string, other: string) => m.set(key, [...(m.get(key) ?? []), other]);
+  for (const [other, otherFiles] of rendered.files) {
+    if (other === group) continue;
+    for (const f of otherFiles) if (!own.has(f.path)) add(foreignFiles, f.path, other);
+    for (const opt of (rendered.kernelOptions.get(other) ?? "").split(/\s+/).filter(Boolean)) if (!ownOptions.has(opt)) add(foreignOptions, opt, other);
+  }
+  return { files: foreignFiles, kernelOptions: foreignOptions };
+}
+
+/** What a machine of a case must not get from the other groups of its site (exported so a test can
+ * prove that a mixed-group case has something to tell apart). */
+export function foreignToMachine(c: HostVmCase, m: Machine): ForeignToGroup {
+  return forMachine(render(c), c, m).foreign;
 }
 
 function render(c: HostVmCase): Rendered {
@@ -202,9 +243,14 @@ function render(c: HostVmCase): Rendered {
 function forMachine(rendered: Rendered, c: HostVmCase, m: Machine): MachineRendered {
   const group = m.group ?? c.site.groups[0]!.name ?? "";
   const kernelOptions = m.kernelOptions ?? rendered.kernelOptions.get(group);
-  const files = m.files ?? rendered.files.get(group);
+  const groupFiles = rendered.files.get(group);
+  // On a site with several groups write_files writes what lets a machine prepare itself (the prepare
+  // script): it is on every machine, beside its group's files. With one group it writes just those.
+  const files = m.files ?? (groupFiles && [...groupFiles, ...rendered.written.filter((w) => !groupFiles.some((f) => f.path === w.path))]);
   if (kernelOptions === undefined || files === undefined) throw new Error(`machine ${m.name}: no host group ${group}`);
-  return { cloudConfig: rendered.cloudConfig, kernelOptions, files };
+  // A machine whose files are given is not taken for a host of its group (e.g. a machine of no group).
+  const foreign = foreignTo(rendered, m.files === undefined ? group : undefined, files, kernelOptions);
+  return { cloudConfig: rendered.cloudConfig, kernelOptions, files, foreign };
 }
 
 class Recorder {
@@ -279,7 +325,7 @@ async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: 
         { path: "/etc/default/grub", content: curtinDefaultGrub(debianGrub, `${CONSOLE} ${r.kernelOptions}`), mode: 0o644 },
         { path: PROBE_PATH, content: readFileSync(path.join(__dirname, "probe.sh"), "utf8"), mode: 0o755 },
         { path: `/etc/systemd/system/${PROBE_UNIT}`, content: PROBE_UNIT_TEXT, mode: 0o644 },
-        { path: PROBE_FILES, content: r.files.map((f) => `${f.path}\n`).join(""), mode: 0o644 },
+        { path: PROBE_FILES, content: [...r.files.map((f) => f.path), ...r.foreign.files.keys()].map((f) => `${f}\n`).join(""), mode: 0o644 },
       ],
       [{ path: `/etc/systemd/system/multi-user.target.wants/${PROBE_UNIT}`, target: `/etc/systemd/system/${PROBE_UNIT}` }],
     );
@@ -303,6 +349,7 @@ async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: 
   if (!first) return;
   checkCloudInit(rec, p("boot 1: cloud-init"), first);
   checkFailedUnits(rec, p("boot 1: systemd"), first);
+  checkCloudInitOutput(rec, p("boot 1: cloud-init output"), first, m.expect);
   // The userdata binds the devices at once too (postruncmd), before any reboot.
   checkDrivers(rec, p("boot 1: drivers"), first, m.expect);
 
@@ -364,6 +411,13 @@ function checkFailedUnits(rec: Recorder, phase: string, report: Report): void {
   if (failed !== "") rec.fail(phase, `failed units:\n${failed}\n${report.get("failed_units_status") ?? ""}`);
 }
 
+/** What the userdata's commands said, as cloud-init's output log holds it. */
+function checkCloudInitOutput(rec: Recorder, phase: string, report: Report, expect: MachineExpectations): void {
+  const log = report.get("cloud_init_output") ?? "";
+  const unmatched = (expect.cloudInitOutput ?? []).filter((re) => !re.test(log));
+  if (unmatched.length > 0) rec.fail(phase, `/var/log/cloud-init-output.log does not match ${unmatched.map(String).join(", ")}; its end:\n${log.split("\n").slice(-30).join("\n")}`);
+}
+
 /** The devices on vfio-pci and the others on their own drivers, as `lspci -nnk` shows them. */
 function checkDrivers(rec: Recorder, phase: string, report: Report, expect: MachineExpectations): void {
   const drivers = driversInUse(report.get("lspci") ?? "");
@@ -388,6 +442,8 @@ function checkAfterReboot(rec: Recorder, p: (phase: string) => string, report: R
   const cmdline = (report.get("cmdline") ?? "").trim().split(/\s+/);
   const counts = r.kernelOptions.split(/\s+/).filter(Boolean).map((opt) => `${opt} x${cmdline.filter((w) => w === opt).length}`);
   if (counts.some((c) => !c.endsWith(" x1"))) rec.fail(p("kernel command line"), `each MAAS tag option must be there exactly once: ${counts.join(", ")}\n/proc/cmdline: ${cmdline.join(" ")}`);
+  const foreignOptions = [...r.foreign.kernelOptions].filter(([opt]) => cmdline.includes(opt));
+  if (foreignOptions.length > 0) rec.fail(p("kernel command line"), `options of other host groups' tags: ${foreignOptions.map(([opt, groups]) => `${opt} (${groups.join(", ")})`).join(", ")}\n/proc/cmdline: ${cmdline.join(" ")}`);
 
   const groups = new Map<string, string>();
   for (const line of (report.get("iommu_groups") ?? "").split("\n")) {
@@ -416,6 +472,10 @@ function checkAfterReboot(rec: Recorder, p: (phase: string) => string, report: R
     if (`0${mode}` !== f.permissions) rec.fail(p("files"), `${f.path} has mode 0${mode}, the render says ${f.permissions}`);
     const ok = f.append ? content.endsWith(f.content) : content === f.content;
     if (!ok) rec.fail(p("files"), `${f.path} ${f.append ? "does not end with" : "differs from"} what the render says:\n${content}`);
+  }
+  for (const [file, groups] of r.foreign.files) {
+    const got = report.get(`file ${file}`);
+    if (got !== "missing") rec.fail(p("files"), `${file} is there, but only host group ${groups.join(", ")} writes it:\n${got ?? "(not reported)"}`);
   }
 }
 
@@ -504,4 +564,6 @@ async function containerRun(c: HostVmCase, r: Rendered, image: Image, dir: strin
   if (extra.length > 0) rec.fail("container", `the userdata changed more than the files it writes: ${extra.join(", ")}`);
   if (lacking.length > 0) rec.fail("container", `paths a plain cloud-init run changes that this one did not: ${lacking.join(", ")}`);
   if (notWritten.length > 0) rec.fail("container", `files the render says are written but were not: ${notWritten.join(", ")}`);
+  const unsaid = (c.containerOutput ?? []).filter((re) => !re.test(actual.output));
+  if (unsaid.length > 0) rec.fail("container", `the run's output does not match ${unsaid.map(String).join(", ")}:\n${actual.output.slice(-3000)}`);
 }

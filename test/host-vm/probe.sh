@@ -34,6 +34,9 @@ section() {
     done
     section cloud_init_result
     cat /run/cloud-init/result.json
+    # What the userdata's commands said (cloud-init's output setting tees its stages' output here).
+    section cloud_init_output
+    cat /var/log/cloud-init-output.log
     section initramfs
     lsinitramfs "/boot/initrd.img-$(uname -r)" | grep '\.ko'
     section iommu_dmesg
