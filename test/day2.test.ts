@@ -206,6 +206,40 @@ describe("a renamed tag is a new MAAS object; the old one goes, unless it was ad
   }
 });
 
+/** The top-level tag, host and devices of a one-group stack moved into `hostGroups` as one named group. */
+function asNamedGroup(r: Record<string, any>, name: string): void {
+  const { profile, url, apiKey, ...tag } = r.maas;
+  r.hostGroups = [{ name, maas: tag, host: r.host, devices: r.devices }];
+  r.maas = { profile, ...(url !== undefined ? { url, apiKey } : {}) };
+  delete r.host;
+  delete r.devices;
+}
+
+describe("a one-group stack rewritten as a named host group keeps its tag, model and options", () => {
+  // Day 2 on a running site: the operator moves the top-level maas tag, host and devices into
+  // hostGroups (e.g. before adding a second kind of host). The group's steps get new names, so Pulumi
+  // creates them and deletes the old ones at the end; the old tag step's delete must find the new
+  // step's claim on the tag and keep it.
+  for (const stack of ["dev", "lab"] as const) {
+    for (const order of ORDERS) {
+      test(`${stack} (${order})`, () => {
+        const before = variant(stack, "as-is");
+        const grouped = variant(stack, "as-named-group", (r) => asNamedGroup(r, "gpu"));
+        const w = siteWorld(before.site);
+        const first = up(w, EMPTY_STACK, before.program).state;
+        const { ops, state } = up(w, first, grouped.program, { order });
+        assert.ok(ops.includes(`delete ${stack}-maas-tag`) && ops.includes(`create ${stack}-maas-gpu-tag`), ops.join(", "));
+        assert.deepEqual(observed(w, grouped.site), expected(grouped.site));
+        assert.ok(!argvLog(w, "maas").some((a) => a.includes("delete")), "no tag deleted");
+        assert.ok(!argvLog(w, "juju").some((a) => a[0] === "destroy-model"));
+        // The new step took the tag over as the stack's own, not as adopted: deleting the stack deletes it.
+        destroy(w, state);
+        assert.deepEqual(fakeState(w, "maas").tags, {});
+      });
+    }
+  }
+});
+
 describe("drift is repaired in place by resync", () => {
   test("a tag deleted by hand, an option reset, the userdata edited: a new resync value updates every step", () => {
     const v = variant("dev", "as-is");
