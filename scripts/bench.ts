@@ -206,8 +206,10 @@ const CHANGES: readonly ChangeCase[] = [
   {
     what: "devices += nic 8086:1592 at 0000:21:00.0",
     edit: (r) => r.devices.push({ alias: "nic", vendorId: "8086", productId: "1592", addresses: ["0000:21:00.0"] }),
-    expected: ["dev-charms-charm-config", "dev-juju-model", "dev-maas-tag", "dev-smoke-verify"],
-    why: "kernel vfio-pci.ids (tag), modprobe ids in userdata (model), pci-alias and whitelist (charms), addresses checked (verify)",
+    expected: ["dev-charms-charm-config", "dev-juju-model", "dev-maas-machines", "dev-maas-tag", "dev-smoke-verify"],
+    why:
+      "kernel vfio-pci.ids (tag), the machines that have the new device tagged too (machines: dev selects by device), " +
+      "modprobe ids in userdata (model), pci-alias and whitelist (charms), addresses checked (verify)",
   },
   {
     what: "host.binding modprobe -> driver-override",
