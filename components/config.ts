@@ -645,6 +645,8 @@ export type MaasAccess = z.output<typeof maasAccessSchema>;
 export type JujuConfig = z.output<typeof jujuSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
+/** A device's vendor:product as lspci -nn, sysfs and Nova write it, e.g. 10de:1bb0. */
+export const deviceId = (d: { readonly vendorId: string; readonly productId: string }): string => `${d.vendorId}:${d.productId}`;
 export type OpenStackConfig = z.output<typeof openstackSchema>;
 export type FlavorConfig = z.output<typeof flavorSchema>;
 export type SmokeTestConfig = z.output<typeof smokeTestSchema>;
@@ -944,7 +946,7 @@ function rawAliases(raw: unknown): Set<string> | undefined {
 
 /** The vendor:product ids an alias means in a list of devices. */
 const aliasIds = (devices: readonly DeviceConfig[], alias: string): string[] =>
-  [...new Set(devices.filter((d) => d.alias === alias).map((d) => `${d.vendorId}:${d.productId}`))].sort();
+  [...new Set(devices.filter((d) => d.alias === alias).map(deviceId))].sort();
 
 /** What a group's hosts offer per alias, as "gpu:2, nic:1". */
 const offer = (devices: readonly DeviceConfig[]) =>
@@ -986,7 +988,7 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     }
     for (const [i, d] of view.devices) {
       d.companions.forEach((id, j) => {
-        if (id === `${d.vendorId}:${d.productId}`) add(at(i, "companions", j), `${id} is the device itself, not a companion`);
+        if (id === deviceId(d)) add(at(i, "companions", j), `${id} is the device itself, not a companion`);
       });
     }
   }
@@ -1010,8 +1012,8 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     all.forEach((g, i) => {
       if (!g.maas.selectByDevice) return;
       g.devices.forEach((d, j) => {
-        const id = `${d.vendorId}:${d.productId}`;
-        const other = all.find((h, k) => k !== i && h.devices.some((e) => `${e.vendorId}:${e.productId}` === id));
+        const id = deviceId(d);
+        const other = all.find((h, k) => k !== i && h.devices.some((e) => deviceId(e) === id));
         if (other) add(["hostGroups", i, "devices", j], `${id} is also a device of group ${quote(other.name)}: selectByDevice would put its hosts in both groups`);
       });
     });

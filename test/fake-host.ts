@@ -2,7 +2,8 @@
 // a fake root file system (DESTDIR) and stand-ins for the host's commands on PATH. The tree mirrors sysfs
 // where the scripts look: bus/pci/devices/ADDR -> devices/..., a `driver` symlink to bus/pci/drivers/NAME
 // (with its `unbind` file), vendor/device/driver_override files, an iommu_group symlink to
-// kernel/iommu_groups/N whose devices/ holds links to its members, and bus/pci/drivers_probe.
+// kernel/iommu_groups/N whose devices/ holds links to its members, and bus/pci/drivers_probe; and
+// cloud-init's data directory (CLOUD_DATA) with the machine's instance-id.
 // Shared by test/host-scripts.test.ts (the binding scripts) and test/host-groups.test.ts (the script that
 // prepares a machine for its host group).
 import { spawnSync } from "node:child_process";
@@ -28,6 +29,8 @@ export interface FakeHostOptions {
   readonly files?: Readonly<Record<string, string>>;
   /** Stand-in commands that exit 1 (after recording their call). */
   readonly failing?: readonly string[];
+  /** The machine's MAAS system ID: cloud-init's instance-id (CLOUD_DATA/instance-id); none when absent. */
+  readonly systemId?: string;
 }
 
 export interface RunResult {
@@ -120,7 +123,11 @@ export function fakeHost(functions: readonly FakeFunction[], opts: FakeHostOptio
     const fails = opts.failing?.includes(name) ? "exit 1" : "";
     stub(name, [`echo "${name}\${*:+ $*}" >> '${log}'`, fails, body].filter(Boolean).join("\n"));
   }
-  const env = { ...process.env, SYSFS_ROOT: sys, DESTDIR: dest, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+  // cloud-init's data directory: the instance-id, never the test machine's own.
+  const cloud = path.join(base, "cloud");
+  mkdirSync(cloud);
+  if (opts.systemId !== undefined) writeFileSync(path.join(cloud, "instance-id"), `${opts.systemId}\n`);
+  const env = { ...process.env, SYSFS_ROOT: sys, DESTDIR: dest, CLOUD_DATA: cloud, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` };
   const spawn = (cmd: string, args: string[]): RunResult => {
     const r = spawnSync(cmd, args, { env, encoding: "utf8" });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };

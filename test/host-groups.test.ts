@@ -154,6 +154,8 @@ const NIC_HOST: FakeFunction[] = [
   { address: "0000:b1:00.0", id: "15b3:101d", driver: "mlx5_core", group: 50 },
   { address: "0000:b1:00.1", id: "15b3:101d", driver: "mlx5_core", group: 51 },
 ];
+// One of the machines the nic group's tag lists (Pulumi.mixed.yaml).
+const NIC_MACHINE = "n7xk2p";
 // The groups' first slot holds another GPU (an A10): the address alone would have taken it for a GPU host.
 const NO_GROUP_HOST: FakeFunction[] = [HOST_NIC, { address: "0000:17:00.0", id: "10de:2236", driver: "nvidia", group: 20 }];
 
@@ -223,7 +225,7 @@ test("mixed, L40S host with a GPU in its second slot only: still the L40S group"
 });
 
 test("mixed, NIC host: its files, only the configured port bound, the other port keeps mlx5_core", () => {
-  withProvisioned(MIXED, NIC_HOST, {}, (o) => {
+  withProvisioned(MIXED, NIC_HOST, { systemId: NIC_MACHINE }, (o) => {
     assert.equal(o.run.stderr, "");
     assert.equal(o.run.status, 0);
     assert.deepEqual(o.files, expectedFiles(groupNamed(MIXED, "nic")));
@@ -261,12 +263,13 @@ test("mixed, a container that sees an L40S host's devices: nothing changes, noth
 });
 
 test("mixed, a machine with the devices of two groups: an error naming both, nothing changed, exit 1", () => {
+  // The first is one of the nic group's listed machines and has an A100 too.
   const cases: [string, FakeFunction[]][] = [
     ["a100 nic", [A100_HOST[1]!, NIC_HOST[1]!]],
     ["a100 l40s", [A100_HOST[1]!, L40S_HOST[2]!]],
   ];
   for (const [both, functions] of cases) {
-    withProvisioned(MIXED, functions, {}, (o) => {
+    withProvisioned(MIXED, functions, { systemId: NIC_MACHINE }, (o) => {
       assert.equal(o.run.status, 1);
       assert.equal(
         o.run.stderr,
@@ -276,6 +279,43 @@ test("mixed, a machine with the devices of two groups: an error naming both, not
       assert.deepEqual(o.host.calls(), [], both);
     });
   }
+});
+
+// The nic group's tag lists its machines: a machine with its NIC that is not one of them is not in it,
+// whether it is a GPU host of another group or a machine of no group (a controller with the same card).
+test("mixed, A100 host that also has the nic group's card but is not one of its machines: prepared as a100, the card keeps mlx5_core", () => {
+  withProvisioned(MIXED, [...A100_HOST, NIC_HOST[1]!], { systemId: "a1b2c3" }, (o) => {
+    assert.equal(o.run.stderr, "");
+    assert.equal(o.run.status, 0);
+    assert.match(o.run.stdout, /^pci-passthrough-prepare: but this machine \(system ID a1b2c3\) is not one of host group nic's machines: not in nic$/m);
+    assert.match(o.run.stdout, /^pci-passthrough-prepare: host group a100: prepared$/m);
+    assert.deepEqual(o.files, expectedFiles(groupNamed(MIXED, "a100")));
+    assert.equal(o.sysfs[override("0000:b1:00.0")], undefined, "the card stays with mlx5_core");
+  });
+});
+
+test("mixed, a machine of no group with the nic group's card (not listed, or no instance-id): nothing changes, exit 0", () => {
+  for (const systemId of ["ctl001", undefined]) {
+    withProvisioned(MIXED, [HOST_NIC, NIC_HOST[1]!, NIC_HOST[2]!], { systemId }, (o) => {
+      assert.equal(o.run.stderr, "");
+      assert.equal(o.run.status, 0);
+      assert.match(o.run.stdout, new RegExp(`\\(system ID ${systemId ?? "unknown"}\\) is not one of host group nic's machines`));
+      assert.match(o.run.stdout, /this machine is in no group, nothing to prepare\n$/);
+      assert.ok(o.unchanged, String(systemId));
+      assert.deepEqual(o.host.calls(), []);
+    });
+  }
+});
+
+test("mixed: run again by hand, the script appends nothing twice and leaves the files as they were", () => {
+  withProvisioned(MIXED, A100_HOST, {}, (o) => {
+    assert.equal(o.run.status, 0);
+    const once = snapshot(o.host.dest);
+    const again = o.host.runFile(path.join(o.host.dest, PREPARE_SCRIPT_PATH));
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /already has what this appends/);
+    assert.deepEqual(changes(once, snapshot(o.host.dest)), {});
+  });
 });
 
 test("mixed: a failing command is said, the next still runs, and the script exits 1", () => {

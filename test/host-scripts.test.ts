@@ -106,6 +106,19 @@ for (const binding of BOUND) {
     });
   });
 
+  test(`${binding}: another device at a configured address (a machine that is no GPU host) keeps its driver`, () => {
+    // The model's userdata reaches every machine: this one has an E810 where lab's RTX would be.
+    withFakeHost([{ address: "0000:41:00.0", id: "8086:1593", driver: "ice", group: 7 }], {}, (host) => {
+      const r = host.run(scriptOf(labWith(binding)));
+      assert.equal(r.stderr, "");
+      assert.equal(r.status, 0);
+      assert.equal(host.read("bus/pci/devices/0000:41:00.0/driver_override"), NO_OVERRIDE);
+      assert.equal(host.read("bus/pci/drivers/ice/unbind"), "");
+      assert.equal(host.read("bus/pci/drivers_probe"), "");
+      assert.match(r.stdout, /^pci-passthrough-bind: 0000:41:00\.0 holds 8086:1593, not the configured 10de:2230: left alone$/m);
+    });
+  });
+
   test(`${binding}: a machine without any configured device is left untouched, exit 0`, () => {
     withFakeHost([{ address: "0000:00:02.0", id: "8086:3e92", driver: "i915", group: 1 }], {}, (host) => {
       const r = host.run(scriptOf(devWith(binding)));

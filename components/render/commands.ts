@@ -15,7 +15,7 @@
 //   are never removed by a replaced step: see README "Safety";
 // - secrets (the MAAS API key, the SSH key) arrive on standard input (secretsPreamble), never in the
 //   environment, a script's text or a command line, and the steps that use them do not log their output.
-import type { HostGroup, SiteConfig } from "../config";
+import { deviceId, type HostGroup, type SiteConfig } from "../config";
 import { configuredAddresses } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 
@@ -344,7 +344,7 @@ function taggedLines(site: SiteConfig, group: HostGroup): string[] {
 
 /** The vendor:product pairs whose presence selects a machine (`maas.selectByDevice`). */
 export function selectingDevices(group: Pick<HostGroup, "devices">): string[] {
-  return [...new Set(group.devices.map((d) => `${d.vendorId}:${d.productId}`))].sort();
+  return [...new Set(group.devices.map(deviceId))].sort();
 }
 
 /**

@@ -1,6 +1,6 @@
 // What the GPU host's kernel must be told: the IOMMU and blacklist options (the MAAS tag's kernel_opts and
 // the grub drop-in share them), and the vendor:product ids vfio-pci takes. Pure: no Pulumi import.
-import type { DeviceConfig, HostGroup } from "../config";
+import { deviceId, type DeviceConfig, type HostGroup } from "../config";
 
 /** What preparing a host takes: how (host) and for which devices. */
 export type HostPrep = Pick<HostGroup, "host" | "devices">;
@@ -18,12 +18,20 @@ const unique = (items: readonly string[]): string[] => [...new Set(items)];
  * options, the modprobe file and the binding scripts all take their ids from here.
  */
 export function vfioIds(devices: readonly DeviceConfig[]): string[] {
-  return unique(devices.flatMap((d) => [`${d.vendorId}:${d.productId}`, ...d.companions])).sort();
+  return unique(devices.flatMap((d) => [deviceId(d), ...d.companions])).sort();
 }
 
 /** Every configured PCI address, in config order (normalised DDDD:BB:SS.F by the config schema). */
 export function configuredAddresses(devices: readonly DeviceConfig[]): string[] {
   return unique(devices.flatMap((d) => d.addresses));
+}
+
+/** Each configured address with the vendor:product configured there, in config order: what the binding
+ * scripts check a machine holds before they take a function from its driver. */
+export function addressIds(devices: readonly DeviceConfig[]): Array<[address: string, id: string]> {
+  const seen = new Map<string, string>();
+  for (const d of devices) for (const a of d.addresses) if (!seen.has(a)) seen.set(a, deviceId(d));
+  return [...seen];
 }
 
 /**

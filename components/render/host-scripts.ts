@@ -1,7 +1,7 @@
 // The shell text shipped to the hosts: the binding script (driver-override and rc-local), its systemd unit,
 // and the guards that keep commands off containers and machines without the devices. Pure: no Pulumi import.
 import type { Binding, DeviceConfig } from "../config";
-import { configuredAddresses, vfioIds, type HostPrep } from "./host-kernel";
+import { addressIds, configuredAddresses, vfioIds, type HostPrep } from "./host-kernel";
 
 /** Where the driver-override binding script and its unit are installed. */
 export const BIND_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-bind";
@@ -57,10 +57,12 @@ fi`;
 
 // The body shared by the driver-override script and /etc/rc.local: the runbook's vfiobind, repaired.
 // Per-address driver_override instead of vfio-pci/new_id (new_id takes every device with that
-// vendor:product, DOMAIN.md), existence checks, every other function of the device's IOMMU group that is
-// a configured id bound too, and exit 0 so a missing device never fails the boot.
+// vendor:product, DOMAIN.md), existence checks, a function taken only when it is the device configured at
+// its address (the model's userdata reaches every machine of the model, and another machine may hold
+// something else there), every other function of the device's IOMMU group that is a configured id bound
+// too, and exit 0 so a missing device never fails the boot.
 function scriptBody(devices: readonly DeviceConfig[]): string {
-  const calls = configuredAddresses(devices).map((a) => `bind_group ${a}`);
+  const calls = addressIds(devices).map(([a, id]) => `bind_group ${a} ${id}`);
   return `set -eu
 
 # SYSFS_ROOT redirects every sysfs path, so tests can run this script against a fake tree.
@@ -100,14 +102,20 @@ vfiobind() {
     log "$dev handed to vfio-pci (driver before: \${current:-none})"
 }
 
-# bind_group ADDRESS: the configured device, then the members of its IOMMU group whose vendor:product is
-# in VFIO_IDS (all functions of a group must use vfio-pci, or QEMU reports "group N is not viable").
+# bind_group ADDRESS ID: the device configured at ADDRESS when the machine has it there (vendor:product
+# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS (all functions of a group
+# must use vfio-pci, or QEMU reports "group N is not viable").
 bind_group() {
     case "$DONE" in
         *" $1 "*) return 0 ;;
     esac
     if [ ! -e "$PCI/devices/$1" ]; then
         log "$1 is not present on this machine, skipped"
+        return 0
+    fi
+    found=$(id_of "$PCI/devices/$1")
+    if [ "$found" != "$2" ]; then
+        log "$1 holds $found, not the configured $2: left alone"
         return 0
     fi
     vfiobind "$1"

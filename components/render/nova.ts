@@ -4,7 +4,7 @@
 // Formats: DOMAIN.md "Charm options" and "Nova formats"; checked against Nova itself by
 // test/nova_conformance.py.
 import { Document, isSeq } from "yaml";
-import { allDevices, type DeviceConfig, type SiteConfig } from "../config";
+import { allDevices, deviceId, type DeviceConfig, type SiteConfig } from "../config";
 import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "./releases";
 import { extraSpecsForRelease, usesPciNumaPolicy } from "./extra-specs";
 import { COMPUTE_CHARM, computeChannel, computeRelations } from "./compute-charm";
@@ -32,7 +32,7 @@ export function pciAliasEntries(devices: readonly DeviceConfig[]): Array<Record<
   const entries: Array<Record<string, string>> = [];
   const seen = new Set<string>();
   const models = new Map<string, Set<string>>();
-  for (const d of devices) models.set(d.alias, (models.get(d.alias) ?? new Set()).add(`${d.vendorId}:${d.productId}`));
+  for (const d of devices) models.set(d.alias, (models.get(d.alias) ?? new Set()).add(deviceId(d)));
   for (const d of devices) {
     const entry: Record<string, string> = { name: d.alias, vendor_id: d.vendorId, product_id: d.productId };
     const ored = (models.get(d.alias)?.size ?? 0) > 1;

@@ -54,14 +54,20 @@ vfiobind() {
     log "$dev handed to vfio-pci (driver before: ${current:-none})"
 }
 
-# bind_group ADDRESS: the configured device, then the members of its IOMMU group whose vendor:product is
-# in VFIO_IDS (all functions of a group must use vfio-pci, or QEMU reports "group N is not viable").
+# bind_group ADDRESS ID: the device configured at ADDRESS when the machine has it there (vendor:product
+# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS (all functions of a group
+# must use vfio-pci, or QEMU reports "group N is not viable").
 bind_group() {
     case "$DONE" in
         *" $1 "*) return 0 ;;
     esac
     if [ ! -e "$PCI/devices/$1" ]; then
         log "$1 is not present on this machine, skipped"
+        return 0
+    fi
+    found=$(id_of "$PCI/devices/$1")
+    if [ "$found" != "$2" ]; then
+        log "$1 holds $found, not the configured $2: left alone"
         return 0
     fi
     vfiobind "$1"
@@ -83,7 +89,7 @@ if [ ! -d "$PCI/drivers/vfio-pci" ]; then
     modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
 fi
 
-bind_group 0000:41:00.0
-bind_group 0000:c1:00.0
-bind_group 0000:21:00.0
+bind_group 0000:41:00.0 10de:2230
+bind_group 0000:c1:00.0 10de:2230
+bind_group 0000:21:00.0 8086:1592
 exit 0
