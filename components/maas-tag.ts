@@ -1,6 +1,6 @@
 // The MAAS tag that selects the GPU hosts and carries their kernel options (runbook: "MAAS").
 import * as pulumi from "@pulumi/pulumi";
-import type { CommandSpec } from "./render/commands";
+import { STACK_ENV, type CommandSpec } from "./render/commands";
 import type { Runner, CommandResource } from "./runner";
 
 export interface MaasPciTagArgs {
@@ -24,7 +24,9 @@ export class MaasPciTag extends pulumi.ComponentResource {
 
   constructor(name: string, args: MaasPciTagArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pci-passthrough:maas:PciTag", name, {}, opts);
-    this.tagCommand = args.runner.run(`${name}-${args.tag.id}`, args.tag, { parent: this });
+    // The tag's claim names the stack, so that another stack never takes the tag over (render/commands.ts).
+    const stack = `${pulumi.getProject()}/${pulumi.getStack()}`;
+    this.tagCommand = args.runner.run(`${name}-${args.tag.id}`, args.tag, { parent: this }, { [STACK_ENV]: stack });
     if (args.machines) {
       // The tag step's ID changes when it is replaced (deleted and created again, in either order): the
       // machines are then tagged again in place.

@@ -240,6 +240,41 @@ describe("a one-group stack rewritten as a named host group keeps its tag, model
   }
 });
 
+describe("two stacks and one MAAS tag", () => {
+  // Two sites on one MAAS region, both with the same tag name (e.g. the default pci-pass): the second
+  // would untag the first's hosts on every run, and its `pulumi destroy` would delete the first's tag.
+  test("a second stack refuses a tag another stack claims; the first's tag and machines stay as they were", () => {
+    const a = variant("lab", "as-is");
+    const w = siteWorld(a.site);
+    const first = up(w, EMPTY_STACK, a.program).state;
+    const before = fakeState(w, "maas").tags["gpu-lab"];
+    assert.equal(parseTagComment(before.comment).stack, "pci-passthrough/lab");
+    const other = commandResources(recordProgram(editStack("lab", (r) => (r.maas.machines = ["8fbxqa"])), "lab-b"));
+    assert.throws(
+      () => up(w, EMPTY_STACK, other),
+      /MAAS tag gpu-lab belongs to stack pci-passthrough\/lab: two stacks cannot share a tag/,
+    );
+    assert.deepEqual(fakeState(w, "maas").tags["gpu-lab"], before);
+    // The first stack goes on as before: a replacement of its own tag step keeps the tag.
+    for (const order of ORDERS) up(w, first, a.program, { replace: ["lab-maas-tag"], order });
+    assert.deepEqual(observed(w, a.site), expected(a.site));
+  });
+
+  test("a claim written before claims named their stack is still this stack's own: a replacement keeps the tag", () => {
+    const v = variant("dev", "as-is");
+    const w = siteWorld(v.site);
+    const first = up(w, EMPTY_STACK, v.program).state;
+    // What an earlier version of the program left on the tag: the claim without the stack.
+    const comment = fakeState(w, "maas").tags["pci-pass"].comment as string;
+    const old = comment.replace(/ stack [^\] ]+/, "");
+    assert.notEqual(old, comment);
+    spawnSync("maas", ["admin", "tag", "update", "pci-pass", `comment=${old}`], { env: w.env });
+    for (const order of ORDERS) up(w, first, v.program, { replace: ["dev-maas-tag"], order });
+    assert.deepEqual(observed(w, v.site), expected(v.site));
+    assert.equal(parseTagComment(fakeState(w, "maas").tags["pci-pass"].comment).stack, "pci-passthrough/dev");
+  });
+});
+
 describe("drift is repaired in place by resync", () => {
   test("a tag deleted by hand, an option reset, the userdata edited: a new resync value updates every step", () => {
     const v = variant("dev", "as-is");

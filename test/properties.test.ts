@@ -116,7 +116,7 @@ test("MAAS tag step: any comment, XPath definition and profile reach MAAS verbat
           const claim = /claim=([0-9a-f]+)/.exec(created.stdout)![1]!;
           assert.deepEqual(state.tags["pci-pass"], {
             name: "pci-pass",
-            comment: tagCommentWithClaim(comment, claim, ""),
+            comment: tagCommentWithClaim(comment, claim, "", ""),
             kernel_opts: a.groups[0]!.kernelOptions,
             definition: definition ?? "",
             machines: [],

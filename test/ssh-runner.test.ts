@@ -130,7 +130,7 @@ describe("the SSH runner against a stock OpenSSH server", { skip }, () => {
     assert.deepEqual(back.ops, first.resources.map((r) => `update ${r.name}`));
 
     const tag = fakeState(w, "maas").tags["pci-pass"];
-    assert.deepEqual(parseTagComment(tag.comment), { comment: HOSTILE, claim, adopted: false }, "the tag was never re-created");
+    assert.deepEqual(parseTagComment(tag.comment), { comment: HOSTILE, claim, stack: "pci-passthrough/dev", adopted: false }, "the tag was never re-created");
     assert.deepEqual(tag.machines, ["gpuhost1", "gpuhost2"]);
     const a = renderSite(site);
     const model = fakeState(w, "juju").models["openstack-deployment"];

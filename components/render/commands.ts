@@ -175,44 +175,53 @@ function maasLogin(site: SiteConfig): { lines: string[]; env: Record<string, str
 
 /**
  * The claim a MAAS tag carries at the end of its comment: which step last set it (a random token the step
- * keeps in its state line), and whether the tag existed before the stack adopted it. A delete removes the
- * tag only while the claim is still its own: a replacement's new step claims the tag before the old one's
- * delete runs. The scripts (python3 over MAAS's JSON) and `verify` read it with the same pattern.
+ * keeps in its state line), which stack that step belongs to, and whether the tag existed before the stack
+ * adopted it. A delete removes the tag only while the claim is still its own: a replacement's new step
+ * claims the tag before the old one's delete runs. A step never takes over a tag another stack claims.
+ * Claims written before the stack was part of them have none. The scripts (python3 over MAAS's JSON) and
+ * `verify` read it with the same pattern.
  */
-const TAG_CLAIM_PATTERN = String.raw` \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]`;
+const TAG_CLAIM_PATTERN = String.raw` \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]`;
 
-/** The comment as a step writes it; `adopted` is " adopted" or "" (shell words in the scripts). */
-export function tagCommentWithClaim(comment: string, claim: string, adopted: string): string {
-  return `${comment} [pci-passthrough claim ${claim}${adopted}]`;
+/** The environment variable that names the stack a step belongs to (PROJECT/STACK), set by the Pulumi
+ * wiring (components/maas-tag.ts); empty when a step runs outside Pulumi (commands.sh). */
+export const STACK_ENV = "PCIPT_STACK";
+
+/** The comment as a step writes it; `stack` and `adopted` are " stack P/S" or "", " adopted" or "" (shell
+ * words in the scripts). */
+export function tagCommentWithClaim(comment: string, claim: string, stack: string, adopted: string): string {
+  return `${comment} [pci-passthrough claim ${claim}${stack}${adopted}]`;
 }
 
 /** Splits a live tag comment into the configured comment and its claim. */
-export function parseTagComment(comment: string): { comment: string; claim?: string; adopted: boolean } {
+export function parseTagComment(comment: string): { comment: string; claim?: string; stack?: string; adopted: boolean } {
   const m = new RegExp(`${TAG_CLAIM_PATTERN}$`).exec(comment);
   if (!m) return { comment, adopted: false };
-  return { comment: comment.slice(0, m.index), claim: m[1], adopted: m[2] !== undefined };
+  return { comment: comment.slice(0, m.index), claim: m[1], ...(m[2] !== undefined ? { stack: m[2] } : {}), adopted: m[3] !== undefined };
 }
 
 /** A fresh claim token: 12 hex digits from /dev/urandom. */
 const NEW_CLAIM = "od -An -N6 -tx1 /dev/urandom | tr -d ' \\n'";
 
 /**
- * Lines that define read_tag: it sets `tag_exists` (1/0), `tag_claim` (or -) and `tag_adopted` (yes/no).
+ * Lines that define read_tag: it sets `tag_exists` (1/0), `tag_claim` (or -), `tag_adopted` (yes/no) and
+ * `tag_stack` (the claiming stack, or -).
  * A 404 is a missing tag; any other failure stops the step (an unreachable MAAS is not a missing tag).
  */
 function readTagLines(site: SiteConfig, group: HostGroup): string[] {
   const tag = group.maas.tag;
   const parse =
     `python3 -c 'import json, re, sys; m = re.search(r"${TAG_CLAIM_PATTERN}\\Z", json.load(sys.stdin).get("comment") or ""); ` +
-    `print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")'`;
+    `print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")'`;
   return [
     ...tempFile("err"),
     "read_tag() {",
     `  if json=$(${maas(site, "tag", "read", tag)} 2>"$err"); then`,
     `    parsed=$(printf '%s' "$json" | ${parse}) || fail "cannot read the comment of MAAS tag ${tag}"`,
-    '    tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }',
+    '    tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }',
+    '    tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}',
     `  elif grep -q '404' "$err"; then`,
-    "    tag_exists=0 tag_claim=- tag_adopted=no",
+    "    tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-",
     "  else",
     `    cat "$err" >&2`,
     `    fail "maas tag read ${tag} failed"`,
@@ -231,7 +240,10 @@ function readTagLines(site: SiteConfig, group: HostGroup): string[] {
 export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions: string): CommandSpec {
   const tag = group.maas.tag;
   const login = maasLogin(site);
-  const fields = [`"comment=${tagCommentWithClaim("$PCIPT_TAG_COMMENT", "$claim", "$suffix")}"`, `"kernel_opts=$PCIPT_KERNEL_OPTS"`];
+  const fields = [
+    `"comment=${tagCommentWithClaim("$PCIPT_TAG_COMMENT", "$claim", `\${${STACK_ENV}:+ stack $${STACK_ENV}}`, "$suffix")}"`,
+    `"kernel_opts=$PCIPT_KERNEL_OPTS"`,
+  ];
   const upsert = [
     // create mints a claim; update keeps its own (a new one only when its state has none).
     "claim=$(prev claim)",
@@ -239,8 +251,13 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
     "definition=$(prev definition)",
     'if [ "$tag_exists" = 1 ]; then',
     // Adopted: the tag existed before this stack. A replacement finds the claim of the step it replaces
-    // and keeps that step's flag; a tag without any claim was made by someone else.
+    // and keeps that step's flag; a tag without any claim was made by someone else. A tag another stack
+    // claims is refused: both stacks' machines steps would untag each other's hosts, and the other
+    // stack's delete would remove the tag under this one.
     "  adopted=$(prev adopted)",
+    `  if [ -z "$adopted" ] && [ "$tag_stack" != - ] && [ -n "\${${STACK_ENV}:-}" ] && [ "$tag_stack" != "$${STACK_ENV}" ]; then`,
+    `    fail "MAAS tag ${tag} belongs to stack $tag_stack: two stacks cannot share a tag (each would untag the other's machines); give this stack its own tag"`,
+    "  fi",
     '  if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi',
     `  suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi`,
     `  set -- ${fields.join(" ")}`,

@@ -27,10 +27,11 @@ export PCIPT_DELETE_ADOPTED=false
   trap 'rm -f "$err"' EXIT
   read_tag() {
     if json=$(maas admin tag read gpu-a100 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")') || fail "cannot read the comment of MAAS tag gpu-a100"
-      tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }
+      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag gpu-a100"
+      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
+      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
     elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no
+      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
     else
       cat "$err" >&2
       fail "maas tag read gpu-a100 failed"
@@ -44,9 +45,12 @@ export PCIPT_DELETE_ADOPTED=false
       definition=$(prev definition)
       if [ "$tag_exists" = 1 ]; then
         adopted=$(prev adopted)
+        if [ -z "$adopted" ] && [ "$tag_stack" != - ] && [ -n "${PCIPT_STACK:-}" ] && [ "$tag_stack" != "$PCIPT_STACK" ]; then
+          fail "MAAS tag gpu-a100 belongs to stack $tag_stack: two stacks cannot share a tag (each would untag the other's machines); give this stack its own tag"
+        fi
         if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi
         suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi
-        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
@@ -55,7 +59,7 @@ export PCIPT_DELETE_ADOPTED=false
         echo "pci-passthrough: MAAS tag gpu-a100 updated ($how)"
       else
         adopted=no definition=none suffix=""
-        set -- "name=gpu-a100" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "name=gpu-a100" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
         maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
         echo "pci-passthrough: MAAS tag gpu-a100 created"
@@ -137,10 +141,11 @@ export PCIPT_DELETE_ADOPTED=false
   trap 'rm -f "$err"' EXIT
   read_tag() {
     if json=$(maas admin tag read gpu-l40s 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")') || fail "cannot read the comment of MAAS tag gpu-l40s"
-      tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }
+      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag gpu-l40s"
+      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
+      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
     elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no
+      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
     else
       cat "$err" >&2
       fail "maas tag read gpu-l40s failed"
@@ -154,9 +159,12 @@ export PCIPT_DELETE_ADOPTED=false
       definition=$(prev definition)
       if [ "$tag_exists" = 1 ]; then
         adopted=$(prev adopted)
+        if [ -z "$adopted" ] && [ "$tag_stack" != - ] && [ -n "${PCIPT_STACK:-}" ] && [ "$tag_stack" != "$PCIPT_STACK" ]; then
+          fail "MAAS tag gpu-l40s belongs to stack $tag_stack: two stacks cannot share a tag (each would untag the other's machines); give this stack its own tag"
+        fi
         if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi
         suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi
-        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
@@ -165,7 +173,7 @@ export PCIPT_DELETE_ADOPTED=false
         echo "pci-passthrough: MAAS tag gpu-l40s updated ($how)"
       else
         adopted=no definition=none suffix=""
-        set -- "name=gpu-l40s" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "name=gpu-l40s" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
         maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
         echo "pci-passthrough: MAAS tag gpu-l40s created"
@@ -247,10 +255,11 @@ export PCIPT_DELETE_ADOPTED=false
   trap 'rm -f "$err"' EXIT
   read_tag() {
     if json=$(maas admin tag read nic-pass 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(2) else "no")') || fail "cannot read the comment of MAAS tag nic-pass"
-      tag_exists=1 tag_claim=${parsed% *} tag_adopted=${parsed#* }
+      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag nic-pass"
+      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
+      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
     elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no
+      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
     else
       cat "$err" >&2
       fail "maas tag read nic-pass failed"
@@ -264,9 +273,12 @@ export PCIPT_DELETE_ADOPTED=false
       definition=$(prev definition)
       if [ "$tag_exists" = 1 ]; then
         adopted=$(prev adopted)
+        if [ -z "$adopted" ] && [ "$tag_stack" != - ] && [ -n "${PCIPT_STACK:-}" ] && [ "$tag_stack" != "$PCIPT_STACK" ]; then
+          fail "MAAS tag nic-pass belongs to stack $tag_stack: two stacks cannot share a tag (each would untag the other's machines); give this stack its own tag"
+        fi
         if [ -z "$adopted" ]; then if [ "$tag_claim" != - ]; then adopted=$tag_adopted; else adopted=yes; fi; fi
         suffix=""; if [ "$adopted" = yes ]; then suffix=" adopted"; fi
-        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
@@ -275,7 +287,7 @@ export PCIPT_DELETE_ADOPTED=false
         echo "pci-passthrough: MAAS tag nic-pass updated ($how)"
       else
         adopted=no definition=none suffix=""
-        set -- "name=nic-pass" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
+        set -- "name=nic-pass" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
         maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
         echo "pci-passthrough: MAAS tag nic-pass created"
