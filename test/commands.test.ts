@@ -131,13 +131,21 @@ test("MAAS machines by device: exactly the machines that have a configured devic
   assert.deepEqual(a.groups[0]!.commands.machines?.environment.PCIPT_SELECT_DEVICES, "10de:2230 8086:1592");
   // A GPU moves from aa11 to cc33 (hardware change, recommissioned): the next run follows.
   const state = maasState(w);
-  state.devices.aa11 = [];
+  state.devices.aa11 = ["8086:1521"];
   state.devices.cc33 = ["10de:2230"];
   writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(state));
   ok(run(w, site, a.groups[0]!.commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
   const calls = argvLog(w, "maas").filter((argv) => argv[1] === "node-devices");
   assert.deepEqual(calls[0], ["lab-admin", "node-devices", "read", "aa11", "vendor_id=10de", "product_id=2230"]);
+  // MAAS loses bb22's device records (deleted, or an upgrade from before 3.0 without recommissioning):
+  // without data the machine stays tagged, and the step says why.
+  const lost = maasState(w);
+  lost.devices.bb22 = [];
+  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(lost));
+  const kept = ok(run(w, site, a.groups[0]!.commands.machines, "update"));
+  assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
+  assert.match(kept.stderr, /WARNING: MAAS has no node devices for machine bb22 .*it stays tagged/);
 });
 
 test("free text reaches the CLIs verbatim and never executes", () => {

@@ -351,6 +351,25 @@ function selectionLines(site: SiteConfig, group: HostGroup): string[] {
   ];
 }
 
+/**
+ * With selectByDevice: a tagged machine that no longer shows a selecting device stays tagged when MAAS has
+ * no node devices for it at all (commissioned before MAAS 3.0, or its device records deleted: MAAS fills
+ * them in only at commissioning), with a warning; untagging it would take a GPU host out of its group for
+ * want of data. A machine whose devices MAAS knows, none of them selecting, is untagged.
+ */
+function keepUnknownLines(site: SiteConfig): string[] {
+  return [
+    "for id in $current; do",
+    '  case " $wanted " in *" $id "*) continue ;; esac',
+    `  all_devices=$(${maas(site, "node-devices", "read")} "$id") || fail "maas node-devices read $id failed"`,
+    `  if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then`,
+    '    wanted="${wanted:+$wanted }$id"',
+    `    echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2`,
+    "  fi",
+    "done",
+  ];
+}
+
 /** Lines that set `$current` to the system IDs the tag is on now. */
 function taggedLines(site: SiteConfig, group: HostGroup): string[] {
   return [
@@ -379,6 +398,7 @@ export function maasMachinesCommand(site: SiteConfig, group: HostGroup): Command
     ...login.lines,
     ...selectionLines(site, group),
     ...taggedLines(site, group),
+    ...(selectByDevice === true ? keepUnknownLines(site) : []),
     "set --",
     // System IDs are [a-z0-9]+ (config and MAAS), so splitting the lists on blanks is safe.
     `for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,

@@ -108,6 +108,14 @@ export PCIPT_SELECT_DEVICES=10de:1bb0
       wanted=${wanted# }
       current=$(maas admin tag machines pci-pass) || fail "maas tag machines failed"
       current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      for id in $current; do
+        case " $wanted " in *" $id "*) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
+          wanted="${wanted:+$wanted }$id"
+          echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
+        fi
+      done
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done

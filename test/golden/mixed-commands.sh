@@ -112,6 +112,14 @@ export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
       for id in $wanted; do case " $PCIPT_OTHER_GROUPS_MACHINES " in *" $id "*) fail "machine $id has a device of this group but another group lists it: a machine is in one group" ;; esac; done
       current=$(maas admin tag machines gpu-a100) || fail "maas tag machines failed"
       current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      for id in $current; do
+        case " $wanted " in *" $id "*) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
+          wanted="${wanted:+$wanted }$id"
+          echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
+        fi
+      done
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
@@ -226,6 +234,14 @@ export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
       for id in $wanted; do case " $PCIPT_OTHER_GROUPS_MACHINES " in *" $id "*) fail "machine $id has a device of this group but another group lists it: a machine is in one group" ;; esac; done
       current=$(maas admin tag machines gpu-l40s) || fail "maas tag machines failed"
       current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      for id in $current; do
+        case " $wanted " in *" $id "*) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
+          wanted="${wanted:+$wanted }$id"
+          echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
+        fi
+      done
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
