@@ -3,7 +3,7 @@
 // scripts/import-lspci.ts. The runbook derives exactly these values by hand from lspci ("Determine the
 // vendor and product ID ... the PCI device IDs ... which driver we are blacklisting ... Kernel modules").
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
-import { DEFAULT_COMPUTE_APPLICATION, NAMESPACE, normalizePciAddress } from "./config";
+import { DEFAULT_COMPUTE_APPLICATION, NAMESPACE, deviceId, normalizePciAddress } from "./config";
 
 /** One PCI function as lspci printed it. */
 export interface PciFunction {
@@ -154,8 +154,6 @@ export function parseIdOption(s: string): string | undefined {
   return /^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/.test(s) ? s.toLowerCase() : undefined;
 }
 
-const idOf = (f: { vendorId: string; productId: string }): string => `${f.vendorId}:${f.productId}`;
-
 // Server boards put the BMC's graphics (ASPEED AST2x00, Matrox G200e) on the PCI bus as a VGA device: it
 // is the host's own console, never a passthrough candidate. A class selection leaves it out; `--id` can
 // still ask for it.
@@ -229,7 +227,7 @@ function hostIommu(functions: readonly PciFunction[]): "intel" | "amd" | undefin
   return v === "8086" ? "intel" : v === "1022" || v === "1d94" ? "amd" : undefined;
 }
 
-const describe = (f: PciFunction): string => `${f.address} ${f.description} [${idOf(f)}]`;
+const describe = (f: PciFunction): string => `${f.address} ${f.description} [${deviceId(f)}]`;
 
 // What a capture cannot say about SR-IOV. Several hosts: moot when another capture said it (importHosts).
 const SRIOV_NOT_KNOWN =
@@ -253,14 +251,14 @@ function importParsed({ functions, skippedLines }: LspciParse, selection: Select
   // An address seen twice (two captures pasted together) counts once.
   const unique = functions.filter((f, i) => functions.findIndex((g) => g.address === f.address) === i);
 
-  const byId = (f: PciFunction) => selection.ids.includes(idOf(f));
+  const byId = (f: PciFunction) => selection.ids.includes(deviceId(f));
   const byClass = (f: PciFunction) => selection.classes.some((c) => f.classCode.startsWith(c));
   const selected = unique.filter((f) => {
     if (byId(f)) return true;
     if (!byClass(f)) return false;
     const bmc = BMC_GRAPHICS_VENDORS[f.vendorId];
     if (bmc !== undefined && f.classCode.startsWith("03")) {
-      warnings.push(`left out ${describe(f)}: ${bmc} BMC graphics is the host's own console (select it with --id ${idOf(f)} if you mean it)`);
+      warnings.push(`left out ${describe(f)}: ${bmc} BMC graphics is the host's own console (select it with --id ${deviceId(f)} if you mean it)`);
       return false;
     }
     return true;
@@ -269,23 +267,23 @@ function importParsed({ functions, skippedLines }: LspciParse, selection: Select
 
   // Group by vendor:product in order of first appearance.
   const groups = new Map<string, PciFunction[]>();
-  for (const f of selected) groups.set(idOf(f), [...(groups.get(idOf(f)) ?? []), f]);
+  for (const f of selected) groups.set(deviceId(f), [...(groups.get(deviceId(f)) ?? []), f]);
   const firsts = [...groups.values()].map((g) => g[0]!);
   const aliases = suggestAliases(firsts);
 
   const devices = firsts.map((first, i): DeviceSuggestion => {
-    const members = groups.get(idOf(first))!;
+    const members = groups.get(deviceId(first))!;
     const companions: string[] = [];
     for (const m of members) {
       // Other functions of the slot (a GPU's HDMI audio, USB-C controller) are almost always in its
       // IOMMU group, and every function of a group must go to vfio-pci (DOMAIN.md, "Early binding").
       for (const other of unique.filter((o) => o.slot === m.slot && !selectedAddresses.has(o.address))) {
-        const id = idOf(other);
+        const id = deviceId(other);
         warnings.push(
           `${other.address} ${other.description} [${id}] shares slot ${m.slot} with ${m.address}: likely in its IOMMU group, ` +
             `suggested as a companion (check /sys/bus/pci/devices/${m.address}/iommu_group/devices)`,
         );
-        if (id !== idOf(first) && !companions.includes(id)) companions.push(id);
+        if (id !== deviceId(first) && !companions.includes(id)) companions.push(id);
       }
     }
     const denied = members.filter((m) => m.capabilities === "denied");
@@ -387,7 +385,7 @@ const uniqueItems = <T>(items: readonly T[]): T[] => [...new Set(items)];
 
 /** What makes hosts the same kind: the selected functions (address and vendor:product). */
 const devicesKey = (devices: readonly DeviceSuggestion[]): string =>
-  devices.flatMap((d) => d.addresses.map((a) => `${a}=${idOf(d)}`)).sort().join(" ");
+  devices.flatMap((d) => d.addresses.map((a) => `${a}=${deviceId(d)}`)).sort().join(" ");
 
 /** Each warning once, in order of first appearance; prefixed with its hosts when not every host has it. */
 function mergeWarnings(hosts: readonly HostRead[]): string[] {
@@ -512,12 +510,12 @@ export function importHosts(captures: readonly HostCapture[], selection: Selecti
 
   // One device_type per vendor:product across the site: type-PF when any host showed SR-IOV.
   const allDevices = kinds.flatMap((k) => k.hosts.flatMap((h) => h.result.devices.map((d) => ({ h, d }))));
-  const ids = uniqueItems(allDevices.map(({ d }) => idOf(d)));
+  const ids = uniqueItems(allDevices.map(({ d }) => deviceId(d)));
   const sriov = new Map<string, { deviceType?: "type-PF"; totalVfs?: number }>();
   /** Per id, the captures that read its capability list. */
   const readSomewhere = new Map<string, string[]>();
   for (const id of ids) {
-    const seen = allDevices.filter(({ d }) => idOf(d) === id);
+    const seen = allDevices.filter(({ d }) => deviceId(d) === id);
     const fns = (h: HostRead, d: DeviceSuggestion) => h.functions.filter((f) => d.addresses.includes(f.address));
     const withSriov = uniqueItems(seen.filter(({ h, d }) => fns(h, d).some((f) => f.sriov)).map(({ h }) => h.source));
     const without = uniqueItems(seen.filter(({ h, d }) => fns(h, d).some((f) => f.capabilities === "read" && !f.sriov)).map(({ h }) => h.source));
@@ -538,8 +536,8 @@ export function importHosts(captures: readonly HostCapture[], selection: Selecti
   const hostNotes = new Map<HostRead, string[]>();
   for (const h of kinds.flatMap((k) => k.hosts)) {
     const unread = h.result.devices.filter((d) => h.functions.some((f) => d.addresses.includes(f.address) && f.capabilities !== "read"));
-    const from = uniqueItems(unread.flatMap((d) => readSomewhere.get(idOf(d)) ?? []));
-    if (unread.length === 0 || !unread.every((d) => readSomewhere.has(idOf(d)))) continue;
+    const from = uniqueItems(unread.flatMap((d) => readSomewhere.get(deviceId(d)) ?? []));
+    if (unread.length === 0 || !unread.every((d) => readSomewhere.has(deviceId(d)))) continue;
     const moot = [SRIOV_NOT_KNOWN, ...unread.map((d) => sriovDenied(h.functions.filter((f) => d.addresses.includes(f.address) && f.capabilities === "denied").map((f) => f.address)))];
     h.result = { ...h.result, warnings: h.result.warnings.filter((w) => !moot.includes(w)) };
     hostNotes.set(h, [`${h.source}: its capture does not show the SR-IOV capability: taken from ${from.join(", ")}`]);
@@ -549,19 +547,19 @@ export function importHosts(captures: readonly HostCapture[], selection: Selecti
     const first = k.hosts[0]!.result;
     const notes = [...k.notes, ...k.hosts.flatMap((h) => hostNotes.get(h) ?? [])];
     const devices = first.devices.map((d): DeviceSuggestion => {
-      const same = k.hosts.map((h) => ({ h, d: h.result.devices.find((e) => idOf(e) === idOf(d))! }));
+      const same = k.hosts.map((h) => ({ h, d: h.result.devices.find((e) => deviceId(e) === deviceId(d))! }));
       const companions = uniqueItems(same.flatMap((s) => s.d.companions));
       for (const c of companions) {
         const lacking = same.filter((s) => !s.d.companions.includes(c)).map((s) => s.h.source);
         if (lacking.length > 0) {
           const having = same.filter((s) => s.d.companions.includes(c)).map((s) => s.h.source);
           notes.push(
-            `${c}: next to ${idOf(d)} on ${having.join(", ")} but not on ${lacking.join(", ")}: a companion for the whole group ` +
+            `${c}: next to ${deviceId(d)} on ${having.join(", ")} but not on ${lacking.join(", ")}: a companion for the whole group ` +
               "(vfio-pci.ids matches nothing on a host without it)",
           );
         }
       }
-      return { ...withoutSriov(d), companions, ...sriov.get(idOf(d)) };
+      return { ...withoutSriov(d), companions, ...sriov.get(deviceId(d)) };
     });
     const blacklist: string[] = [];
     for (const name of k.hosts.flatMap((h) => h.result.blacklistDrivers)) {
@@ -573,13 +571,13 @@ export function importHosts(captures: readonly HostCapture[], selection: Selecti
   // Several kinds: aliases across the site, one per vendor:product, named after the model where lspci names it.
   let named = merged.map((m) => m.devices);
   if (merged.length > 1) {
-    const described = ids.map((id) => allDevices.find(({ d }) => idOf(d) === id)!);
+    const described = ids.map((id) => allDevices.find(({ d }) => deviceId(d) === id)!);
     const fn = (x: { h: HostRead; d: DeviceSuggestion }) => x.h.functions.find((f) => f.address === x.d.addresses[0])!;
     const aliases = uniqueNames(
       described.map((x) => modelName(fn(x).description) ?? aliasBase(fn(x).classCode)),
       described.map((x) => x.d),
     );
-    named = merged.map((m) => m.devices.map((d) => ({ ...d, alias: aliases[ids.indexOf(idOf(d))]! })));
+    named = merged.map((m) => m.devices.map((d) => ({ ...d, alias: aliases[ids.indexOf(deviceId(d))]! })));
   }
   const names = kindNames(merged.map((m, i) => ({ devices: named[i]!, ...(m.k.iommu !== undefined ? { iommu: m.k.iommu } : {}) })));
   const result = merged.map(
@@ -590,8 +588,8 @@ export function importHosts(captures: readonly HostCapture[], selection: Selecti
       devices: named[i]!,
       blacklistDrivers: m.blacklist,
       warnings: m.warnings,
-      sharedIds: uniqueItems(named[i]!.map(idOf)).flatMap((id) => {
-        const others = names.filter((_, j) => j !== i && named[j]!.some((d) => idOf(d) === id));
+      sharedIds: uniqueItems(named[i]!.map(deviceId)).flatMap((id) => {
+        const others = names.filter((_, j) => j !== i && named[j]!.some((d) => deviceId(d) === id));
         return others.length > 0 ? [{ id, kinds: others }] : [];
       }),
     }),
@@ -715,7 +713,7 @@ function renderHostGroups(site: SiteImport): string {
     g.set("name", k.name);
     const maas = new YAMLMap();
     maas.set("tag", `pci-pass-${k.name}`);
-    const ids = uniqueItems(k.devices.map(idOf));
+    const ids = uniqueItems(k.devices.map(deviceId));
     if (k.sharedIds.length === 0) {
       const key = new Scalar("selectByDevice");
       key.commentBefore = ` Tags the machines whose MAAS node devices include ${ids.join(", ")} (MAAS 3.0+): no other group has ${ids.length === 1 ? "it" : "them"}.`;

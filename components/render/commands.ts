@@ -326,6 +326,9 @@ function selectionEnv(site: SiteConfig, group: HostGroup): Record<string, string
   return { PCIPT_SELECT_DEVICES: selectingDevices(group).join(" "), ...(listed.length > 0 ? { PCIPT_OTHER_GROUPS_MACHINES: listed.join(" ") } : {}) };
 }
 
+/** Reads a JSON list on stdin and prints its length (`maas ... node-devices read` answers). */
+const JSON_LIST_LENGTH = `python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'`;
+
 /** Lines that set `$wanted` to the system IDs the tag must be on: the configured ones, or those whose node
  * devices include a configured vendor:product. They call `fail` on a CLI error. */
 function selectionLines(site: SiteConfig, group: HostGroup): string[] {
@@ -339,7 +342,7 @@ function selectionLines(site: SiteConfig, group: HostGroup): string[] {
     "  for dev in $PCIPT_SELECT_DEVICES; do",
     `    found=$(${maas(site, "node-devices", "read")} "$id" "vendor_id=\${dev%%:*}" "product_id=\${dev#*:}") \\`,
     `      || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"`,
-    `    if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
+    `    if [ "$(printf '%s' "$found" | ${JSON_LIST_LENGTH})" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
     "  done",
     "done",
     "wanted=${wanted# }",
@@ -362,7 +365,7 @@ function keepUnknownLines(site: SiteConfig): string[] {
     "for id in $current; do",
     '  case " $wanted " in *" $id "*) continue ;; esac',
     `  all_devices=$(${maas(site, "node-devices", "read")} "$id") || fail "maas node-devices read $id failed"`,
-    `  if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then`,
+    `  if [ "$(printf '%s' "$all_devices" | ${JSON_LIST_LENGTH})" = 0 ]; then`,
     '    wanted="${wanted:+$wanted }$id"',
     `    echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2`,
     "  fi",
