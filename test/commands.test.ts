@@ -13,7 +13,7 @@ import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
 import { parseTagComment } from "../components/render/commands";
 import { editStack, loadStack } from "./helpers";
-import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
+import { argvLog, fakeState, ok, openstackBin, runStep, setFakeState, world, type World } from "./fakes-world";
 import { fakeSeeds } from "../scripts/lab/commands";
 
 const API_KEY = "k3yC0nsumer:t0kenVal:s3cretPart";
@@ -133,7 +133,7 @@ test("MAAS machines by device: exactly the machines that have a configured devic
   const state = maasState(w);
   state.devices.aa11 = ["8086:1521"];
   state.devices.cc33 = ["10de:2230"];
-  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(state));
+  setFakeState(w, "maas", state);
   ok(run(w, site, a.groups[0]!.commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
   const calls = argvLog(w, "maas").filter((argv) => argv[1] === "node-devices");
@@ -142,7 +142,7 @@ test("MAAS machines by device: exactly the machines that have a configured devic
   // without data the machine stays tagged, and the step says why.
   const lost = maasState(w);
   lost.devices.bb22 = [];
-  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify(lost));
+  setFakeState(w, "maas", lost);
   const kept = ok(run(w, site, a.groups[0]!.commands.machines, "update"));
   assert.deepEqual(maasState(w).tags["gpu-lab"].machines, ["bb22", "cc33"]);
   assert.match(kept.stderr, /WARNING: MAAS has no node devices for machine bb22 .*it stays tagged/);
@@ -276,7 +276,7 @@ test("a failing CLI names the step and prints no secret", () => {
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim(), "pci-passthrough: MAAS tag pci-pass: maas login failed (check maas.url and maas.apiKey)");
   // The tag step fails on MAAS after a good login: the CLI's words and the step, no key.
-  writeFileSync(path.join(w.dir, "maas.json"), JSON.stringify({ profiles: {}, machines: [], tags: {} }));
+  setFakeState(w, "maas", { profiles: {}, machines: [], tags: {} });
   const unknownProfile = requireSiteConfig(editStack("dev", (r) => (r.maas.profile = "nobody")));
   const r2 = run(w, unknownProfile, renderSite(unknownProfile).groups[0]!.commands.tag);
   assert.equal(r2.status, 1);

@@ -47,6 +47,12 @@ function siteWorld(site: SiteConfig): World {
   return world(fakeSeeds(site));
 }
 
+/** A fresh site world with the variant's first `up` done: the world and the stack state it left. */
+function deploy(v: Variant): { w: World; state: StackState } {
+  const w = siteWorld(v.site);
+  return { w, state: up(w, EMPTY_STACK, v.program).state };
+}
+
 /** What a site looks like in the fakes, in the terms the assertions compare: every group's tag. */
 function observed(w: World, site: SiteConfig) {
   const maas = fakeState(w, "maas");
@@ -81,9 +87,8 @@ function deployedOnce(v: Variant): () => { w: World; first: StackState } {
   let deployed: { w: World; state: StackState } | undefined;
   return () => {
     if (!deployed) {
-      const w = siteWorld(v.site);
-      deployed = { w, state: up(w, EMPTY_STACK, v.program).state };
-      assert.deepEqual(observed(w, v.site), expected(v.site));
+      deployed = deploy(v);
+      assert.deepEqual(observed(deployed.w, v.site), expected(v.site));
     }
     return { w: cloneWorld(deployed.w), first: deployed.state };
   };
@@ -140,16 +145,14 @@ describe("the model survives every replacement, with destroyModelOnDelete too", 
   const v = variant("dev", "destroy", (r) => (r.juju.destroyModelOnDelete = true));
   for (const order of ORDERS) {
     test(`--replace the model step (${order}): the model is still there, with its userdata`, () => {
-      const w = siteWorld(v.site);
-      const first = up(w, EMPTY_STACK, v.program).state;
+      const { w, state: first } = deploy(v);
       up(w, first, v.program, { replace: ["dev-juju-model"], order });
       assert.equal(observed(w, v.site).userdata, renderSite(v.site).userdata);
       assert.ok(!argvLog(w, "juju").some((a) => a[0] === "destroy-model"));
     });
   }
   test("the teardown step is protected: replacing it or deleting the stack is refused until unprotected", () => {
-    const w = siteWorld(v.site);
-    const first = up(w, EMPTY_STACK, v.program).state;
+    const { w, state: first } = deploy(v);
     assert.deepEqual(
       first.resources.filter((r) => r.protect).map((r) => r.name),
       ["dev-juju-model-teardown"],
@@ -166,8 +169,7 @@ describe("the model survives every replacement, with destroyModelOnDelete too", 
 describe("pulumi destroy does what README \"Deleting the stack\" says", () => {
   test("dev: the tag this stack created is deleted; the model and the charm options are kept", () => {
     const v = variant("dev", "as-is");
-    const w = siteWorld(v.site);
-    const state = up(w, EMPTY_STACK, v.program).state;
+    const { w, state } = deploy(v);
     const ops = destroy(w, state);
     assert.deepEqual(ops, [...state.resources].reverse().map((r) => `delete ${r.name}`));
     assert.equal(fakeState(w, "maas").tags["pci-pass"], undefined);
@@ -194,8 +196,7 @@ describe("a renamed tag is a new MAAS object; the old one goes, unless it was ad
     test(`tag renamed (${order})`, () => {
       const before = variant("lab", "as-is");
       const renamed = variant("lab", "renamed", (r) => (r.maas.tag = "gpu-lab-2"));
-      const w = siteWorld(before.site);
-      const first = up(w, EMPTY_STACK, before.program).state;
+      const { w, state: first } = deploy(before);
       const { ops } = up(w, first, renamed.program, { order });
       assert.ok(ops.includes("replace lab-maas-tag"), ops.join(", "));
       assert.ok(ops.includes("update lab-maas-machines"), "the machines are tagged with the new tag in place");
@@ -225,8 +226,7 @@ describe("a one-group stack rewritten as a named host group keeps its tag, model
       test(`${stack} (${order})`, () => {
         const before = variant(stack, "as-is");
         const grouped = variant(stack, "as-named-group", (r) => asNamedGroup(r, "gpu"));
-        const w = siteWorld(before.site);
-        const first = up(w, EMPTY_STACK, before.program).state;
+        const { w, state: first } = deploy(before);
         const { ops, state } = up(w, first, grouped.program, { order });
         assert.ok(ops.includes(`delete ${stack}-maas-tag`) && ops.includes(`create ${stack}-maas-gpu-tag`), ops.join(", "));
         assert.deepEqual(observed(w, grouped.site), expected(grouped.site));
@@ -245,8 +245,7 @@ describe("two stacks and one MAAS tag", () => {
   // would untag the first's hosts on every run, and its `pulumi destroy` would delete the first's tag.
   test("a second stack refuses a tag another stack claims; the first's tag and machines stay as they were", () => {
     const a = variant("lab", "as-is");
-    const w = siteWorld(a.site);
-    const first = up(w, EMPTY_STACK, a.program).state;
+    const { w, state: first } = deploy(a);
     const before = fakeState(w, "maas").tags["gpu-lab"];
     assert.equal(parseTagComment(before.comment).stack, "pci-passthrough/lab");
     const other = commandResources(recordProgram(editStack("lab", (r) => (r.maas.machines = ["8fbxqa"])), "lab-b"));
@@ -262,8 +261,7 @@ describe("two stacks and one MAAS tag", () => {
 
   test("a claim written before claims named their stack is still this stack's own: a replacement keeps the tag", () => {
     const v = variant("dev", "as-is");
-    const w = siteWorld(v.site);
-    const first = up(w, EMPTY_STACK, v.program).state;
+    const { w, state: first } = deploy(v);
     // What an earlier version of the program left on the tag: the claim without the stack.
     const comment = fakeState(w, "maas").tags["pci-pass"].comment as string;
     const old = comment.replace(/ stack [^\] ]+/, "");
@@ -279,8 +277,7 @@ describe("drift is repaired in place by resync", () => {
   test("a tag deleted by hand, an option reset, the userdata edited: a new resync value updates every step", () => {
     const v = variant("dev", "as-is");
     const resynced = variant("dev", "resync-1", (r) => Object.assign(r, { resync: "2026-11-30" }));
-    const w = siteWorld(v.site);
-    const state: StackState = up(w, EMPTY_STACK, v.program).state;
+    const { w, state } = deploy(v);
     const sp = (cmd: string, args: string[]) => spawnSync(cmd, args, { env: w.env });
     sp("maas", ["admin", "tag", "delete", "pci-pass"]);
     sp("juju", ["config", "-m", "openstack-deployment", "nova-compute", "--reset", "pci-alias"]);

@@ -78,6 +78,11 @@ export function fakeState(w: World, cli: "maas" | "juju" | "openstack"): any {
   return JSON.parse(readFileSync(path.join(w.dir, `${cli}.json`), "utf8"));
 }
 
+/** Replaces a fake's state file: what a test changes behind the CLIs' back (e.g. a machine's devices). */
+export function setFakeState(w: World, cli: "maas" | "juju" | "openstack", state: unknown): void {
+  writeFileSync(path.join(w.dir, `${cli}.json`), JSON.stringify(state));
+}
+
 /** The fake's raw call log, one JSON line per call; empty when it was never called. */
 export function fakeLogText(w: World, cli: "maas" | "juju" | "openstack"): string {
   const file = path.join(w.dir, `${cli}.log`);
