@@ -21,10 +21,6 @@ export function vfioIds(devices: readonly DeviceConfig[]): string[] {
   return unique(devices.flatMap((d) => [deviceId(d), ...d.companions])).sort();
 }
 
-/** Every configured PCI address, in config order (normalised DDDD:BB:SS.F by the config schema). */
-export function configuredAddresses(devices: readonly DeviceConfig[]): string[] {
-  return unique(devices.flatMap((d) => d.addresses));
-}
 
 /** Each configured address with the vendor:product configured there, in config order: what the binding
  * scripts check a machine holds before they take a function from its driver. */
@@ -32,6 +28,11 @@ export function addressIds(devices: readonly DeviceConfig[]): Array<[address: st
   const seen = new Map<string, string>();
   for (const d of devices) for (const a of d.addresses) if (!seen.has(a)) seen.set(a, deviceId(d));
   return [...seen];
+}
+
+/** Every configured PCI address, in config order (normalised DDDD:BB:SS.F by the config schema). */
+export function configuredAddresses(devices: readonly DeviceConfig[]): string[] {
+  return addressIds(devices).map(([address]) => address);
 }
 
 /**
