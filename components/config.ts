@@ -2,14 +2,33 @@
 // SiteConfig with defaults filled. No Pulumi import: the program, the offline render and the tests all
 // come through parseSiteConfig.
 import { z } from "zod";
-import { NUMA_FILTER, findRelease, findUbuntu, filterRemovedIn, supportsXvpvnc, ubuntuBases, ubuntuName, UBUNTU_LTS } from "./render/releases";
-import { COMPUTE_CHARM, COMPUTE_ENDPOINTS, type ComputeRelation } from "./render/compute-charm";
+import {
+  AGGREGATE_EXTRA_SPECS_FILTER,
+  NUMA_FILTER,
+  defaultSchedulerFilters,
+  findRelease,
+  findUbuntu,
+  filterRemovedIn,
+  supportsXvpvnc,
+  ubuntuBases,
+  ubuntuName,
+  UBUNTU_LTS,
+} from "./render/releases";
+import {
+  COMPUTE_CHARM,
+  FIRST_STABLE_CHARM_RELEASE,
+  LAST_CHARM_RELEASE,
+  charmTrack,
+  computeEndpoints,
+  type ComputeRelation,
+} from "./render/compute-charm";
 import {
   NUMA_TOPOLOGY_HINT,
   PCI_NUMA_POLICY_KEY,
   aliasNumaPolicyProblem,
-  extraSpecsForRelease,
+  checkExtraSpecs,
   flavorHasNumaTopology,
+  unscopedKeyProblem,
   usesPciNumaPolicy,
 } from "./render/extra-specs";
 
@@ -432,11 +451,13 @@ function computeRelationSchema() {
       }
       const i = ours[0] ? 0 : 1;
       const endpoint = pair[i]!.slice(COMPUTE_CHARM.length + 1);
-      if (!COMPUTE_ENDPOINTS.includes(endpoint)) {
+      // The endpoints of the latest charm here; an endpoint the release's charm lacks is refused with the release.
+      const endpoints = computeEndpoints(LAST_CHARM_RELEASE);
+      if (!endpoints.includes(endpoint)) {
         ctx.addIssue({
           code: "custom",
           path: [i],
-          message: `the ${COMPUTE_CHARM} charm has no endpoint "${endpoint}" (it has ${COMPUTE_ENDPOINTS.join(", ")})`,
+          message: `the ${COMPUTE_CHARM} charm has no endpoint "${endpoint}" (it has ${endpoints.join(", ")})`,
         });
         return z.NEVER;
       }
@@ -447,7 +468,7 @@ function computeRelationSchema() {
 export const CONSOLE_PROTOCOLS = ["spice", "novnc", "vnc", "xvpvnc"] as const;
 
 const openstackSchema = mapping({
-  /** Target OpenStack release (queens ... 2025.2, codenames accepted). */
+  /** Target OpenStack release (queens ... 2024.1, codenames accepted): one the OpenStack charms have. */
   // An unquoted `release: 2024.1` is a YAML number: take it back as text.
   release: z.preprocess(
     (v) => (typeof v === "number" ? String(v) : v),
@@ -455,7 +476,18 @@ const openstackSchema = mapping({
   ).transform((s, ctx) => {
     const r = findRelease(s);
     if (!r) {
-      ctx.addIssue({ code: "custom", message: `${quote(s)} is not a known OpenStack release (queens ... 2025.2)` });
+      ctx.addIssue({ code: "custom", message: `${quote(s)} is not a known OpenStack release (queens ... ${LAST_CHARM_RELEASE})` });
+      return z.NEVER;
+    }
+    if (!charmTrack(r.name)) {
+      // compute-charm.ts LAST_CHARM_RELEASE: no track, no branch, no charm that installs this release.
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `the OpenStack charms have no ${r.name} (${r.codename}): nova-compute and nova-cloud-controller have no Charmhub track and no ` +
+          `branch after ${LAST_CHARM_RELEASE}, and their master branches install ${LAST_CHARM_RELEASE} (openstack-origin caracal); ` +
+          `use ${LAST_CHARM_RELEASE}`,
+      });
       return z.NEVER;
     }
     return r.name;
@@ -1007,6 +1039,26 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
       once(`app ${g.application}`, ["hostGroups", i, "application"], `application ${quote(g.application)}`);
       (g.maas.machines ?? []).forEach((m, j) => once(`machine ${m}`, ["hostGroups", i, "maas", "machines", j], `machine ${quote(m)}`));
     });
+    // Charm options are per application: every unit of the group's application gets its whitelist, whatever
+    // machine it runs on, and Nova attaches a whitelisted device with libvirt managed="yes", taking it from the
+    // host's driver when a guest starts; the group's tag and the prepare script never reach Nova. In a site with
+    // host groups the bundle's own nova-compute is the application of the compute hosts of no group (each kind of
+    // GPU host has its own, `npm run import-lspci`): a group on it hands whatever those hosts have at its
+    // addresses to guests, unless the group's tag follows the devices (selectByDevice: a host with the device is
+    // then a host of the group). An application the overlay adds runs on the group's tag only.
+    all.forEach((g, i) => {
+      if (g.application !== DEFAULT_COMPUTE_APPLICATION || g.addToBundle || g.maas.selectByDevice) return;
+      const d = g.devices[0]!;
+      const selection = g.maas.machines !== undefined ? "maas.machines" : "maas.definition";
+      add(
+        ["hostGroups", i, "application"],
+        `${DEFAULT_COMPUTE_APPLICATION} is the bundle's own application, which with host groups runs the compute hosts of no group too: ` +
+          `charm options are per application, so its pci-passthrough-whitelist reaches every one of them, and any with ${deviceId(d)} at ` +
+          `${d.addresses[0]} would offer it to guests (Nova takes it from the host's driver when a guest starts); the group's ${selection} ` +
+          `does not reach Nova. Give the group its own application (e.g. ${DEFAULT_COMPUTE_APPLICATION}-${g.name}, which the bundle overlay ` +
+          `adds with constraints tags=${g.maas.tag}), or select its hosts by device (maas.selectByDevice: true)`,
+      );
+    });
     // selectByDevice tags the machines that have a group's device: another group's device in it would put
     // a machine with both in two groups.
     all.forEach((g, i) => {
@@ -1111,6 +1163,13 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
         if (removedIn) add(["openstack", "schedulerFilters", i], `${f} was removed from Nova in ${removedIn}; nova-scheduler would not start on ${rel}`);
       });
     }
+    // The schema took the endpoints of the latest charm; the release's charm may have fewer.
+    const endpoints = computeEndpoints(rel);
+    c.openstack.computeRelations?.forEach((r, i) => {
+      if (!endpoints.includes(r.endpoint)) {
+        add(["openstack", "computeRelations", i], `the ${COMPUTE_CHARM} charm of ${rel} has no endpoint "${r.endpoint}" (it arrived in a later release's charm)`);
+      }
+    });
   }
   return problems;
 }
@@ -1140,8 +1199,10 @@ export function flavorGroups(groups: readonly HostGroup[], flavor: Pick<FlavorCo
 }
 
 /**
- * Per-release Nova rules (render/extra-specs.ts), on what parsed: a flavor's extra specs that the release
- * does not know are refused, or translated with a warning; an alias NUMA policy the release lacks is
+ * Per-release rules (render/extra-specs.ts, render/compute-charm.ts), on what parsed: a release whose charm track
+ * has no stable channel is warned about; a flavor's extra specs that the release does not know are refused (or
+ * warned about where a point release decides), and an un-namespaced one while AggregateInstanceExtraSpecsFilter
+ * runs is refused (no host in no aggregate would take the flavor); an alias NUMA policy the release lacks is
  * refused; a PCI NUMA policy needs NUMATopologyFilter (the default list gains it, an explicit list without
  * it is refused) and a guest NUMA topology (a flavor that carries a policy without giving one is warned
  * about: Nova would ignore the policy).
@@ -1155,9 +1216,26 @@ function novaReleaseRules(c: Parsed, groups: { views: GroupView[] }): { errors: 
   const devices = located.map((l) => l.device);
   const flavors = c.flavors ?? [];
 
+  const track = charmTrack(rel);
+  if (track && track.risk !== "stable") {
+    warnings.push({
+      path: formatPath(["openstack", "release"]),
+      message:
+        `the OpenStack charms no longer maintain ${rel}: Charmhub's ${track.track} track of nova-compute and nova-cloud-controller has ` +
+        `candidate and edge channels only (stable tracks start at ${FIRST_STABLE_CHARM_RELEASE}; the charm guide marks rocky, stein and train EOL); ` +
+        `an application the bundle overlay adds is deployed from ${track.track}/${track.risk}`,
+    });
+  }
+
+  const aggregateFilter = (c.openstack?.schedulerFilters ?? defaultSchedulerFilters(rel)).includes(AGGREGATE_EXTRA_SPECS_FILTER);
+  const filterList = c.openstack?.schedulerFilters ? "openstack.schedulerFilters" : "the default scheduler filters";
   flavors.forEach((f, i) => {
-    for (const x of extraSpecsForRelease(f.extraSpecs, rel).findings) {
-      (x.level === "error" ? errors : warnings).push({ path: formatPath(["flavors", i, "extraSpecs", x.key]), message: x.message });
+    const at = (key: string) => formatPath(["flavors", i, "extraSpecs", key]);
+    for (const x of checkExtraSpecs(f.extraSpecs, rel)) (x.level === "error" ? errors : warnings).push({ path: at(x.key), message: x.message });
+    if (!aggregateFilter) return;
+    for (const key of Object.keys(f.extraSpecs)) {
+      const problem = unscopedKeyProblem(key, filterList);
+      if (problem) errors.push({ path: at(key), message: problem });
     }
   });
   for (const { path, device: d } of located) {

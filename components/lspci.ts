@@ -746,8 +746,8 @@ function renderHostGroups(site: SiteImport): string {
     "Aliases are one per vendor:product across the groups: pci-alias is the whole cloud's.",
     `Each group gets its own application, ${DEFAULT_COMPUTE_APPLICATION}-<group> (the nova-compute charm deployed with`,
     "constraints tags=<its tag>): an application has one whitelist for all its units, and the bundle's own",
-    `${DEFAULT_COMPUTE_APPLICATION} keeps the compute hosts of no group. A group whose hosts are the bundle's ${DEFAULT_COMPUTE_APPLICATION}`,
-    `units may take application: ${DEFAULT_COMPUTE_APPLICATION} instead (one group at most).`,
+    `${DEFAULT_COMPUTE_APPLICATION} keeps the compute hosts of no group. A group may take application: ${DEFAULT_COMPUTE_APPLICATION}`,
+    "instead only with selectByDevice (its tag then follows the devices); config refuses it otherwise.",
     ...site.warnings.map((w) => `warning: ${w}`),
   ]);
   return doc.toString(YAML_OUTPUT);

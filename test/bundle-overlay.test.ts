@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { requireSiteConfig, type SiteConfig } from "../components/config";
-import { COMPUTE_CHARM, COMPUTE_ENDPOINTS, computeChannel, computeRelations } from "../components/render/compute-charm";
+import { COMPUTE_CHARM, computeChannel, computeEndpoints, computeRelations } from "../components/render/compute-charm";
 import { CHARM_APPS, charmOptions, renderBundleOverlay } from "../components/render/nova";
 import { ROOT, STACKS, editStack, hasTool, loadStack, needTool } from "./helpers";
 
@@ -151,7 +151,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
         // exists in the bundle and takes a nova-compute.
         for (const [ours, remote] of m.relations.slice(alone.relations.length)) {
           const endpoint = ours!.split(":")[1]!;
-          assert.ok(COMPUTE_ENDPOINTS.includes(endpoint), ours);
+          assert.ok(computeEndpoints(site.openstack.release).includes(endpoint), ours);
           assert.ok(
             alone.relations.some((r) => r.includes(`${COMPUTE_CHARM}:${endpoint}`) && r.includes(remote!)),
             `[${ours}, ${remote}]: ${b}'s nova-compute has no such relation`,
@@ -164,7 +164,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
   test("mixed, openstack-base's relations on a bundle without cinder-ceph and ntp: Juju refuses each relation naming them", () => {
     const site = loadStack("mixed");
     const added = site.groups.filter((g) => g.addToBundle).map((g) => g.application);
-    assert.deepEqual(added, ["nova-compute-a100", "nova-compute-l40s"]);
+    assert.deepEqual(added, ["nova-compute-a100", "nova-compute-l40s", "nova-compute-nic"]);
     for (const b of BASES.filter((x) => x.startsWith("single-node"))) {
       const alone = check(base(b)).summary;
       const r = check(base(b), file("mixed-default.yaml", renderBundleOverlay(site)));

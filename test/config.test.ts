@@ -467,9 +467,31 @@ describe("openstack", () => {
     assert.equal(release("2024.1"), "2024.1");
     assert.equal(release("caracal"), "2024.1");
     assert.equal(release("bobcat"), "2023.2");
-    assert.equal(release("2025.2"), "2025.2");
-    refused((r) => (r.openstack.release = "folsom"), [`${P}:openstack.release: "folsom" is not a known OpenStack release (queens ... 2025.2)`]);
-    refused((r) => (r.openstack.release = "2026.1"), [`${P}:openstack.release: "2026.1" is not a known OpenStack release (queens ... 2025.2)`]);
+    refused((r) => (r.openstack.release = "folsom"), [`${P}:openstack.release: "folsom" is not a known OpenStack release (queens ... 2024.1)`]);
+    refused((r) => (r.openstack.release = "2026.1"), [`${P}:openstack.release: "2026.1" is not a known OpenStack release (queens ... 2024.1)`]);
+  });
+
+  test("refused: a release the OpenStack charms do not have (no track, no branch after 2024.1)", () => {
+    for (const [name, codename] of [["2024.2", "dalmatian"], ["2025.1", "epoxy"], ["2025.2", "flamingo"], ["flamingo", "flamingo"]] as const) {
+      const canonical = name === "flamingo" ? "2025.2" : name;
+      refused((r) => (r.openstack.release = name), [
+        `${P}:openstack.release: the OpenStack charms have no ${canonical} (${codename}): nova-compute and nova-cloud-controller have no Charmhub ` +
+          "track and no branch after 2024.1, and their master branches install 2024.1 (openstack-origin caracal); use 2024.1",
+      ]);
+    }
+  });
+
+  test("warned: a release whose charm track has no stable channel (queens ... train), at its key path", () => {
+    for (const rel of ["queens", "rocky", "stein", "train"]) {
+      const r = parseSiteConfig(editStack("dev", (raw) => (raw.openstack.release = rel)));
+      assert.ok(r.ok, rel);
+      assert.deepEqual(r.warnings.map((w) => `${w.path}: ${w.message}`), [
+        `${P}:openstack.release: the OpenStack charms no longer maintain ${rel}: Charmhub's ${rel} track of nova-compute and nova-cloud-controller ` +
+          `has candidate and edge channels only (stable tracks start at ussuri; the charm guide marks rocky, stein and train EOL); ` +
+          `an application the bundle overlay adds is deployed from ${rel}/candidate`,
+      ]);
+    }
+    for (const rel of ["ussuri", "yoga", "2024.1"]) assert.deepEqual(parseSiteConfig(editStack("dev", (raw) => (raw.openstack.release = rel))).warnings, [], rel);
   });
 
   test("an unquoted YAML year release (`release: 2024.1`, a number) is taken back like 8086", () => {
@@ -486,7 +508,7 @@ describe("openstack", () => {
     // Yoga is jammy's own release and also in focal's Cloud Archive (focal-yoga).
     assert.equal(base("Focal"), "ubuntu@20.04");
     assert.equal(base("bionic", "ussuri"), "ubuntu@18.04");
-    assert.equal(base("ubuntu@24.04", "2025.2"), "ubuntu@24.04");
+    assert.equal(base("ubuntu@24.04", "2024.1"), "ubuntu@24.04");
     const known = "ubuntu@18.04, ubuntu@20.04, ubuntu@22.04, ubuntu@24.04, or its series name";
     refused((r) => (r.openstack.base = "ubuntu@23.10"), [`${P}:openstack.base: "ubuntu@23.10" is not an Ubuntu LTS the OpenStack charms deploy on (${known})`]);
     refused((r) => (r.openstack.base = "xenial"), [`${P}:openstack.base: "xenial" is not an Ubuntu LTS the OpenStack charms deploy on (${known})`]);
@@ -527,6 +549,16 @@ describe("flavors", () => {
     refused((r) => (r.flavors[0].pci = {}), [`${P}:flavors[0].pci: ask for at least one device, e.g. { gpu: 1 }`]);
     refused((r) => (r.flavors[0].pci = { gpu: 0 }), [`${P}:flavors[0].pci.gpu: must be at least 1`]);
     refused((r) => (r.flavors[0].pci = ["gpu"]), [`${P}:flavors[0].pci: expected a mapping of alias to device count, e.g. { gpu: 1 }`]);
+  });
+
+  test("refused: an extra spec without a namespace while AggregateInstanceExtraSpecsFilter runs (no host in no aggregate would take the flavor)", () => {
+    refused((r) => (r.flavors[0].extraSpecs = { "hw:numa_nodes": 1, gpu_model: "p5000" }), [
+      `${P}:flavors[0].extraSpecs.gpu_model: has no namespace, and AggregateInstanceExtraSpecsFilter (in the default scheduler filters) reads such a key ` +
+        `as a value the host's aggregates must carry: a host in no aggregate never passes, and no host takes the flavor ("No valid host"; ` +
+        `nova/scheduler/filters/aggregate_instance_extra_specs.py, bug 1841932); to match host aggregates on purpose write aggregate_instance_extra_specs:gpu_model`,
+    ]);
+    accepted((r) => (r.flavors[0].extraSpecs = { "aggregate_instance_extra_specs:gpu_model": "p5000" }));
+    accepted((r) => Object.assign(r, { flavors: [{ ...r.flavors[0], extraSpecs: { gpu_model: "p5000" } }], openstack: { ...r.openstack, schedulerFilters: ["ComputeFilter", "PciPassthroughFilter"] } }));
   });
 
   test("extraSpecs are scalars turned to strings and may not set pci_passthrough:alias", () => {
@@ -748,7 +780,7 @@ describe("hostGroups", () => {
       [
         ["a100", "gpu-a100", "nova-compute-a100", "intel", ["a100"]],
         ["l40s", "gpu-l40s", "nova-compute-l40s", "amd", ["l40s"]],
-        ["nic", "nic-pass", "nova-compute", "intel", ["cx6"]],
+        ["nic", "nic-pass", "nova-compute-nic", "intel", ["cx6"]],
       ],
     );
   });
@@ -756,12 +788,36 @@ describe("hostGroups", () => {
   test("defaults: the tag is pci-pass-<group>, the application nova-compute", () => {
     const c = acceptedMixed((r) => {
       delete r.hostGroups[0].maas.tag;
-      delete r.hostGroups[2].application;
       delete r.hostGroups[0].application;
-      r.hostGroups[0].application = "nova-compute-a100";
     });
     assert.equal(c.groups[0]!.maas.tag, "pci-pass-a100");
-    assert.equal(c.groups[2]!.application, "nova-compute");
+    // a100 selects by device: the bundle's own nova-compute may carry it (below).
+    assert.equal(c.groups[0]!.application, "nova-compute");
+  });
+
+  test("refused: a group on the bundle's own nova-compute that does not select by device (its whitelist reaches the hosts of no group)", () => {
+    const shared = (i: number, selection: string, device: string, tag: string, name: string) =>
+      `${P}:hostGroups[${i}].application: nova-compute is the bundle's own application, which with host groups runs the compute hosts of no group too: ` +
+      `charm options are per application, so its pci-passthrough-whitelist reaches every one of them, and any with ${device} would offer it to guests ` +
+      `(Nova takes it from the host's driver when a guest starts); the group's ${selection} does not reach Nova. Give the group its own application ` +
+      `(e.g. nova-compute-${name}, which the bundle overlay adds with constraints tags=${tag}), or select its hosts by device (maas.selectByDevice: true)`;
+    // The mixed stack as it was: the NIC group, listed by system ID, on the bundle's nova-compute.
+    refusedMixed((r) => (r.hostGroups[2].application = "nova-compute"), [shared(2, "maas.machines", "15b3:101d at 0000:b1:00.0", "nic-pass", "nic")]);
+    refusedMixed(
+      (r) => {
+        r.hostGroups[1].application = "nova-compute";
+        r.hostGroups[1].maas = { tag: "gpu-l40s", definition: '//node[@class="display"]/vendor[contains(.,"NVIDIA")]' };
+      },
+      [shared(1, "maas.definition", "10de:26b9 at 0000:17:00.0", "gpu-l40s", "l40s")],
+    );
+    // Selecting by device, the tag follows the devices: a host with one is a host of the group.
+    assert.equal(acceptedMixed((r) => (r.hostGroups[0].application = "nova-compute")).groups[0]!.application, "nova-compute");
+    // An application the overlay adds runs on the group's tag only; so does nova-compute when the overlay adds it.
+    assert.equal(acceptedMixed((r) => ((r.hostGroups[2].application = "nova-compute"), (r.hostGroups[2].addToBundle = true))).groups[2]!.addToBundle, true);
+    // A bundle's own application made for the group (not nova-compute) is the operator's statement that it is the group's.
+    assert.equal(acceptedMixed((r) => (r.hostGroups[2].addToBundle = false)).groups[2]!.addToBundle, false);
+    // A site with one group: nova-compute is its GPU hosts' application (README: constraints tags=<tag> in the bundle).
+    assert.equal(loadStack("lab").groups[0]!.application, "nova-compute");
   });
 
   test("errors name the group's key path", () => {
@@ -851,20 +907,22 @@ describe("hostGroups", () => {
       [
         ["nova-compute-a100", true, 0],
         ["nova-compute-l40s", true, 0],
-        ["nova-compute", false, 0],
+        ["nova-compute-nic", true, 0],
       ],
     );
     const o = acceptedMixed((r) => {
       r.hostGroups[0].addToBundle = false;
       r.hostGroups[1].units = 2;
-      r.hostGroups[2].addToBundle = "true";
+      r.hostGroups[2].addToBundle = "false";
+      r.hostGroups[0].application = "nova-compute";
+      r.hostGroups[0].addToBundle = "true";
     });
     assert.deepEqual(
-      o.groups.map((g) => [g.addToBundle, g.units]),
+      o.groups.map((g) => [g.application, g.addToBundle, g.units]),
       [
-        [false, 0],
-        [true, 2],
-        [true, 0],
+        ["nova-compute", true, 0],
+        ["nova-compute-l40s", true, 2],
+        ["nova-compute-nic", false, 0],
       ],
     );
     // The single-group stacks: the bundle's own nova-compute.
@@ -875,16 +933,16 @@ describe("hostGroups", () => {
   });
 
   test("bundle overlay: units only for an added application, and no more than the machines its tag can find", () => {
-    refusedMixed((r) => (r.hostGroups[2].units = 1), [
-      `${P}:hostGroups[2].units: only for an application the bundle overlay adds (addToBundle: true): nova-compute is the bundle's own and keeps its units`,
+    refusedMixed((r) => ((r.hostGroups[2].addToBundle = false), (r.hostGroups[2].units = 1)), [
+      `${P}:hostGroups[2].units: only for an application the bundle overlay adds (addToBundle: true): nova-compute-nic is the bundle's own and keeps its units`,
     ]);
     refusedMixed((r) => ((r.hostGroups[0].addToBundle = false), (r.hostGroups[0].units = 0)), [
       `${P}:hostGroups[0].units: only for an application the bundle overlay adds (addToBundle: true): nova-compute-a100 is the bundle's own and keeps its units`,
     ]);
-    refusedMixed((r) => ((r.hostGroups[2].addToBundle = true), (r.hostGroups[2].units = 3)), [
+    refusedMixed((r) => (r.hostGroups[2].units = 3), [
       `${P}:hostGroups[2].units: 3 new units need 3 machines with the group's tag, but maas.machines lists 2`,
     ]);
-    assert.equal(acceptedMixed((r) => ((r.hostGroups[2].addToBundle = true), (r.hostGroups[2].units = 2))).groups[2]!.units, 2);
+    assert.equal(acceptedMixed((r) => (r.hostGroups[2].units = 2)).groups[2]!.units, 2);
     refusedMixed((r) => (r.hostGroups[0].units = -1), [`${P}:hostGroups[0].units: must be at least 0`]);
     refusedMixed((r) => (r.hostGroups[0].addToBundle = "yes"), [`${P}:hostGroups[0].addToBundle: expected true or false, got "yes"`]);
   });
@@ -918,7 +976,7 @@ describe("hostGroups", () => {
           ["nova-compute:amqp", "rabbitmq-server:amqp"],
         ]),
       [
-        `${P}:openstack.computeRelations[1][0]: the nova-compute charm has no endpoint "amqpp" (it has cloud-compute, nrpe-external-master, amqp, image-service, ceph, lxd, nova-ceilometer, nova-vgpu, neutron-plugin, ephemeral-backend, ceph-access, cloud-credentials, secrets-storage, ironic-api, juju-info)`,
+        `${P}:openstack.computeRelations[1][0]: the nova-compute charm has no endpoint "amqpp" (it has cloud-compute, nrpe-external-master, amqp, image-service, ceph, lxd, nova-ceilometer, nova-vgpu, neutron-plugin, ephemeral-backend, ceph-access, cloud-credentials, secrets-storage, ironic-api, storage-backend, juju-info)`,
         `${P}:openstack.computeRelations[2]: one side must be nova-compute:ENDPOINT (it stands for each application the overlay adds), the other another application's endpoint`,
         `${P}:openstack.computeRelations[3]: one side must be nova-compute:ENDPOINT (it stands for each application the overlay adds), the other another application's endpoint`,
         `${P}:openstack.computeRelations[4]: expected a pair such as [nova-compute:amqp, rabbitmq-server:amqp]`,
@@ -936,6 +994,18 @@ describe("hostGroups", () => {
     ]);
     refusedMixed((r) => (r.openstack.computeRelations = { amqp: "rabbitmq-server:amqp" }), [
       `${P}:openstack.computeRelations: expected a list of relations such as [nova-compute:amqp, rabbitmq-server:amqp]`,
+    ]);
+  });
+
+  test("openstack.computeRelations: storage-backend is an endpoint of the 2024.1 charm, refused with an older release", () => {
+    const relations = (r: Raw) =>
+      (r.openstack.computeRelations = [
+        ["nova-cloud-controller:cloud-compute", "nova-compute:cloud-compute"],
+        ["nova-compute:storage-backend", "cinder-volume:storage-backend"],
+      ]);
+    assert.deepEqual(acceptedMixed(relations).openstack.computeRelations?.[1], { endpoint: "storage-backend", remote: "cinder-volume:storage-backend" });
+    refusedMixed((r) => (relations(r), (r.openstack.release = "2023.2")), [
+      `${P}:openstack.computeRelations[1]: the nova-compute charm of 2023.2 has no endpoint "storage-backend" (it arrived in a later release's charm)`,
     ]);
   });
 });

@@ -86,12 +86,10 @@ test("lab: several aliases give a JSON list with fixed key order; companions sta
     ["10de:2230@0000:41:00.0", "10de:2230@0000:c1:00.0", "8086:1592@0000:21:00.0"],
   );
   assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "rtx:2,nic:1");
-  assert.deepEqual(Object.keys(flavorSpecs(s)[1]!.extraSpecs), [
-    "pci_passthrough:alias",
-    "hw:numa_nodes",
-    "hw:pci_numa_affinity_policy",
-    "hide_hypervisor_id",
-  ]);
+  assert.deepEqual(Object.keys(flavorSpecs(s)[1]!.extraSpecs), ["pci_passthrough:alias", "hw:numa_nodes", "hw:pci_numa_affinity_policy"]);
+  // The user's extra specs reach Nova as written, in their order (no key is renamed for the release).
+  const hide = site("lab", (raw) => (raw.flavors[1].extraSpecs = { "hw:hide_hypervisor_id": "true", "hw:numa_nodes": 2 }));
+  assert.deepEqual(flavorSpecs(hide)[1]!.extraSpecs, { "pci_passthrough:alias": "rtx:2,nic:1", "hw:hide_hypervisor_id": "true", "hw:numa_nodes": "2" });
 });
 
 test("devices sharing an alias give one entry each, with device_type (Nova needs it to OR them); identical ones give one", () => {
@@ -137,23 +135,24 @@ test("bundle overlay header: the Ubuntu base of the release in the Juju version'
   const dev = renderBundleOverlay(loadStack("dev"));
   assert.match(dev, /^# .*OpenStack yoga \(Nova 25\)/);
   assert.match(dev, /^# Use: juju deploy \.\/openstack-bundle\.yaml --overlay \.\/THIS-FILE$/m);
-  assert.match(dev, /^# Meant for a bundle with `default-base: ubuntu@22\.04` \(jammy, Ubuntu's own base for yoga\)\.$/m);
+  assert.match(dev, /^# Meant for a bundle with `default-base: ubuntu@22\.04` \(jammy, the base the charms are built for on yoga\)\.$/m);
   assert.match(dev, /`constraints: tags=pci-pass`/);
   assert.match(dev, /`juju deploy nova-compute --constraints tags=pci-pass`/);
   assert.match(dev, /must not be GPU hosts `tags=\^pci-pass`/);
   assert.match(dev, /pci-passthrough-whitelist becomes nova\.conf \[pci\] passthrough_whitelist on yoga/);
   // Juju 2.9 names the OS by series.
-  assert.match(renderBundleOverlay(loadStack("lab")), /^# Meant for a bundle with `series: focal` \(ubuntu@20\.04, Ubuntu's own base for ussuri\)\.$/m);
+  assert.match(renderBundleOverlay(loadStack("lab")), /^# Meant for a bundle with `series: focal` \(ubuntu@20\.04, the base the charms are built for on ussuri\)\.$/m);
 
   const on = (release: string) => renderBundleOverlay(site("dev", (raw) => (raw.openstack.release = release)));
   assert.match(on("zed"), /becomes nova\.conf \[pci\] device_spec on zed/);
   assert.match(on("zed"), /`default-base: ubuntu@22\.04`/);
-  assert.match(on("2024.1"), /`default-base: ubuntu@24\.04` \(noble, Ubuntu's own base for 2024\.1\)/);
-  assert.match(on("2025.2"), /`default-base: ubuntu@24\.04`/);
+  // nova-cloud-controller's stable/2024.1 builds for 22.04 only; 24.04 is there when asked for.
+  assert.match(on("2024.1"), /`default-base: ubuntu@22\.04` \(jammy, the base the charms are built for on 2024\.1\)/);
+  assert.match(renderBundleOverlay(site("dev", (raw) => Object.assign(raw.openstack, { release: "2024.1", base: "noble" }))), /`default-base: ubuntu@24\.04` \(noble, set by openstack\.base; the charms' base for 2024\.1 is ubuntu@22\.04\)/);
   assert.match(on("queens"), /`default-base: ubuntu@18\.04`/);
   // openstack.base overrides, and the header says so.
   const focal = renderBundleOverlay(site("dev", (raw) => (raw.openstack.base = "focal")));
-  assert.match(focal, /`default-base: ubuntu@20\.04` \(focal, set by openstack\.base; Ubuntu's own for yoga is ubuntu@22\.04\)/);
+  assert.match(focal, /`default-base: ubuntu@20\.04` \(focal, set by openstack\.base; the charms' base for yoga is ubuntu@22\.04\)/);
 });
 
 test("mixed: the bundle overlay matches its golden file", () => {
@@ -161,7 +160,8 @@ test("mixed: the bundle overlay matches its golden file", () => {
 });
 
 test("bundle overlay of host groups: the bundle's nova-compute gets options, the other groups' applications are added with charm, channel, tag and relations", () => {
-  const s = loadStack("mixed");
+  // The NIC group on the bundle's own nova-compute, selecting its hosts by device (config refuses it otherwise).
+  const s = site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true } }));
   const options = charmOptions(s);
   const added = (app: string, tag: string) => ({ charm: "nova-compute", channel: "2024.1/stable", constraints: `tags=${tag}`, options: options[app] });
   // openstack-base's relations for 2024.1 (OVN), from each added application's side.
@@ -191,7 +191,8 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
   });
   const overlay = parseYaml(renderBundleOverlay(train)) as { applications: Record<string, Record<string, unknown>>; relations: string[][] };
   assert.deepEqual(overlay.applications["nova-compute-a100"]!.num_units, 2);
-  assert.equal(overlay.applications["nova-compute-a100"]!.channel, "train/stable");
+  // train's track has candidate and edge channels only.
+  assert.equal(overlay.applications["nova-compute-a100"]!.channel, "train/candidate");
   assert.equal(overlay.applications["nova-compute-l40s"]!.num_units, undefined, "no units: num_units left out (0)");
   assert.deepEqual(overlay.relations.find((r) => r[0] === "nova-compute-a100:neutron-plugin"), ["nova-compute-a100:neutron-plugin", "neutron-openvswitch:neutron-plugin"]);
   const own = site("mixed", (raw) => (raw.openstack.computeRelations = [["nova-cloud-controller:cloud-compute", "nova-compute:cloud-compute"], ["nova-compute:amqp", "rabbitmq-server:amqp"]]));
@@ -200,6 +201,8 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
     ["nova-compute-a100:amqp", "rabbitmq-server:amqp"],
     ["nova-compute-l40s:cloud-compute", "nova-cloud-controller:cloud-compute"],
     ["nova-compute-l40s:amqp", "rabbitmq-server:amqp"],
+    ["nova-compute-nic:cloud-compute", "nova-cloud-controller:cloud-compute"],
+    ["nova-compute-nic:amqp", "rabbitmq-server:amqp"],
   ]);
   // Nothing is added when every group's application is in the bundle: no relations either.
   const none = site("mixed", (raw) => raw.hostGroups.forEach((g: Record<string, unknown>) => (g.addToBundle = false)));
@@ -209,10 +212,14 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
 test("bundle overlay header of host groups: what is added, from which channel, with which units, and what the bundle must have", () => {
   const text = renderBundleOverlay(loadStack("mixed"));
   const header = text.slice(0, text.indexOf("\napplications:")).split("\n");
-  assert.ok(header.includes("# It sets options on nova-compute and nova-cloud-controller, and adds nova-compute-a100 and nova-compute-l40s, which the bundle does not have:"));
+  assert.ok(header.includes("# It sets options on nova-cloud-controller, and adds nova-compute-a100, nova-compute-l40s and nova-compute-nic, which the bundle does not have:"));
+  assert.ok(header.includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: the overlay adds nova-compute-nic, charm nova-compute from 2024.1/stable,"));
   assert.ok(header.includes("# GPU hosts of group a100 are chosen by MAAS tag gpu-a100: the overlay adds nova-compute-a100, charm nova-compute from 2024.1/stable,"));
   assert.ok(header.includes("# with `constraints: tags=gpu-a100` and no units (`juju add-unit nova-compute-a100 -n N` adds them), each on a new machine MAAS finds by the tag."));
-  assert.ok(header.includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: in the bundle, give the machines nova-compute goes onto"));
+  // A group on the bundle's own nova-compute (selecting by device): the bundle places it.
+  const own = renderBundleOverlay(site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true } })));
+  assert.ok(own.split("\n").includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: in the bundle, give the machines nova-compute goes onto"));
+  assert.ok(own.split("\n").includes("# It sets options on nova-compute and nova-cloud-controller, and adds nova-compute-a100 and nova-compute-l40s, which the bundle does not have:"));
   assert.ok(header.includes("# the bundle must have rabbitmq-server, glance, nova-cloud-controller, ceph-mon, cinder-ceph, ntp and ovn-chassis."));
   const two = renderBundleOverlay(site("mixed", (raw) => (raw.hostGroups[1].units = 2)));
   assert.match(two, /^# with `constraints: tags=gpu-l40s` and 2 units, each on a new machine MAAS finds by the tag\.$/m);

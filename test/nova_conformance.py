@@ -7,12 +7,13 @@ Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one 
    "groups": [{"name", "application",         # every host group of the site, with
                "devices": [{"alias", "vendor_id", "product_id", "address",   # one host's devices, from config,
                             "sriov_totalvfs", "physfn"}]}],  # and what its sysfs says: VFs it can have, its PF if a VF
-   "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site)
+   "flavors": [{"name", "extraSpecs"}],       # flavorSpecs(site); each also run through Nova's scheduler filters
    "check_filters": bool,                     # release >= zed: the filter list must exist in Zed
    "extra_spec_cases": [[key, value]],        # optional: Nova's verdict on each (validators.validate)
    "numa_cases": [{"vcpus", "memory_mb", "extra_specs"}]}  # optional: does Nova give the guest a NUMA topology?
 
-Prints a JSON report on stdout, with the groups whose hosts Nova lets take each flavor, and exits 0 when every
+Prints a JSON report on stdout, with the groups whose hosts Nova lets take each flavor (by PciDeviceStats, and by
+the scheduler's own filters on a host in no aggregate), and exits 0 when every
 check holds; otherwise prints "nova-conformance: FAIL: <check>: <reason>" on stderr and exits 1. Which groups
 take a flavor is reported, not judged: the test compares it with config's own rule. Nothing here trusts the renderer:
 the nova.conf [pci] section is written the way the charms write it and read back by oslo.config, and
@@ -38,6 +39,10 @@ from nova.pci import request as pci_request  # noqa: E402
 from nova.pci import stats as pci_stats  # noqa: E402
 from nova.pci import whitelist as pci_whitelist  # noqa: E402
 from nova.scheduler import filters as scheduler_filters  # noqa: E402
+from nova.scheduler import host_manager  # noqa: E402
+from nova.scheduler.filters import aggregate_instance_extra_specs  # noqa: E402
+from nova.scheduler.filters import compute_capabilities_filter  # noqa: E402
+from nova.scheduler.filters import pci_passthrough_filter  # noqa: E402
 from nova.virt import hardware  # noqa: E402
 from nova.virt.libvirt import host as libvirt_host  # noqa: E402
 
@@ -175,6 +180,35 @@ def requests_for(extra_specs):
     return pci_request.get_pci_requests_from_flavor(flavor).requests
 
 
+# The filters that read a flavor's extra specs, in the order the default list has them: ComputeCapabilitiesFilter
+# (the `capabilities:` scope, and un-namespaced keys naming a host attribute), AggregateInstanceExtraSpecsFilter
+# (un-namespaced keys and the `aggregate_instance_extra_specs:` scope, against the host's aggregates' metadata) and
+# PciPassthroughFilter (the PCI requests the flavor's alias makes, against the host's PciDeviceStats).
+SPEC_FILTERS = [
+    compute_capabilities_filter.ComputeCapabilitiesFilter,
+    aggregate_instance_extra_specs.AggregateInstanceExtraSpecsFilter,
+    pci_passthrough_filter.PciPassthroughFilter,
+]
+
+
+def filter_verdicts(stats, extra_specs):
+    """Each filter's verdict on a host of a group that is in no aggregate (HostState.aggregates empty, as
+    host_manager leaves a host no aggregate lists), asked as nova-scheduler asks: HostFilterHandler's
+    get_filtered_objects over a RequestSpec holding the flavor and the PCI requests its extra specs make (what
+    nova/compute/api.py puts in a RequestSpec from the flavor)."""
+    host = host_manager.HostState("gpu-host", "gpu-host", None)
+    host.pci_stats = stats
+    host.aggregates = []
+    flavor = objects.Flavor(extra_specs=dict(extra_specs), vcpus=1, memory_mb=1024, root_gb=1, ephemeral_gb=0, swap=0)
+    spec = objects.RequestSpec(
+        instance_uuid="00000000-0000-0000-0000-000000000001",
+        flavor=flavor,
+        pci_requests=objects.InstancePCIRequests(requests=requests_for(extra_specs)),
+    )
+    handler = scheduler_filters.HostFilterHandler()
+    return {cls.__name__: bool(handler.get_filtered_objects([cls()], [host], spec)) for cls in SPEC_FILTERS}
+
+
 def check_whitelist(whitelist, group, others):
     """The group application's whitelist hands exactly its own devices to guests: each configured device is
     assignable; another model at its address, a neighbouring function, and every other group's device (at the
@@ -259,6 +293,10 @@ def check(data):
             raise Failure(f"flavor {name}", str(exc))
         asked = {r.alias_name: r.count for r in requests}
         fits, over = [], {}
+        # Which groups' hosts, in no aggregate, every filter that reads extra specs passes.
+        verdicts = {g["name"]: filter_verdicts(hosts[g["name"]]["stats"], specs) for g in groups}
+        scheduled = [name for name, v in verdicts.items() if all(v.values())]
+        refused_by = sorted({f for v in verdicts.values() for f, ok in v.items() if not ok})
         for g in groups:
             host = hosts[g["name"]]
             expect(not host["empty"].support_requests(requests), f"flavor {name}",
@@ -273,7 +311,7 @@ def check(data):
                 over[g["name"]][alias] = more
                 expect(not host["stats"].support_requests(requests_for({"pci_passthrough:alias": more})),
                        f"flavor {name}", f"a host of group {g['name']} with {host['per_host']} takes {more}")
-        flavors[name] = {"requests": asked, "fits": fits, "one_more_refused": over}
+        flavors[name] = {"requests": asked, "fits": fits, "one_more_refused": over, "scheduled": scheduled, "refused_by": refused_by}
     report["flavors"] = flavors
 
     filters = charm[CONTROLLER]["scheduler-default-filters"].split(",")

@@ -75,7 +75,9 @@ for (const stack of STACKS) {
       const [machine] = seededMachines(site, site.groups[0]!);
       sh(w, "maas", site.maas.profile, "tag", "update", site.groups[0]!.maas.tag, "kernel_opts=quiet");
       sh(w, "maas", site.maas.profile, "tag", "update-nodes", site.groups[0]!.maas.tag, `remove=${machine}`);
-      sh(w, "juju", "config", "-m", ref, "nova-compute", "--reset", "pci-passthrough-whitelist");
+      // The first group's application (the mixed stack has no nova-compute of its own).
+      const app = site.groups[0]!.application;
+      sh(w, "juju", "config", "-m", ref, app, "--reset", "pci-passthrough-whitelist");
       sh(w, "juju", "config", "-m", ref, "nova-cloud-controller", "console-access-protocol=vnc");
       // Someone changes the first postruncmd entry by hand.
       const userdata = renderSite(site).userdata;
@@ -97,8 +99,8 @@ for (const stack of STACKS) {
         "              differs from the render:",
         `DRIFT       nova-cloud-controller options`,
         `              console-access-protocol is "vnc", want ${JSON.stringify(site.openstack.consoleAccessProtocol)}`,
-        `DRIFT       nova-compute options`,
-        `              pci-passthrough-whitelist is unset, want ${JSON.stringify(a.charmOptions["nova-compute"]!["pci-passthrough-whitelist"])}`,
+        `DRIFT       ${app} options`,
+        `              pci-passthrough-whitelist is unset, want ${JSON.stringify(a.charmOptions[app]!["pci-passthrough-whitelist"])}`,
         `DRIFT       flavor ${flavor.name}`,
         `              extra spec pci_passthrough:alias is missing, want ${JSON.stringify(a.flavors[0]!.extraSpecs["pci_passthrough:alias"])}`,
       ];

@@ -11,37 +11,73 @@ export const COMPUTE_CHARM = "nova-compute";
 /**
  * nova-compute's relation endpoints: `provides` and `requires` of charm-nova-compute metadata.yaml, plus
  * `juju-info`, which every charm provides implicitly (juju/charm bundledata.go, infoRelation). The peer
- * relation (compute-peer) is left out: a bundle never names it.
+ * relation (compute-peer) is left out: a bundle never names it. `storage-backend` (a subordinate storage
+ * backend) arrived in 2024.1 (openstack/charm-nova-compute stable/2024.1 commit 31df8c6 "Add storage-backend
+ * subordinate relation"; stable/2023.2's metadata.yaml has none).
  */
-export const COMPUTE_ENDPOINTS: readonly string[] = [
-  "cloud-compute",
-  "nrpe-external-master",
-  "amqp",
-  "image-service",
-  "ceph",
-  "lxd",
-  "nova-ceilometer",
-  "nova-vgpu",
-  "neutron-plugin",
-  "ephemeral-backend",
-  "ceph-access",
-  "cloud-credentials",
-  "secrets-storage",
-  "ironic-api",
-  "juju-info",
-];
+export function computeEndpoints(releaseName: string): string[] {
+  return [
+    "cloud-compute",
+    "nrpe-external-master",
+    "amqp",
+    "image-service",
+    "ceph",
+    "lxd",
+    "nova-ceilometer",
+    "nova-vgpu",
+    "neutron-plugin",
+    "ephemeral-backend",
+    "ceph-access",
+    "cloud-credentials",
+    "secrets-storage",
+    "ironic-api",
+    ...(atLeast(releaseName, "2024.1") ? ["storage-backend"] : []),
+    "juju-info",
+  ];
+}
+
+/** A Charmhub track of the OpenStack charms (nova-compute, nova-cloud-controller) and the risk a bundle takes
+ * from it. */
+export interface CharmTrack {
+  readonly track: string;
+  /** `stable`, or `candidate` where the track has no stable channel. */
+  readonly risk: "stable" | "candidate";
+}
+
+/** The last OpenStack release the charms were released for: their repositories have no branch after
+ * stable/2024.1 and their masters default `openstack-origin` to caracal (openstack/charm-nova-compute and
+ * openstack/charm-nova-cloud-controller config.yaml on master), and Charmhub lists no nova-compute or
+ * nova-cloud-controller track after 2024.1. */
+export const LAST_CHARM_RELEASE = "2024.1";
+
+/** The first release whose track has a stable channel: Charmhub lists queens ... train of nova-compute and
+ * nova-cloud-controller at candidate and edge only (charmhub.io/nova-compute, /nova-cloud-controller), and the
+ * charm guide marks rocky, stein and train EOL (charm-guide doc/source/project/charm-delivery.rst, "Tracks for
+ * the OpenStack Charms project"). */
+export const FIRST_STABLE_CHARM_RELEASE = "ussuri";
 
 /**
- * The Charmhub channel of the nova-compute charm for a release: `<release>/stable`. The OpenStack charms name
- * their tracks after the upstream release, the codename up to zed and the year-based name from 2023.1 on
- * (openstack/charm-guide doc/source/project/charm-delivery.rst, "Tracks": nova-compute yoga, zed, 2023.1),
- * exactly the release names of releases.ts. The channel also sets what the charm installs: a charm from a
- * release's track defaults `openstack-origin` to that release (charm-nova-compute config.yaml on a stable
- * branch, e.g. `default: bobcat`), so an added application without a channel would get the charm's default
- * track (yoga/stable since August 2023, charm-delivery.rst) and with it another Nova than the cloud's.
+ * The Charmhub track of the OpenStack charms for a release, named after it: the codename up to zed, the
+ * year-based name from 2023.1 on (charm-delivery.rst, "Tracks": nova-compute yoga, zed, 2023.1), exactly the
+ * release names of releases.ts; undefined for a release the charms do not have (after LAST_CHARM_RELEASE).
+ */
+export function charmTrack(releaseName: string): CharmTrack | undefined {
+  const r = release(releaseName);
+  if (!atLeast(LAST_CHARM_RELEASE, r.name)) return undefined;
+  return { track: r.name, risk: atLeast(r.name, FIRST_STABLE_CHARM_RELEASE) ? "stable" : "candidate" };
+}
+
+/**
+ * The Charmhub channel of the nova-compute charm for a release, `<track>/<risk>` (charmTrack; config refuses a
+ * release without one). The channel also sets what the charm installs: a charm from a release's track defaults
+ * `openstack-origin` to that release (charm-nova-compute config.yaml on a stable branch, e.g. `default: bobcat`),
+ * so an added application without a channel would get the charm's default track (yoga/stable since August 2023,
+ * charm-delivery.rst) and with it another Nova than the cloud's.
  */
 export function computeChannel(releaseName: string): string {
-  return `${release(releaseName).name}/stable`;
+  const t = charmTrack(releaseName);
+  if (!t) throw new Error(`the OpenStack charms have no track for ${releaseName}`);
+  return `${t.track}/${t.risk}`;
 }
 
 /** One relation of nova-compute: its own endpoint and the other side, `APP:ENDPOINT`. */

@@ -12,7 +12,7 @@
 // added since (KEY_CHANGES / VALUE_CHANGES) plus the keys removed by Zed (powervm), each change cited.
 // For releases after Zed the table is only a lower bound (Nova keeps adding keys; the later release notes
 // are not all sourced here): what it cannot vouch for there is a warning, not an error.
-import { atLeast, release, validatesExtraSpecs, type Release } from "./releases";
+import { AGGREGATE_EXTRA_SPECS_FILTER, atLeast, release, validatesExtraSpecs, type Release } from "./releases";
 import { ZED_VALIDATORS } from "./extra-specs-zed";
 
 /** A name parameter of a validator, e.g. `{group}` in `resources{group}:VCPU` (base.py `parameters`). */
@@ -140,18 +140,50 @@ export const POWERVM_VALIDATORS: readonly ExtraSpecValidator[] = [
 /**
  * The hypervisor-id key. Rocky (18.0.0) introduced the flavor key `hide_hypervisor_id` (nova
  * doc/source/user/flavors.rst: "versionadded 18.0.0 (Rocky)"; before, only the image property
- * `img_hide_hypervisor_id`). `hw:hide_hypervisor_id` arrived in 22.0.0 (Victoria) and was backported to
- * 21.1.2 (Ussuri) and 20.6.1 (Train) (release note bug-1841932-c871ac7b3b05d67e.yaml): earlier point
- * releases ignore it (Train) or refuse it with HTTP 400 (Ussuri 21.0.0 - 21.1.1). The old key is still
- * registered in Zed, as deprecated.
+ * `img_hide_hypervisor_id`). It has no namespace, so AggregateInstanceExtraSpecsFilter reads it as a requirement
+ * on the host's aggregates (see unscopedKeyProblem): `hw:hide_hypervisor_id` replaced it in 22.0.0 (Victoria),
+ * backported to 21.1.2 (Ussuri) and 20.6.1 (Train) (release note bug-1841932-c871ac7b3b05d67e.yaml; the key is
+ * in the 20.6.1 and 21.1.2 tags' nova/virt/libvirt/driver.py, not in 20.6.0's or 21.1.1's): earlier point
+ * releases ignore it (Train) or refuse it with HTTP 400 (Ussuri 21.0.0 - 21.1.1, whose validators lack it).
+ * The old key is still registered in Zed, as deprecated.
  */
 export const HIDE_HYPERVISOR_ID = {
   key: "hw:hide_hypervisor_id",
   oldKey: "hide_hypervisor_id",
   oldFrom: "rocky",
+  /** The releases whose later point releases know the new key, with the first that does. */
+  backports: { train: "20.6.1", ussuri: "21.1.2" } as Readonly<Record<string, string>>,
   /** The first release whose every point release knows the new key. */
   newFrom: "victoria",
+  /** What a site whose Nova lacks the new key sets instead: an image property, which no filter reads. */
+  imageProperty: "img_hide_hypervisor_id=true",
 } as const;
+
+/** The namespace AggregateInstanceExtraSpecsFilter reads besides un-namespaced keys. */
+export const AGGREGATE_EXTRA_SPECS_SCOPE = "aggregate_instance_extra_specs";
+
+/**
+ * Why an extra spec makes its flavor unschedulable on hosts in no aggregate while AggregateInstanceExtraSpecsFilter
+ * runs, or undefined. The filter takes every key without a namespace (and every `aggregate_instance_extra_specs:`
+ * key) as a value the host's aggregates must have in their metadata and refuses a host whose aggregates have
+ * none (nova/scheduler/filters/aggregate_instance_extra_specs.py host_passes; keys in any other namespace are
+ * skipped). Nova's own registry says so of `hide_hypervisor_id` (nova/api/validation/extra_specs/null.py: "not
+ * compatible with the AggregateInstanceExtraSpecsFilter"; bug 1841932). An `aggregate_instance_extra_specs:`
+ * key is meant for aggregates and passes. `filters` names the filter list, for the message.
+ */
+export function unscopedKeyProblem(key: string, filters: string): string | undefined {
+  if (key.includes(":")) return undefined;
+  const h = HIDE_HYPERVISOR_ID;
+  const instead =
+    key === h.oldKey
+      ? `to hide the hypervisor id write ${h.key} (Nova 22.0.0 on, and the backports 21.1.2 and 20.6.1), or on an older site set the image property ${h.imageProperty}`
+      : `to match host aggregates on purpose write ${AGGREGATE_EXTRA_SPECS_SCOPE}:${key}`;
+  return (
+    `has no namespace, and ${AGGREGATE_EXTRA_SPECS_FILTER} (in ${filters}) reads such a key as a value the host's aggregates ` +
+    `must carry: a host in no aggregate never passes, and no host takes the flavor ("No valid host"; ` +
+    `nova/scheduler/filters/aggregate_instance_extra_specs.py, bug 1841932); ${instead}`
+  );
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The registry of a release
@@ -262,22 +294,15 @@ export interface ExtraSpecFinding {
   readonly message: string;
 }
 
-export interface ReleaseExtraSpecs {
-  /** The extra specs as this release's Nova gets them (keys translated where the release needs it). */
-  readonly specs: Record<string, string>;
-  readonly findings: ExtraSpecFinding[];
-}
-
 const label = (r: Release) => `Nova ${r.nova} (${r.name})`;
 
 /**
- * Checks a flavor's extra specs against `releaseName` and writes them the way that release knows them.
- * Used by config validation (the findings, with key paths) and by the flavor renderer (the specs), so both
- * see the same translation.
+ * Checks a flavor's extra specs against `releaseName`: what the release's Compute API refuses or its Nova ignores.
+ * The specs reach Nova as written. (Whether the scheduler filters can take them is the config's rule, with the
+ * filter list: unscopedKeyProblem.)
  */
-export function extraSpecsForRelease(specs: Readonly<Record<string, string>>, releaseName: string): ReleaseExtraSpecs {
+export function checkExtraSpecs(specs: Readonly<Record<string, string>>, releaseName: string): ExtraSpecFinding[] {
   const rel = release(releaseName);
-  const out: Record<string, string> = {};
   const findings: ExtraSpecFinding[] = [];
   const error = (key: string, message: string) => findings.push({ key, level: "error", message });
   const warn = (key: string, message: string) => findings.push({ key, level: "warning", message });
@@ -287,26 +312,27 @@ export function extraSpecsForRelease(specs: Readonly<Record<string, string>>, re
   const h = HIDE_HYPERVISOR_ID;
 
   for (const [key, value] of Object.entries(specs)) {
-    if (key === h.key || key === h.oldKey) {
-      if (!atLeast(rel.name, h.oldFrom)) {
-        error(key, `${label(rel)} has no flavor extra spec that hides the hypervisor id (${h.oldKey} arrived in rocky); set the image property img_hide_hypervisor_id=true instead`);
-        continue;
-      }
-      if (key === h.key && !atLeast(rel.name, h.newFrom)) {
-        if (h.oldKey in specs) {
-          error(key, `${h.oldKey} is set too, and on ${rel.name} ${h.key} is written as ${h.oldKey}: give only one`);
-          continue;
-        }
-        warn(
-          key,
-          `written to Nova as ${h.oldKey}, which every ${rel.name} release knows: ${h.key} arrived only in Nova 22.0.0 (victoria) ` +
-            `and, backported, 21.1.2 (ussuri) and 20.6.1 (train) (bug 1841932)`,
-        );
-        out[h.oldKey] = value;
-        continue;
-      }
+    if ((key === h.key || key === h.oldKey) && !atLeast(rel.name, h.oldFrom)) {
+      error(key, `${label(rel)} has no flavor extra spec that hides the hypervisor id (${h.oldKey} arrived in rocky); set the image property ${h.imageProperty} instead`);
+      continue;
     }
-    out[key] = value;
+    if (key === h.key && !atLeast(rel.name, h.newFrom)) {
+      const backport = h.backports[rel.name];
+      if (backport === undefined) {
+        error(
+          key,
+          `${label(rel)} ignores it: ${h.key} arrived in Nova 22.0.0 (victoria), backported only to 21.1.2 (ussuri) and 20.6.1 (train) ` +
+            `(bug 1841932); set the image property ${h.imageProperty} instead`,
+        );
+        continue;
+      }
+      warn(
+        key,
+        `needs Nova ${backport} or later (backported from 22.0.0, bug 1841932); an earlier ${rel.name} release ` +
+          (reg ? "refuses it with HTTP 400" : "ignores it") +
+          `: there set the image property ${h.imageProperty} instead`,
+      );
+    }
 
     if (!reg) {
       // Before Ussuri the API checks nothing: a key from a later release is accepted and ignored.
@@ -345,7 +371,7 @@ export function extraSpecsForRelease(specs: Readonly<Record<string, string>>, re
     }
     if (v.deprecated && key === h.oldKey && atLeast(rel.name, h.newFrom)) warn(key, `is deprecated (Nova 26 registers it so); write ${h.key}, which every release from victoria on knows`);
   }
-  return { specs: out, findings };
+  return findings;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { Document, isSeq } from "yaml";
 import { allDevices, deviceId, type DeviceConfig, type SiteConfig } from "../config";
 import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "./releases";
-import { extraSpecsForRelease, usesPciNumaPolicy } from "./extra-specs";
+import { usesPciNumaPolicy } from "./extra-specs";
 import { COMPUTE_CHARM, computeChannel, computeRelations } from "./compute-charm";
 
 /** The two charms this program configures, by their application names in the OpenStack bundles. */
@@ -189,7 +189,7 @@ export function renderBundleOverlay(site: SiteConfig): string {
   // The bundle's OS as the operator's Juju writes it: Juju 2.9 knows only series, Juju 3 bases.
   const [osKey, osOther] =
     site.juju.version === "2.9" ? [`series: ${ubuntu.series}`, `ubuntu@${ubuntu.version}`] : [`default-base: ubuntu@${ubuntu.version}`, ubuntu.series];
-  const why = ubuntu === own ? `Ubuntu's own base for ${rel.name}` : `set by openstack.base; Ubuntu's own for ${rel.name} is ubuntu@${own.version}`;
+  const why = ubuntu === own ? `the base the charms are built for on ${rel.name}` : `set by openstack.base; the charms' base for ${rel.name} is ubuntu@${own.version}`;
   const option = whitelistOption(rel.name);
   const doc = new Document(overlay);
   // Relation pairs on one line each, as bundles write them.
@@ -259,9 +259,8 @@ export interface FlavorSpec {
 /**
  * Per configured flavor: `pci_passthrough:alias` = `ALIAS:COUNT[,ALIAS:COUNT]` in the order of the
  * flavor's `pci` mapping (the format of nova/api/validation/extra_specs/pci_passthrough.py), then the user's
- * extra specs (config validation keeps them from setting pci_passthrough:alias themselves) as the release
- * knows them: e.g. `hw:hide_hypervisor_id` is written `hide_hypervisor_id` up to ussuri (extra-specs.ts;
- * config validation refused what the release cannot take and warned about what is translated).
+ * extra specs as written (config validation keeps them from setting pci_passthrough:alias themselves, and has
+ * refused what the release cannot take and what the scheduler filters would refuse every host for).
  */
 export function flavorSpecs(site: SiteConfig): FlavorSpec[] {
   return site.flavors.map((f) => ({
@@ -273,7 +272,7 @@ export function flavorSpecs(site: SiteConfig): FlavorSpec[] {
       "pci_passthrough:alias": Object.entries(f.pci)
         .map(([alias, count]) => `${alias}:${count}`)
         .join(","),
-      ...extraSpecsForRelease(f.extraSpecs, site.openstack.release).specs,
+      ...f.extraSpecs,
     },
   }));
 }

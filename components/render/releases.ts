@@ -9,29 +9,39 @@ export interface Release {
   readonly codename: string;
   /** Nova's major version in this release. */
   readonly nova: number;
-  /** Ubuntu's own base for this release: the LTS that ships it (queens bionic, ussuri focal, yoga jammy,
-   * 2024.1 noble) or, for the releases in between, the LTS whose Ubuntu Cloud Archive carries it
-   * (e.g. jammy-zed). Overridable per site with `openstack.base` (see ubuntuFor). */
+  /** The Ubuntu LTS a bundle of this release runs on by default: where the OpenStack charms build it.
+   * Overridable per site with `openstack.base` (see ubuntuFor). */
   readonly series: UbuntuSeries;
+  /** Every Ubuntu LTS the release can be deployed on, oldest first (`series` among them). */
+  readonly bases: readonly UbuntuSeries[];
 }
 
+// Bases: the LTS that ships a release and, for the releases in between, the LTS whose Ubuntu Cloud Archive
+// carries it (wiki.ubuntu.com/OpenStack/CloudArchive); an LTS's first release is also in the previous LTS's
+// Cloud Archive (bionic-ussuri, focal-yoga, jammy-caracal). The default is the LTS the charms build the
+// release for. For 2024.1 that is 22.04, although 24.04 ships caracal: nova-cloud-controller's stable/2024.1
+// branch builds for 22.04 only (openstack/charm-nova-cloud-controller charmcraft.yaml `bases`: run-on 22.04),
+// nova-compute's for 22.04 and 24.04 (openstack/charm-nova-compute stable/2024.1 charmcraft.yaml `platforms`);
+// 24.04 stays possible (the charm guide's 2024.1 release notes: every stable charm supports it).
 export const RELEASES: readonly Release[] = [
-  { name: "queens", codename: "queens", nova: 17, series: "bionic" },
-  { name: "rocky", codename: "rocky", nova: 18, series: "bionic" },
-  { name: "stein", codename: "stein", nova: 19, series: "bionic" },
-  { name: "train", codename: "train", nova: 20, series: "bionic" },
-  { name: "ussuri", codename: "ussuri", nova: 21, series: "focal" },
-  { name: "victoria", codename: "victoria", nova: 22, series: "focal" },
-  { name: "wallaby", codename: "wallaby", nova: 23, series: "focal" },
-  { name: "xena", codename: "xena", nova: 24, series: "focal" },
-  { name: "yoga", codename: "yoga", nova: 25, series: "jammy" },
-  { name: "zed", codename: "zed", nova: 26, series: "jammy" },
-  { name: "2023.1", codename: "antelope", nova: 27, series: "jammy" },
-  { name: "2023.2", codename: "bobcat", nova: 28, series: "jammy" },
-  { name: "2024.1", codename: "caracal", nova: 29, series: "noble" },
-  { name: "2024.2", codename: "dalmatian", nova: 30, series: "noble" },
-  { name: "2025.1", codename: "epoxy", nova: 31, series: "noble" },
-  { name: "2025.2", codename: "flamingo", nova: 32, series: "noble" },
+  { name: "queens", codename: "queens", nova: 17, series: "bionic", bases: ["bionic"] },
+  { name: "rocky", codename: "rocky", nova: 18, series: "bionic", bases: ["bionic"] },
+  { name: "stein", codename: "stein", nova: 19, series: "bionic", bases: ["bionic"] },
+  { name: "train", codename: "train", nova: 20, series: "bionic", bases: ["bionic"] },
+  { name: "ussuri", codename: "ussuri", nova: 21, series: "focal", bases: ["bionic", "focal"] },
+  { name: "victoria", codename: "victoria", nova: 22, series: "focal", bases: ["focal"] },
+  { name: "wallaby", codename: "wallaby", nova: 23, series: "focal", bases: ["focal"] },
+  { name: "xena", codename: "xena", nova: 24, series: "focal", bases: ["focal"] },
+  { name: "yoga", codename: "yoga", nova: 25, series: "jammy", bases: ["focal", "jammy"] },
+  { name: "zed", codename: "zed", nova: 26, series: "jammy", bases: ["jammy"] },
+  { name: "2023.1", codename: "antelope", nova: 27, series: "jammy", bases: ["jammy"] },
+  { name: "2023.2", codename: "bobcat", nova: 28, series: "jammy", bases: ["jammy"] },
+  { name: "2024.1", codename: "caracal", nova: 29, series: "jammy", bases: ["jammy", "noble"] },
+  // Nova's facts only: the OpenStack charms have no release after 2024.1 and config refuses these
+  // (compute-charm.ts charmTrack).
+  { name: "2024.2", codename: "dalmatian", nova: 30, series: "noble", bases: ["noble"] },
+  { name: "2025.1", codename: "epoxy", nova: 31, series: "noble", bases: ["noble"] },
+  { name: "2025.2", codename: "flamingo", nova: 32, series: "noble", bases: ["noble"] },
 ];
 
 export type ReleaseName = (typeof RELEASES)[number]["name"];
@@ -57,16 +67,10 @@ export function findUbuntu(base: string): Ubuntu | undefined {
 /** `ubuntu@22.04 (jammy)`: how messages and the bundle overlay name an Ubuntu release. */
 export const ubuntuName = (u: Ubuntu): string => `ubuntu@${u.version} (${u.series})`;
 
-/**
- * The Ubuntu releases OpenStack `releaseName` can be deployed on: its own base, and for the first release
- * of an LTS also the LTS before it, whose Cloud Archive carries its successor's first release (bionic-ussuri,
- * focal-yoga, jammy-caracal; Ubuntu Cloud Archive, wiki.ubuntu.com/OpenStack/CloudArchive). Oldest first.
- */
+/** The Ubuntu releases OpenStack `releaseName` can be deployed on, oldest first (the table's bases). */
 export function ubuntuBases(releaseName: string): Ubuntu[] {
   const r = release(releaseName);
-  const own = UBUNTU_LTS.findIndex((u) => u.series === r.series);
-  const first = RELEASES.find((x) => x.series === r.series) === r;
-  return UBUNTU_LTS.slice(first && own > 0 ? own - 1 : own, own + 1);
+  return UBUNTU_LTS.filter((u) => r.bases.includes(u.series));
 }
 
 /** The Ubuntu release a site's OpenStack runs on: `openstack.base` when set (config validation has checked
@@ -101,9 +105,11 @@ export const REMOVED_FILTERS: Readonly<Record<string, string>> = {
   CoreFilter: "train",
   RamFilter: "train",
   DiskFilter: "train",
-  AggregateCoreFilter: "train",
-  AggregateRamFilter: "train",
-  AggregateDiskFilter: "train",
+  // Deprecated in train, still in ussuri (nova 21.1.2 nova/scheduler/filters/core_filter.py), removed with
+  // RetryFilter in victoria (nova 22.0.0, commit 4939d0d1e2 "Remove deprecated scheduler filters").
+  AggregateCoreFilter: "victoria",
+  AggregateRamFilter: "victoria",
+  AggregateDiskFilter: "victoria",
   RetryFilter: "victoria",
   AvailabilityZoneFilter: "2023.2",
 };
@@ -131,9 +137,13 @@ export function charmDefaultFilters(releaseName: string): string[] {
   return all.filter((f) => filterRemovedIn(f, releaseName) === undefined);
 }
 
+/** The scheduler filter that reads a flavor's un-namespaced extra specs as requirements on the metadata of the
+ * host's aggregates (extra-specs.ts unscopedKeyProblem). */
+export const AGGREGATE_EXTRA_SPECS_FILTER = "AggregateInstanceExtraSpecsFilter";
+
 /** The filters this program adds to the charm's defaults: PciPassthroughFilter is required for PCI
  * requests; AggregateInstanceExtraSpecsFilter is in the runbook's list. */
-export const PASSTHROUGH_FILTERS = ["AggregateInstanceExtraSpecsFilter", "PciPassthroughFilter"] as const;
+export const PASSTHROUGH_FILTERS = [AGGREGATE_EXTRA_SPECS_FILTER, "PciPassthroughFilter"] as const;
 
 /** The scheduler filter that applies PCI NUMA policies: it fits the guest's NUMA cells to the host's with
  * the PCI requests (nova/scheduler/filters/numa_topology_filter.py -> hardware.numa_fit_instance_to_host);
