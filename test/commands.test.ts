@@ -286,14 +286,29 @@ test("a failing CLI names the step and prints no secret", () => {
   assert.ok(!(r.stderr + r.stdout + r2.stderr + r2.stdout).includes(API_KEY));
 });
 
-test("verification: counts the addresses lspci shows bound to vfio-pci", () => {
+test("verification: counts the devices and companions lspci shows on vfio-pci, and fails when one is not", () => {
   const site = loadStack("dev");
-  const lspci = ["83:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: vfio-pci", "84:00.0 VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000] [10de:1bb0] (rev a1)", "\tKernel driver in use: nouveau"].join("\n");
-  const w = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_LSPCI: lspci });
+  const fn = (addr: string, what: string, id: string, driver: string) => [`${addr} ${what} [${id}] (rev a1)`, `\tKernel driver in use: ${driver}`];
+  const gpu = "VGA compatible controller [0300]: NVIDIA Corporation GP104GL [Quadro P5000]";
+  const audio = "Audio device [0403]: NVIDIA Corporation GP104 High Definition Audio Controller";
+  const bound = [
+    ...fn("0000:83:00.0", gpu, "10de:1bb0", "vfio-pci"),
+    ...fn("0000:83:00.1", audio, "10de:10f0", "vfio-pci"),
+    ...fn("0000:84:00.0", gpu, "10de:1bb0", "vfio-pci"),
+    ...fn("0000:84:00.1", audio, "10de:10f0", "vfio-pci"),
+  ];
+  const w = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_LSPCI: bound.join("\n") });
   const r = ok(run(w, site, renderSite(site).groups[0]!.commands.verify));
-  assert.match(r.stdout, /pci-passthrough: vfio-pci bound on 1 device\(s\); expected 2 per GPU host\n$/);
+  assert.match(r.stdout, /pci-passthrough: vfio-pci bound on 4 of 4 function\(s\): the devices \(2 per GPU host\) and their IOMMU groups' functions with a configured vendor:product\n$/);
   const argv = argvLog(w, "juju")[0]!;
   assert.deepEqual(argv.slice(0, 7), ["exec", "-m", "openstack-deployment", "--application", "nova-compute", "--", "sh"]);
+  // A companion left on its host driver: the step fails, naming the count.
+  const left = [...bound.slice(0, 6), ...fn("0000:84:00.1", audio, "10de:10f0", "snd_hda_intel")];
+  const w2 = world({ FAKE_JUJU_MODELS: "openstack-deployment", FAKE_JUJU_LSPCI: left.join("\n") });
+  const r2 = run(w2, site, renderSite(site).groups[0]!.commands.verify);
+  assert.equal(r2.status, 1);
+  assert.match(r2.stdout, /vfio-pci bound on 3 of 4 function\(s\)/);
+  assert.match(r2.stderr, /pci-passthrough: verify vfio-pci binding in openstack-deployment: 1 function\(s\) above are not on vfio-pci: QEMU refuses their devices \(group not viable\) until they are\n$/);
 });
 
 test("commands.sh runs end to end against the fakes, twice, and leaves what the program would", () => {

@@ -4,7 +4,7 @@
 // (with its `unbind` file), vendor/device/driver_override files, an iommu_group symlink to
 // kernel/iommu_groups/N whose devices/ holds links to its members, and bus/pci/drivers_probe; and
 // cloud-init's data directory (CLOUD_DATA) with the machine's instance-id.
-// Shared by test/host-scripts.test.ts (the binding scripts) and test/host-groups.test.ts (the script that
+// Shared by test/host-scripts.test.ts (the binding scripts) and test/host-prepare.test.ts (the script that
 // prepares a machine for its host group).
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -62,16 +62,13 @@ export interface FakeHost {
 /** The driver_override content of an untouched device. */
 export const NO_OVERRIDE = "(null)\n";
 
-/** The commands the host scripts run, each recording its call; systemctl also starts a unit as systemd
- * would for `enable --now UNIT`: it runs the unit's ExecStart, found under DESTDIR like the unit. */
+/** The commands the host scripts run, each recording its call (`systemctl enable UNIT` only links the unit for
+ * the next boots: nothing runs). */
 const STAND_INS: Readonly<Record<string, string>> = {
   modprobe: "",
   "update-initramfs": "",
   "update-grub": "",
-  systemctl: `if [ "$1" = enable ] && [ "$2" = --now ]; then
-    exec_start=$(sed -n 's/^ExecStart=//p' "$DESTDIR/etc/systemd/system/$3")
-    "$DESTDIR$exec_start" || exit 1
-fi`,
+  systemctl: "",
 };
 
 /**

@@ -1,6 +1,7 @@
 // Conformance of the host artifacts with their real consumers (Debian packages cloud-init and shellcheck):
-// the userdata as cloud-init sees it after Juju's merge passes `cloud-init schema`, and every shipped
-// script, the grub drop-in (shell sourced by update-grub) and every postruncmd command pass shellcheck.
+// the userdata as cloud-init sees it after Juju's merge passes `cloud-init schema`, and the shipped prepare
+// script, its postruncmd command and every file it embeds that is shell (the binding script, the grub drop-in,
+// which update-grub sources) pass shellcheck.
 // For every binding, both example stacks and a set of generated variations.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -44,6 +45,7 @@ const VARIATIONS: Readonly<Record<string, (raw: Record<string, any>) => void>> =
 interface Case {
   readonly name: string;
   readonly userdata: string;
+  readonly groups: readonly HostGroup[];
 }
 
 function cases(stack: string, binding: string): Case[] {
@@ -54,7 +56,7 @@ function cases(stack: string, binding: string): Case[] {
         raw.host.binding = binding;
       }),
     );
-    return { name: `${stack}, ${binding}, ${variation}`, userdata: renderUserdata(site.groups) };
+    return { name: `${stack}, ${binding}, ${variation}`, userdata: renderUserdata(site.groups), groups: site.groups };
   });
 }
 
@@ -131,13 +133,10 @@ for (const stack of ONE_GROUP_STACKS) {
       }
     });
 
-    test(`${stack}, ${binding}: shellcheck passes every shipped script and postruncmd command`, { skip: SHELLCHECK }, async () => {
+    test(`${stack}, ${binding}: shellcheck passes the prepare script, its postruncmd, and the scripts and grub drop-in it embeds`, { skip: SHELLCHECK }, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), "host-shellcheck-"));
       try {
-        const all = cases(stack, binding);
-        const files = all.flatMap((c) => shellFiles(dir, c));
-        // Per variation: 3 postruncmd entries, the grub drop-in, and the binding script when there is one.
-        assert.equal(files.length, all.length * (binding === "modprobe" ? 4 : 5));
+        const files = cases(stack, binding).flatMap((c) => checkedShell(dir, c));
         const r = await shellcheck(files);
         assert.equal(r.output, "");
         assert.equal(r.status, 0);
@@ -148,13 +147,20 @@ for (const stack of ONE_GROUP_STACKS) {
   }
 }
 
-// Several host groups (Pulumi.mixed.yaml): one userdata whose script embeds every group's files. As shipped
-// (modprobe, driver-override, driver-override) and with every group on each binding.
-interface MixedCase extends Case {
-  readonly groups: readonly HostGroup[];
+/** What shellcheck reads of a case: the shipped prepare script and the postruncmd entry running it, and what the
+ * script embeds as here-documents (which shellcheck does not read as code): each group's grub drop-in (every
+ * variation has kernel options) and its binding script (all but modprobe). */
+function checkedShell(dir: string, c: Case): string[] {
+  const shipped = shellFiles(dir, c);
+  assert.equal(shipped.length, 2, c.name);
+  const embedded = c.groups.flatMap((g) => writeShell(dir, `${c.name} ${g.name ?? ""}`, hostFiles(g)));
+  assert.equal(embedded.length, c.groups.reduce((n, g) => n + (g.host.binding === "modprobe" ? 1 : 2), 0), c.name);
+  return [...shipped, ...embedded];
 }
 
-const MIXED_CASES: readonly MixedCase[] = [undefined, ...BINDINGS].map((binding) => {
+// Several host groups (Pulumi.mixed.yaml): one userdata whose script embeds every group's files. As shipped
+// (modprobe, driver-override, driver-override) and with every group on each binding.
+const MIXED_CASES: readonly Case[] = [undefined, ...BINDINGS].map((binding) => {
   const site = requireSiteConfig(
     editStack("mixed", (raw) => {
       if (binding) for (const g of raw.hostGroups) g.host.binding = binding;
@@ -175,17 +181,7 @@ test("mixed: cloud-init schema accepts the merged userdata, as shipped and with 
 test("mixed: shellcheck passes the prepare script, its postruncmd, and every group's scripts and grub drop-in", { skip: SHELLCHECK }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "host-shellcheck-"));
   try {
-    const files = MIXED_CASES.flatMap((c) => {
-      const shipped = shellFiles(dir, c);
-      // The prepare script and the postruncmd entry running it.
-      assert.equal(shipped.length, 2, c.name);
-      // What the script embeds (here-documents, which shellcheck does not read as code): each group's own.
-      const embedded = c.groups.flatMap((g) => writeShell(dir, `${c.name} ${g.name}`, hostFiles(g)));
-      // Every mixed group has kernel options (a grub drop-in); all but modprobe ship a binding script.
-      assert.equal(embedded.length, c.groups.reduce((n, g) => n + (g.host.binding === "modprobe" ? 1 : 2), 0), c.name);
-      return [...shipped, ...embedded];
-    });
-    const r = await shellcheck(files);
+    const r = await shellcheck(MIXED_CASES.flatMap((c) => checkedShell(dir, c)));
     assert.equal(r.output, "");
     assert.equal(r.status, 0);
   } finally {

@@ -1,8 +1,8 @@
 // Host preparation renderers: kernel options, the model's cloudinit-userdata and the model-config file.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -14,16 +14,18 @@ import {
   asCloudInitSeesIt,
   bindingScript,
   bindingUnit,
+  hostActions,
   hostFiles,
   jujuUserdataProblems,
   kernelCmdline,
   kernelOptions,
   modelConfig,
-  postruncmd,
   renderModelConfig,
   renderUserdata,
+  userdataParts,
   vfioIds,
 } from "../components/render/host";
+import { PREPARE_SCRIPT_PATH } from "../components/render/host-prepare";
 import { editStack, expectGolden, loadStack, STACKS } from "./helpers";
 
 const BINDINGS: readonly Binding[] = ["modprobe", "driver-override", "rc-local"];
@@ -42,9 +44,6 @@ interface WriteFileEntry {
 }
 
 const userdataOf = (site: SiteConfig) => parse(renderUserdata(site.groups), { version: "1.1" }) as { write_files: WriteFileEntry[]; postruncmd: string[] };
-
-const DEV_GUARD =
-  "! systemd-detect-virt --container >/dev/null 2>&1 && { [ -e /sys/bus/pci/devices/0000:83:00.0 ] || [ -e /sys/bus/pci/devices/0000:84:00.0 ]; }";
 
 for (const stack of STACKS) {
   test(`${stack}: kernel options and model config match the golden files`, () => {
@@ -139,19 +138,20 @@ test("vfioIds: device ids and companions, sorted, without duplicates", () => {
   assert.deepEqual(vfioIds(site.groups[0]!.devices), ["10de:1aef", "10de:2230", "8086:0001", "8086:1592"]);
 });
 
-test("userdata: only write_files and postruncmd, nothing Juju refuses, every command a string", () => {
+test("userdata: only write_files and postruncmd, nothing Juju refuses: one script, written and run, for one group as for several", () => {
   for (const stack of STACKS) {
     for (const binding of BINDINGS) {
       const value = userdataOf(withBinding(stack, binding));
       assert.deepEqual(Object.keys(value), ["write_files", "postruncmd"], `${stack}/${binding}`);
       assert.deepEqual(jujuUserdataProblems(value), [], `${stack}/${binding}`);
-      for (const cmd of value.postruncmd) assert.equal(typeof cmd, "string");
+      assert.deepEqual(value.write_files.map((f) => [f.path, f.permissions, f.encoding]), [[PREPARE_SCRIPT_PATH, "0755", "b64"]], `${stack}/${binding}`);
+      assert.deepEqual(value.postruncmd, [PREPARE_SCRIPT_PATH], `${stack}/${binding}`);
     }
   }
 });
 
-test("userdata: the files each binding writes, never replacing grub, /etc/modules or the initramfs list", () => {
-  const paths = (binding: Binding) => userdataOf(withBinding("lab", binding)).write_files.map((f) => [f.path, f.permissions]);
+test("host files: what each binding writes on a group's host, never replacing grub, /etc/modules or the initramfs list", () => {
+  const paths = (binding: Binding) => hostFiles(withBinding("lab", binding).groups[0]!).map((f) => [f.path, f.permissions]);
   const common = [
     ["/etc/modprobe.d/pci-passthrough.conf", "0644"],
     ["/etc/modules-load.d/pci-passthrough.conf", "0644"],
@@ -166,7 +166,7 @@ test("userdata: the files each binding writes, never replacing grub, /etc/module
   ]);
   assert.deepEqual(paths("rc-local"), [...common, ["/etc/rc.local", "0755"]]);
   for (const binding of BINDINGS) {
-    const files = userdataOf(withBinding("dev", binding)).write_files;
+    const files = hostFiles(withBinding("dev", binding).groups[0]!);
     for (const f of files) assert.ok(!["/etc/default/grub", "/etc/modules"].includes(f.path), f.path);
     const initramfs = files.find((f) => f.path === INITRAMFS_MODULES_PATH);
     assert.equal(initramfs?.append, true);
@@ -174,14 +174,19 @@ test("userdata: the files each binding writes, never replacing grub, /etc/module
   }
 });
 
-test("userdata: scripts travel base64-encoded and decode to the binding script", () => {
-  for (const binding of ["driver-override", "rc-local"] as const) {
+test("userdata: the prepare script travels base64-encoded and holds each file verbatim, the binding script among them", () => {
+  for (const binding of BINDINGS) {
     const site = withBinding("lab", binding);
-    const script = userdataOf(site).write_files.find((f) => f.permissions === "0755");
-    assert.equal(script?.encoding, "b64");
-    assert.equal(Buffer.from(script?.content ?? "", "base64").toString("utf8"), bindingScript(site.groups[0]!));
-    assert.match(bindingScript(site.groups[0]!) ?? "", /^#!\/bin\/sh\n/);
-    assert.match(bindingScript(site.groups[0]!) ?? "", /\nexit 0\n$/);
+    const entry = userdataOf(site).write_files[0]!;
+    const script = Buffer.from(entry.content, "base64").toString("utf8");
+    assert.equal(script, userdataParts(site.groups).files[0]!.content);
+    assert.match(script, /^#!\/bin\/sh\n/);
+    for (const f of hostFiles(site.groups[0]!)) assert.ok(script.includes(`${f.path} <<'PCI_PASSTHROUGH_EOF'\n${f.content}PCI_PASSTHROUGH_EOF\n`), `${binding}: ${f.path}`);
+  }
+  for (const binding of ["driver-override", "rc-local"] as const) {
+    const script = bindingScript(withBinding("lab", binding).groups[0]!) ?? "";
+    assert.match(script, /^#!\/bin\/sh\n/);
+    assert.match(script, /\nexit 0\n$/);
   }
   assert.equal(bindingScript(loadStack("dev").groups[0]!), undefined);
   assert.equal(bindingUnit(withBinding("dev", "rc-local").groups[0]!.host.binding), undefined);
@@ -216,56 +221,41 @@ test("other bindings: the modprobe file only blacklists, and is left out when th
 });
 
 // The drop-in's exact text is pinned by the golden files (dev-host-files.txt); this runs it as update-grub does.
-test("grub drop-in, sourced by sh: appends each MAAS tag option the command line lacks, once, on GPU hosts only", () => {
+test("grub drop-in, sourced by sh: appends each MAAS tag option the command line lacks, once", () => {
   const site = loadStack("dev");
   const opts = kernelCmdline(site.groups[0]!);
   const dropin = hostFiles(site.groups[0]!).find((f) => f.path === GRUB_DROPIN_PATH)!.content;
-  const sys = mkdtempSync(path.join(tmpdir(), "grub-dropin-"));
-  try {
-    // The drop-in with /sys/bus/pci/devices moved to a temp dir, holding the first configured device or not.
-    const script = path.join(sys, "99.cfg");
-    writeFileSync(script, dropin.replaceAll("/sys/bus/pci/devices/", `${sys}/devices/`));
-    const source = (gpuHost: boolean, linux: string, linuxDefault: string) => {
-      rmSync(path.join(sys, "devices"), { recursive: true, force: true });
-      if (gpuHost) mkdirSync(path.join(sys, "devices", "0000:83:00.0"), { recursive: true });
-      const r = spawnSync("sh", ["-c", '. "$1"; printf "%s|%s" "$GRUB_CMDLINE_LINUX_DEFAULT" "${pcipt_opt-unset}${pcipt_opts+ and pcipt_opts}"', "sh", script], {
-        encoding: "utf8",
-        env: { ...process.env, GRUB_CMDLINE_LINUX: linux, GRUB_CMDLINE_LINUX_DEFAULT: linuxDefault },
-      });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout;
-    };
-    // A machine deployed before the tag existed: every option added.
-    assert.equal(source(true, "", "quiet"), `quiet ${opts}|unset`);
-    // What curtin leaves on a MAAS deployment (console= and the tag's options): nothing added.
-    assert.equal(source(true, "", `console=ttyS0 ${opts}`), `console=ttyS0 ${opts}|unset`);
-    // Options set in GRUB_CMDLINE_LINUX count too; only the missing one is added.
-    const [first, ...rest] = opts.split(" ");
-    assert.equal(source(true, rest.join(" "), "quiet"), `quiet ${first}|unset`);
-    // Not a GPU host: untouched.
-    assert.equal(source(false, "", "quiet"), "quiet|unset");
-  } finally {
-    rmSync(sys, { recursive: true, force: true });
-  }
+  const dir = mkdtempSync(path.join(tmpdir(), "grub-dropin-"));
+  const script = path.join(dir, "99.cfg");
+  writeFileSync(script, dropin);
+  const source = (linux: string, linuxDefault: string) => {
+    const r = spawnSync("sh", ["-c", '. "$1"; printf "%s|%s" "$GRUB_CMDLINE_LINUX_DEFAULT" "${pcipt_opt-unset}${pcipt_opts+ and pcipt_opts}"', "sh", script], {
+      encoding: "utf8",
+      env: { ...process.env, GRUB_CMDLINE_LINUX: linux, GRUB_CMDLINE_LINUX_DEFAULT: linuxDefault },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // A machine deployed before the tag existed: every option added.
+  assert.equal(source("", "quiet"), `quiet ${opts}|unset`);
+  // What curtin leaves on a MAAS deployment (console= and the tag's options): nothing added.
+  assert.equal(source("", `console=ttyS0 ${opts}`), `console=ttyS0 ${opts}|unset`);
+  // Options set in GRUB_CMDLINE_LINUX count too; only the missing one is added.
+  const [first, ...rest] = opts.split(" ");
+  assert.equal(source(rest.join(" "), "quiet"), `quiet ${first}|unset`);
 });
 
-test("postruncmd: binding now, update-initramfs and update-grub, each only on a GPU host that is not a container", () => {
-  assert.deepEqual(postruncmd(loadStack("dev").groups[0]!), [
-    `if ${DEV_GUARD}; then modprobe vfio-pci; fi`,
-    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
-    `if ${DEV_GUARD}; then update-grub; fi`,
+test("host actions: the unit enabled (driver-override), then for every binding the devices bound now, update-initramfs -u, update-grub", () => {
+  const bindNow = ["bind_now", "0000:83:00.0", "10de:1bb0", "0000:84:00.0", "10de:1bb0"];
+  const rest = [["update-initramfs", "-u"], ["update-grub"]];
+  assert.deepEqual(hostActions(loadStack("dev").groups[0]!).map((a) => a.argv), [bindNow, ...rest]);
+  assert.deepEqual(hostActions(withBinding("dev", "rc-local").groups[0]!).map((a) => a.argv), [bindNow, ...rest]);
+  assert.deepEqual(hostActions(withBinding("dev", "driver-override").groups[0]!).map((a) => a.argv), [
+    ["systemctl", "enable", "pci-passthrough-bind.service"],
+    bindNow,
+    ...rest,
   ]);
-  assert.deepEqual(postruncmd(withBinding("dev", "rc-local").groups[0]!), [
-    `if ${DEV_GUARD}; then /etc/rc.local; fi`,
-    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
-    `if ${DEV_GUARD}; then update-grub; fi`,
-  ]);
-  assert.deepEqual(postruncmd(withBinding("dev", "driver-override").groups[0]!), [
-    "if ! systemd-detect-virt --container >/dev/null 2>&1; then systemctl enable --now pci-passthrough-bind.service; fi",
-    `if ${DEV_GUARD}; then update-initramfs -u; fi`,
-    `if ${DEV_GUARD}; then update-grub; fi`,
-  ]);
-  assert.deepEqual(userdataOf(loadStack("dev")).postruncmd, postruncmd(loadStack("dev").groups[0]!));
 });
 
 test("model config: one key, cloudinit-userdata, holding the userdata text verbatim", () => {
@@ -285,7 +275,7 @@ test("asCloudInitSeesIt: preruncmd, Juju's commands and postruncmd folded into r
     runcmd: ["a", ["b", "c"], "set -xe", "mkdir -p /var/lib/juju/locks", "mkdir -p /var/log/juju", "set +xe", "d"],
   });
   const fromRendered = parse(asCloudInitSeesIt(renderUserdata(loadStack("dev").groups))) as { runcmd: string[] };
-  assert.deepEqual(fromRendered.runcmd.slice(-3), postruncmd(loadStack("dev").groups[0]!));
+  assert.deepEqual(fromRendered.runcmd.slice(-2), ["set +xe", PREPARE_SCRIPT_PATH]);
 });
 
 test("asCloudInitSeesIt refuses what Juju refuses", () => {

@@ -16,7 +16,7 @@
 // - secrets (the MAAS API key, the SSH key) arrive on standard input (secretsPreamble), never in the
 //   environment, a script's text or a command line, and the steps that use them do not log their output.
 import { deviceId, type HostGroup, type SiteConfig } from "../config";
-import { configuredAddresses } from "./host-kernel";
+import { configuredAddresses, vfioIds } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 
 /** The phases of a step: its script's first argument. */
@@ -537,25 +537,46 @@ export function charmResetArgv(site: SiteConfig, app: string, options: readonly 
   return ["juju", "config", "-m", modelRef(site), app, "--reset", options.join(",")];
 }
 
-/** After the smoke test: does each GPU host show `Kernel driver in use: vfio-pci` for each address?
- * `juju exec` in 3.x, `juju run` in 2.9; read-only, so deleting it removes nothing. */
+/** Where the binding check looks at a GPU host's PCI functions (a test runs the check on a fake tree there). */
+export const SYS_PCI_DEVICES = "/sys/bus/pci/devices";
+
+/** What the binding check runs on each GPU host (sh -c): each configured address and the members of its IOMMU
+ * group, once each, listed by `lspci -Dnnk` when their vendor:product is configured (sysfs vendor/device read as
+ * id_of does in the host scripts). */
+export function bindingCheckScript(group: Pick<HostGroup, "devices">): string {
+  return (
+    `ids=" ${vfioIds(group.devices).join(" ")} "; seen=" "; ` +
+    `for a in ${configuredAddresses(group.devices).join(" ")}; do for f in "${SYS_PCI_DEVICES}/$a" "${SYS_PCI_DEVICES}/$a"/iommu_group/devices/*; do ` +
+    `[ -e "$f" ] || continue; d=\${f##*/}; case "$seen" in *" $d "*) continue ;; esac; seen="$seen$d "; ` +
+    `v=$(cat "$f/vendor"); p=$(cat "$f/device"); case "$ids" in *" \${v#0x}:\${p#0x} "*) lspci -Dnnk -s "$d" ;; esac; ` +
+    "done; done"
+  );
+}
+
+/** After the smoke test: does each GPU host show `Kernel driver in use: vfio-pci` for each configured device and
+ * for each function of its IOMMU group with a configured vendor:product (a companion such as a GPU's HDMI audio:
+ * QEMU refuses the device while any of them has another driver, "group N is not viable")? Fails when one does
+ * not. `juju exec` in 3.x, `juju run` in 2.9; read-only, so deleting it removes nothing. */
 export function verifyBindingCommand(site: SiteConfig, group: HostGroup): CommandSpec {
   const ref = modelRef(site);
   const exec = site.juju.version === "2.9" ? "run" : "exec";
   const addresses = configuredAddresses(group.devices);
-  const remote = `for a in ${addresses.map(shellQuote).join(" ")}; do lspci -nnk -s "$a"; done`;
+  const remote = bindingCheckScript(group);
   const step = group.name === undefined ? `verify vfio-pci binding in ${ref}` : `verify vfio-pci binding of ${group.application} in ${ref}`;
   return {
     id: group.name === undefined ? "verify" : `verify-${group.name}`,
     step,
     script: script(step, [], {
       upsert: [
-        // The remote loop is single-quoted on purpose: $a expands on the GPU host.
+        // The remote script is single-quoted on purpose: its variables expand on the GPU host.
         "# shellcheck disable=SC2016",
         `out=$(${shellCommand(["juju", exec, "-m", ref, "--application", group.application, "--", "sh", "-c", remote])}) || fail "juju ${exec} failed"`,
         `printf '%s\\n' "$out"`,
+        // lspci's line of a function: its address and [vendor:product]; juju exec indents each unit's output.
+        `listed=$(printf '%s\\n' "$out" | grep -cE '([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7] .*\\[[0-9a-f]{4}:[0-9a-f]{4}\\]' || true)`,
         `bound=$(printf '%s\\n' "$out" | grep -c 'Kernel driver in use: vfio-pci' || true)`,
-        `echo "pci-passthrough: vfio-pci bound on $bound device(s); expected ${addresses.length} per GPU host"`,
+        `echo "pci-passthrough: vfio-pci bound on $bound of $listed function(s): the devices (${addresses.length} per GPU host) and their IOMMU groups' functions with a configured vendor:product"`,
+        `[ "$bound" -ge "$listed" ] || fail "$((listed - bound)) function(s) above are not on vfio-pci: QEMU refuses their devices (group not viable) until they are"`,
       ],
     }),
     deletes: false,

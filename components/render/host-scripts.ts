@@ -1,7 +1,8 @@
-// The shell text shipped to the hosts: the binding script (driver-override and rc-local), its systemd unit,
-// and the guards that keep commands off containers and machines without the devices. Pure: no Pulumi import.
+// The shell text shipped to the hosts: the functions that bind a machine's devices to vfio-pci now (shared by the
+// prepare script and the binding script), the binding script (driver-override and rc-local), its systemd unit,
+// and the guard that keeps every script off containers. Pure: no Pulumi import.
 import type { Binding, DeviceConfig } from "../config";
-import { addressIds, configuredAddresses, vfioIds, type HostPrep } from "./host-kernel";
+import { addressIds, vfioIds, type HostPrep } from "./host-kernel";
 
 /** Where the driver-override binding script and its unit are installed. */
 export const BIND_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-bind";
@@ -10,21 +11,8 @@ export const BIND_UNIT_PATH = `/etc/systemd/system/${BIND_UNIT_NAME}`;
 /** The runbook's binding method: systemd's rc-local.service runs it when it is executable. */
 export const RC_LOCAL_PATH = "/etc/rc.local";
 
-/**
- * A POSIX sh condition, true when at least one configured address exists under /sys/bus/pci/devices.
- * The model's userdata runs on every machine of the model (runbook note), so host changes are guarded by it.
- */
-export function anyDevicePresent(devices: readonly DeviceConfig[]): string {
-  return configuredAddresses(devices)
-    .map((a) => `[ -e /sys/bus/pci/devices/${a} ]`)
-    .join(" || ");
-}
-
 /** True (exit 0) inside a container: `systemd-detect-virt --container` exits 0 inside one. */
 export const IN_A_CONTAINER = "systemd-detect-virt --container >/dev/null 2>&1";
-
-/** True (exit 0) on a machine that is not a container. */
-export const NOT_A_CONTAINER = `! ${IN_A_CONTAINER}`;
 
 /** A POSIX sh function printing the vendor:product of a PCI function's sysfs directory, shared by the
  * scripts that look at what a machine has. */
@@ -34,11 +22,6 @@ id_of() {
     device=$(cat "$1/device" 2>/dev/null || true)
     printf '%s:%s\\n' "\${vendor#0x}" "\${device#0x}"
 }`;
-
-/** A GPU host: not a container (an LXD container sees the host's PCI devices read-only) and has a device. */
-export function gpuHostCondition(devices: readonly DeviceConfig[]): string {
-  return `${NOT_A_CONTAINER} && { ${anyDevicePresent(devices)}; }`;
-}
 
 /** The start every shipped script shares: a `log` function that names the script in each message, and the
  * stop in a container (model userdata reaches LXD containers too, and they see the host's PCI devices
@@ -55,27 +38,27 @@ if ${IN_A_CONTAINER}; then
 fi`;
 }
 
-// The body shared by the driver-override script and /etc/rc.local: the runbook's vfiobind, repaired.
-// Per-address driver_override instead of vfio-pci/new_id (new_id takes every device with that
-// vendor:product, DOMAIN.md), existence checks, a function taken only when it is the device configured at
-// its address (the model's userdata reaches every machine of the model, and another machine may hold
-// something else there), every other function of the device's IOMMU group that is a configured id bound
-// too, and exit 0 so a missing device never fails the boot.
-function scriptBody(devices: readonly DeviceConfig[]): string {
-  const calls = addressIds(devices).map(([a, id]) => `bind_group ${a} ${id}`);
-  return `set -eu
+/** The prepare script's and the binding scripts' function that binds now (BIND_FUNCTIONS). */
+export const BIND_NOW = "bind_now";
 
-# SYSFS_ROOT redirects every sysfs path, so tests can run this script against a fake tree.
-SYSFS_ROOT="\${SYSFS_ROOT:-/sys}"
-PCI="$SYSFS_ROOT/bus/pci"
-# Every vendor:product vfio-pci may take: the configured devices and their companions.
-VFIO_IDS="${vfioIds(devices).join(" ")}"
-# Addresses handled so far, so a function is never bound twice.
+/**
+ * POSIX sh functions that hand the configured devices of a machine to vfio-pci now: the runbook's vfiobind,
+ * repaired, shared by the binding script (driver-override, rc-local) and the prepare script (every binding).
+ * Per-address driver_override instead of vfio-pci/new_id (new_id takes every device with that vendor:product);
+ * existence checks; a function taken only when it is the device configured at its address (the model's
+ * userdata reaches every machine of the model, and another machine may hold something else there); and every
+ * other function of the device's IOMMU group whose vendor:product is configured (a device's or a companion's)
+ * bound too, whatever driver has it: all functions of a group must use vfio-pci or QEMU reports "group N is
+ * not viable", and vfio-pci's own `ids=` (kernel command line, modprobe.d) takes only functions that have no
+ * driver yet (torvalds/linux drivers/vfio/pci/vfio_pci.c vfio_pci_fill_ids adds them with pci_add_dynid, whose
+ * driver_attach binds only devices without a driver, drivers/base/dd.c), so an HDMI audio function that
+ * snd_hda_intel took on the first boot stays with it until it is rebound. Uses PCI (the sysfs bus/pci
+ * directory), VFIO_IDS (every configured vendor:product, space-separated), `log` and `id_of`. `bind_now ADDRESS ID...` returns 1 when a function could not be handed
+ * over; each message says which and why.
+ */
+export const BIND_FUNCTIONS = `# Addresses handled so far, so a function is never bound twice; those that could not be handed over.
 DONE=" "
-
-${logAndLeaveContainers("pci-passthrough-bind", "bind")}
-
-${ID_OF_FUNCTION}
+BIND_FAILED=""
 
 # vfiobind ADDRESS: hand one present function to vfio-pci: driver_override, unbind, probe.
 vfiobind() {
@@ -93,18 +76,24 @@ vfiobind() {
     fi
     if ! printf 'vfio-pci\\n' > "$path/driver_override"; then
         log "WARNING: cannot write driver_override of $dev"
+        BIND_FAILED="$BIND_FAILED $dev"
         return 0
     fi
-    if [ -n "$current" ]; then
-        printf '%s\\n' "$dev" > "$path/driver/unbind" || log "WARNING: cannot unbind $dev from $current"
+    if [ -n "$current" ] && ! printf '%s\\n' "$dev" > "$path/driver/unbind"; then
+        log "WARNING: cannot unbind $dev from $current"
+        BIND_FAILED="$BIND_FAILED $dev"
+        return 0
     fi
-    printf '%s\\n' "$dev" > "$PCI/drivers_probe" || log "WARNING: cannot probe $dev"
+    if ! printf '%s\\n' "$dev" > "$PCI/drivers_probe"; then
+        log "WARNING: cannot probe $dev"
+        BIND_FAILED="$BIND_FAILED $dev"
+        return 0
+    fi
     log "$dev handed to vfio-pci (driver before: \${current:-none})"
 }
 
 # bind_group ADDRESS ID: the device configured at ADDRESS when the machine has it there (vendor:product
-# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS (all functions of a group
-# must use vfio-pci, or QEMU reports "group N is not viable").
+# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS.
 bind_group() {
     case "$DONE" in
         *" $1 "*) return 0 ;;
@@ -133,11 +122,44 @@ bind_group() {
     done
 }
 
-if [ ! -d "$PCI/drivers/vfio-pci" ]; then
-    modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
-fi
+# ${BIND_NOW} ADDRESS ID...: each configured device and its group's configured functions, now.
+${BIND_NOW}() {
+    if [ ! -d "$PCI/drivers/vfio-pci" ]; then
+        modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
+    fi
+    while [ "$#" -ge 2 ]; do
+        bind_group "$1" "$2"
+        shift 2
+    done
+    if [ -n "$BIND_FAILED" ]; then
+        log "WARNING: not handed to vfio-pci:$BIND_FAILED"
+        return 1
+    fi
+}`;
 
-${calls.join("\n")}
+/** The arguments of `bind_now` for a group's devices: each configured address with its vendor:product. */
+export function bindNowArgs(devices: readonly DeviceConfig[]): string[] {
+  return addressIds(devices).flat();
+}
+
+// The body of the driver-override script and /etc/rc.local: bind now, at every boot, and exit 0 so that a
+// missing device or a failed bind never fails the boot (each is said).
+function scriptBody(devices: readonly DeviceConfig[]): string {
+  return `set -eu
+
+# SYSFS_ROOT redirects every sysfs path, so tests can run this script against a fake tree.
+SYSFS_ROOT="\${SYSFS_ROOT:-/sys}"
+PCI="$SYSFS_ROOT/bus/pci"
+# Every vendor:product vfio-pci may take: the configured devices and their companions.
+VFIO_IDS="${vfioIds(devices).join(" ")}"
+
+${logAndLeaveContainers("pci-passthrough-bind", "bind")}
+
+${ID_OF_FUNCTION}
+
+${BIND_FUNCTIONS}
+
+${BIND_NOW} ${bindNowArgs(devices).join(" ")} || true
 exit 0
 `;
 }

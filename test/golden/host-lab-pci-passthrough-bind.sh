@@ -9,8 +9,6 @@ SYSFS_ROOT="${SYSFS_ROOT:-/sys}"
 PCI="$SYSFS_ROOT/bus/pci"
 # Every vendor:product vfio-pci may take: the configured devices and their companions.
 VFIO_IDS="10de:1aef 10de:2230 8086:1592"
-# Addresses handled so far, so a function is never bound twice.
-DONE=" "
 
 log() {
     printf 'pci-passthrough-bind: %s\n' "$*"
@@ -29,6 +27,10 @@ id_of() {
     printf '%s:%s\n' "${vendor#0x}" "${device#0x}"
 }
 
+# Addresses handled so far, so a function is never bound twice; those that could not be handed over.
+DONE=" "
+BIND_FAILED=""
+
 # vfiobind ADDRESS: hand one present function to vfio-pci: driver_override, unbind, probe.
 vfiobind() {
     dev="$1"
@@ -45,18 +47,24 @@ vfiobind() {
     fi
     if ! printf 'vfio-pci\n' > "$path/driver_override"; then
         log "WARNING: cannot write driver_override of $dev"
+        BIND_FAILED="$BIND_FAILED $dev"
         return 0
     fi
-    if [ -n "$current" ]; then
-        printf '%s\n' "$dev" > "$path/driver/unbind" || log "WARNING: cannot unbind $dev from $current"
+    if [ -n "$current" ] && ! printf '%s\n' "$dev" > "$path/driver/unbind"; then
+        log "WARNING: cannot unbind $dev from $current"
+        BIND_FAILED="$BIND_FAILED $dev"
+        return 0
     fi
-    printf '%s\n' "$dev" > "$PCI/drivers_probe" || log "WARNING: cannot probe $dev"
+    if ! printf '%s\n' "$dev" > "$PCI/drivers_probe"; then
+        log "WARNING: cannot probe $dev"
+        BIND_FAILED="$BIND_FAILED $dev"
+        return 0
+    fi
     log "$dev handed to vfio-pci (driver before: ${current:-none})"
 }
 
 # bind_group ADDRESS ID: the device configured at ADDRESS when the machine has it there (vendor:product
-# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS (all functions of a group
-# must use vfio-pci, or QEMU reports "group N is not viable").
+# ID), then the members of its IOMMU group whose vendor:product is in VFIO_IDS.
 bind_group() {
     case "$DONE" in
         *" $1 "*) return 0 ;;
@@ -85,11 +93,20 @@ bind_group() {
     done
 }
 
-if [ ! -d "$PCI/drivers/vfio-pci" ]; then
-    modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
-fi
+# bind_now ADDRESS ID...: each configured device and its group's configured functions, now.
+bind_now() {
+    if [ ! -d "$PCI/drivers/vfio-pci" ]; then
+        modprobe vfio-pci || log "WARNING: cannot load vfio-pci"
+    fi
+    while [ "$#" -ge 2 ]; do
+        bind_group "$1" "$2"
+        shift 2
+    done
+    if [ -n "$BIND_FAILED" ]; then
+        log "WARNING: not handed to vfio-pci:$BIND_FAILED"
+        return 1
+    fi
+}
 
-bind_group 0000:41:00.0 10de:2230
-bind_group 0000:c1:00.0 10de:2230
-bind_group 0000:21:00.0 8086:1592
+bind_now 0000:41:00.0 10de:2230 0000:c1:00.0 10de:2230 0000:21:00.0 8086:1592 || true
 exit 0

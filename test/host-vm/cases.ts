@@ -8,6 +8,7 @@ import { parse, stringify } from "yaml";
 import { BINDINGS, requireSiteConfig, type Binding, type SiteConfig } from "../../components/config";
 import { fromStackFile } from "../../components/config-source";
 import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH, YAML_OPTIONS } from "../../components/render/host";
+import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
 import type { Iommu } from "./guest";
 import type { HostVmCase, Machine } from "./harness";
 
@@ -31,14 +32,22 @@ const NIC = "0000:00:07.0";
 const GPU_WITH_AUDIO = ["VGA,bus=pcie.0,addr=05.0,multifunction=on", "ich9-intel-hda,bus=pcie.0,addr=05.1"];
 const E1000E = "e1000e,netdev=net0,bus=pcie.0,addr=07.0,romfile=";
 const NETDEVS = ["user,id=net0,restrict=on"];
-/** DOMAIN.md "Early binding": vfio modules in the initramfs, before any GPU driver. */
+/** vfio modules in the initramfs, before any GPU driver. */
 const VFIO_IN_INITRAMFS = ["vfio", "vfio_iommu_type1", "vfio_pci"];
+
+/** What the prepare script says (components/render/host-prepare.ts prepareScript). */
+const PREPARE_SAYS = (what: string) => new RegExp(`^pci-passthrough-prepare: ${what}\\r?$`, "m");
+
+/** The companion on its host driver at the first boot (snd_hda_intel is not blacklisted), taken by the prepare
+ * script before any reboot: vfio-pci's ids= never takes a function that has a driver. */
+const COMPANION_TAKEN = PREPARE_SAYS("0000:00:05\\.1 handed to vfio-pci \\(driver before: snd_hda_intel\\)");
 
 /**
  * The GPU host: QEMU's VGA (1234:1111, class 0300) with an ICH9 HDA controller (8086:293e) as the second
  * function of its slot, like a GPU's HDMI audio, in one IOMMU group; a bochs-display (1234:1111, class
  * 0380) alone in its slot; and an e1000e NIC (8086:10d3: same vendor as the companion, other product).
- * The NIC has no option ROM, so nothing is loaded from the network at boot.
+ * The NIC has no option ROM, so nothing is loaded from the network at boot. On the first boot snd_hda_intel
+ * takes the HDA companion; after the prepare script (boot 1's checks) it must be on vfio-pci.
  */
 export function standinMachine(iommu: Iommu): Machine {
   return {
@@ -49,9 +58,10 @@ export function standinMachine(iommu: Iommu): Machine {
     expect: {
       vfio: [GPU, GPU_AUDIO, GPU2],
       keep: { [NIC]: "e1000e" },
-      notLoaded: ["bochs", "snd_hda_intel"],
+      notLoaded: ["bochs"],
       sameGroup: [[GPU, GPU_AUDIO]],
       initramfsModules: VFIO_IN_INITRAMFS,
+      cloudInitOutput: [COMPANION_TAKEN, PREPARE_SAYS("host group pci-pass: prepared")],
     },
   };
 }
@@ -67,6 +77,7 @@ export const POSITIVE_CASES: readonly HostVmCase[] = [
     site: standinSite(binding, "intel"),
     machines: [standinMachine("intel")],
     container: true,
+    containerOutput: [PREPARE_SAYS("running in a container, nothing to prepare")],
   })),
   {
     name: "modprobe, amd",
@@ -76,9 +87,6 @@ export const POSITIVE_CASES: readonly HostVmCase[] = [
     container: false,
   },
 ];
-
-/** What the prepare script of a host-group site says (components/render/host-groups.ts prepareScript). */
-const PREPARE_SAYS = (what: string) => new RegExp(`^pci-passthrough-prepare: ${what}\\r?$`, "m");
 
 /**
  * A host of group "vga" of the mixed-group stand-in site (Pulumi.standin-groups.yaml), whose group
@@ -101,12 +109,13 @@ export const MIXED_GROUPS_CASE: HostVmCase = {
       expect: {
         vfio: [GPU, GPU_AUDIO],
         keep: { [NIC]: "e1000e" },
-        notLoaded: ["bochs", "snd_hda_intel"],
+        notLoaded: ["bochs"],
         sameGroup: [[GPU, GPU_AUDIO]],
         initramfsModules: VFIO_IN_INITRAMFS,
         cloudInitOutput: [
           PREPARE_SAYS("0000:00:05\\.0 holds 1234:1111, a device of host group vga"),
           PREPARE_SAYS("preparing this machine for host group vga"),
+          COMPANION_TAKEN,
           PREPARE_SAYS("host group vga: prepared"),
         ],
       },
@@ -122,29 +131,36 @@ interface WriteFile {
   encoding?: string;
 }
 
-/** Edits the write_files entry for `file` of a userdata (Juju's YAML 1.1), keeping everything else. */
-function editWriteFile(userdata: string, file: string, edit: (content: string) => string | undefined): string {
+/** Edits the prepare script of a userdata (Juju's YAML 1.1), where every file of the group is a here-document,
+ * keeping everything else. */
+function editPrepareScript(userdata: string, edit: (script: string) => string): string {
   const doc = parse(userdata, { version: "1.1" }) as { write_files: WriteFile[] };
-  const entry = doc.write_files.find((f) => f.path === file);
-  if (!entry) throw new Error(`the userdata writes no ${file}`);
-  const decode = (s: string) => (entry.encoding === "b64" ? Buffer.from(s, "base64").toString("utf8") : s);
-  const encode = (s: string) => (entry.encoding === "b64" ? Buffer.from(s, "utf8").toString("base64") : s);
-  const edited = edit(decode(entry.content ?? ""));
-  doc.write_files = edited === undefined ? doc.write_files.filter((f) => f !== entry) : doc.write_files.map((f) => (f === entry ? { ...f, content: encode(edited) } : f));
+  const entry = doc.write_files.find((f) => f.path === PREPARE_SCRIPT_PATH);
+  if (!entry || entry.encoding !== "b64") throw new Error(`the userdata writes no ${PREPARE_SCRIPT_PATH}`);
+  const script = Buffer.from(entry.content ?? "", "base64").toString("utf8");
+  const edited = edit(script);
+  if (edited === script) throw new Error("the edit changed nothing");
+  doc.write_files = doc.write_files.map((f) => (f === entry ? { ...f, content: Buffer.from(edited, "utf8").toString("base64") } : f));
   return stringify(doc, YAML_OPTIONS);
 }
 
+/** The here-document that writes `file` in the prepare script (`put` or `append`), up to its end line. */
+const embedded = (file: string) => new RegExp(`^ +(?:put|append) \\d{4} ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} <<'PCI_PASSTHROUGH_EOF'\\n[\\s\\S]*?^PCI_PASSTHROUGH_EOF\\n`, "m");
+
 /** The runbook's /etc/rc.local mistake: no shebang, so systemd cannot execute it (ENOEXEC). */
 export function dropRcLocalShebang(userdata: string): string {
-  return editWriteFile(userdata, RC_LOCAL_PATH, (script) => {
-    if (!script.startsWith("#!")) throw new Error(`${RC_LOCAL_PATH} has no shebang to drop`);
-    return script.slice(script.indexOf("\n") + 1);
-  });
+  return editPrepareScript(userdata, (script) =>
+    script.replace(embedded(RC_LOCAL_PATH), (block) => {
+      const lines = block.split("\n");
+      if (!lines[1]!.startsWith("#!")) throw new Error(`${RC_LOCAL_PATH} has no shebang to drop`);
+      return [lines[0], ...lines.slice(2)].join("\n");
+    }),
+  );
 }
 
-/** vfio left out of the initramfs: the userdata no longer appends the modules to initramfs-tools' list. */
+/** vfio left out of the initramfs: the prepare script no longer appends the modules to initramfs-tools' list. */
 export function dropInitramfsModules(userdata: string): string {
-  return editWriteFile(userdata, INITRAMFS_MODULES_PATH, () => undefined);
+  return editPrepareScript(userdata, (script) => script.replace(embedded(INITRAMFS_MODULES_PATH), ""));
 }
 
 /**

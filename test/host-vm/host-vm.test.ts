@@ -4,6 +4,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
+import { parse } from "yaml";
+import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
+import { renderSite } from "../../components/render/site";
 import { needTool } from "../helpers";
 import { MIXED_GROUPS_CASE, NEGATIVE_CASE, POSITIVE_CASES } from "./cases";
 import { foreignToMachine, runCase, type CaseResult, type HostVmCase } from "./harness";
@@ -46,6 +49,35 @@ test("the mixed-group case's machine has files and kernel options of group other
   const single = POSITIVE_CASES[0]!;
   const none = foreignToMachine(single, single.machines[0]!);
   assert.equal(none.files.size + none.kernelOptions.size, 0);
+});
+
+// The negative case must break what it says, in the one script the userdata ships, and nothing else.
+test("the broken-on-purpose userdata ships /etc/rc.local without its shebang and no vfio for the initramfs", () => {
+  const shipped = (userdata: string) => {
+    const doc = parse(userdata, { version: "1.1" }) as { write_files: { path: string; content: string }[] };
+    return Buffer.from(doc.write_files.find((f) => f.path === PREPARE_SCRIPT_PATH)!.content, "base64").toString("utf8");
+  };
+  const good = renderSite(NEGATIVE_CASE.site).userdata;
+  const before = shipped(good);
+  const after = shipped(NEGATIVE_CASE.breakUserdata!(good));
+  assert.match(before, /^ +put 0755 \/etc\/rc\.local <<'PCI_PASSTHROUGH_EOF'\n#!\/bin\/sh\n/m);
+  assert.match(after, /^ +put 0755 \/etc\/rc\.local <<'PCI_PASSTHROUGH_EOF'\n# \/etc\/rc\.local: /m);
+  assert.match(before, /append 0644 \/etc\/initramfs-tools\/modules/);
+  assert.doesNotMatch(after, /initramfs-tools\/modules/);
+  // Only those lines are gone: each line of the script, counted.
+  const count = (text: string) => text.split("\n").reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
+  const [was, is] = [count(before), count(after)];
+  const gone = [...was].flatMap(([l, n]) => Array<string>(n - (is.get(l) ?? 0)).fill(l));
+  assert.deepEqual(gone.sort(), [
+    "#!/bin/sh",
+    "        append 0644 /etc/initramfs-tools/modules <<'PCI_PASSTHROUGH_EOF'",
+    "# Added by pci-passthrough: vfio in the initramfs, before any GPU driver.",
+    "vfio",
+    "vfio_iommu_type1",
+    "vfio_pci",
+    "PCI_PASSTHROUGH_EOF",
+  ].sort());
+  assert.ok([...is].every(([l]) => was.has(l)), "nothing added");
 });
 
 describe("host preparation on booted machines", { concurrency: PARALLEL, skip: missing }, () => {

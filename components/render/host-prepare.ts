@@ -1,16 +1,23 @@
-// The model's userdata for several host groups: one cloudinit-userdata for the whole model in which every
-// machine prepares itself for its own group only, chosen by what it has (the vendor:product found at the
-// group's addresses), and does nothing on machines of no group or in containers. Pure: no Pulumi import.
+// The model's userdata: one cloudinit-userdata for the whole model in which every machine prepares itself for
+// its own host group only, chosen by what it has (the vendor:product found at the group's addresses, and for a
+// group whose tag lists its machines, the machine's system ID), and does nothing on machines of no group or in
+// containers. The same for a site with one group as for several. Pure: no Pulumi import.
 //
 // cloud-init's write_files writes on every machine of the model (runbook note: containers included), so the
-// groups' files cannot be write_files entries of their own: two groups write the same paths with other
-// contents (/etc/modprobe.d/pci-passthrough.conf, the grub drop-in). write_files ships one script that
-// holds every group's files, and postruncmd runs it; the script installs the files of the machine's group
-// only and runs that group's commands. What each group's host gets is what the single-group userdata gives
-// it (hostFiles, hostActions in host.ts): this module only chooses among them on the machine.
+// groups' files cannot be write_files entries of their own: they would land on controllers and containers too,
+// and two groups write the same paths with other contents (/etc/modprobe.d/pci-passthrough.conf, the grub
+// drop-in). write_files ships one script that holds every group's files, and postruncmd runs it; the script
+// installs the files of the machine's group only and runs that group's commands (hostFiles, hostActions in
+// host.ts): this module only chooses among them on the machine. The script handles its failures itself (each
+// command runs, each failure is said, exit 1 at the end): Juju runs postruncmd inside cloud-init's runcmd script
+// after its own commands, which it starts with `set -xe` ("ensure we run all the scripts or abort", juju/juju
+// cloudconfig/userdatacfg_unix.go ConfigureBasic); only later releases put a `set +xe` before postruncmd
+// (LP #1978454), so under an older Juju 2.9 one failing postruncmd line skipped every line after it. One entry,
+// its own process, its own flags: Juju's do not matter.
 import { deviceId, type DeviceConfig, type HostGroup } from "../config";
 import type { HostAction, HostFile } from "./host";
-import { ID_OF_FUNCTION, logAndLeaveContainers } from "./host-scripts";
+import { BIND_FUNCTIONS, ID_OF_FUNCTION, logAndLeaveContainers } from "./host-scripts";
+import { vfioIds } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 
 /** Where the userdata installs the script that prepares a machine for its group. */
@@ -26,11 +33,16 @@ export interface GroupPreparation {
   readonly actions: readonly HostAction[];
 }
 
-/** A group's name: hostGroups entries always have one (config.ts); only the single unnamed group has none,
- * and it never comes here (userdataParts dispatches on the number of groups). */
+/** How the script names a group: its name (hostGroups[].name), or for the one unnamed group of a site written
+ * without hostGroups its MAAS tag (the only group there; tag names are shell words, config.ts MAAS_TAG_NAME). */
 function nameOf(group: HostGroup): string {
-  if (group.name === undefined) throw new Error("a host group of a site with several groups has no name");
-  return group.name;
+  return group.name ?? group.maas.tag;
+}
+
+/** The groups, as the script's comments and messages name them. */
+function groupsLabel(groups: readonly HostGroup[]): string {
+  const only = groups.length === 1 ? groups[0]! : undefined;
+  return only?.name === undefined && only ? `one host group, named after its MAAS tag: ${nameOf(only)}` : `host groups: ${groups.map(nameOf).join(", ")}`;
 }
 
 /** The POSIX sh condition true when the machine holds one of the group's devices at one of its addresses. */
@@ -79,21 +91,49 @@ function action(a: HostAction): string {
   return `        run ${[command, ...rest.map(shellQuote)].join(" ")}`;
 }
 
+/** The machine's system ID and `listed`, for the groups whose tag lists its machines. */
+const LISTED_FUNCTION = `# The machine's MAAS system ID: cloud-init's instance-id on a machine MAAS deployed (CLOUD_DATA redirects
+# it for tests).
+SYSTEM_ID=$(cat "\${CLOUD_DATA:-/var/lib/cloud/data}/instance-id" 2>/dev/null || true)
+
+# listed SYSTEM_ID...: true when this machine's system ID is one of them.
+listed() {
+    for id in "$@"; do
+        if [ "$id" = "$SYSTEM_ID" ]; then
+            return 0
+        fi
+    done
+    return 1
+}`;
+
 /** The script: finds the machine's group, then installs that group's files and runs its commands. */
 export function prepareScript(groups: readonly GroupPreparation[]): string {
   const names = groups.map((g) => nameOf(g.group));
   const detect = groups.map((g) => detection(g.group));
   const arms = groups.map((g) =>
-    [`    ${shellQuote(nameOf(g.group))})`, ...g.files.map(embed), ...g.actions.map(action), "        ;;"].join("\n"),
+    [
+      `    ${shellQuote(nameOf(g.group))})`,
+      ...g.files.map(embed),
+      // What bind_now may take besides the devices: every configured vendor:product of the group.
+      `        VFIO_IDS=${shellQuote(vfioIds(g.group.devices).join(" "))}`,
+      ...g.actions.map(action),
+      "        ;;",
+    ].join("\n"),
   );
+  const these = groups.length === 1 ? `host group ${names[0]} at its addresses` : `host groups ${names.join(", ")} at their addresses`;
   return `#!/bin/sh
 # ${PREPARE_SCRIPT_PATH}: prepares this machine for its own host group.
-# Generated by pci-passthrough (host groups: ${names.join(", ")}). The Juju model's cloudinit-userdata
-# writes it on every machine of the model and runs it once, after Juju's own commands (postruncmd). It
-# finds the machine's group by the vendor:product at the group's addresses (two groups may use the same
-# slots) and, for a group whose tag lists its machines, by the machine's MAAS system ID; writes that
-# group's files and runs its commands. It changes nothing in a container, on a machine of no group, or on
-# a machine of two groups (an error, exit 1).
+# Generated by pci-passthrough (${groupsLabel(groups.map((g) => g.group))}).
+# The Juju model's cloudinit-userdata writes it on every machine of the model and runs it once, after Juju's
+# own commands (postruncmd). It finds the machine's group by the vendor:product at the group's addresses (two
+# groups may use the same slots) and, for a group whose tag lists its machines, by the machine's MAAS system
+# ID; writes that group's files and runs its commands, binding the devices and their companions to vfio-pci
+# now. It changes nothing in a container, on a machine of no group, or on a machine of two groups (an error,
+# exit 1). A failing command is said, the next still runs, and the script exits 1 at the end: whatever shell
+# flags Juju runs postruncmd with, every step is tried.
+
+# The group's commands run through \`run\`, which shellcheck cannot follow into the functions it calls.
+# shellcheck disable=SC2317
 set -eu
 
 # SYSFS_ROOT redirects every sysfs path and DESTDIR every file written, so tests can run this script
@@ -121,26 +161,12 @@ holds() {
     return 1
 }
 
-# The machine's MAAS system ID: cloud-init's instance-id on a machine MAAS deployed (CLOUD_DATA redirects
-# it for tests).
-SYSTEM_ID=$(cat "\${CLOUD_DATA:-/var/lib/cloud/data}/instance-id" 2>/dev/null || true)
-
-# listed SYSTEM_ID...: true when this machine's system ID is one of them.
-listed() {
-    for id in "$@"; do
-        if [ "$id" = "$SYSTEM_ID" ]; then
-            return 0
-        fi
-    done
-    return 1
-}
-
-FOUND=""
+${groups.some((g) => g.group.maas.machines !== undefined) ? `${LISTED_FUNCTION}\n\n` : ""}FOUND=""
 ${detect.join("\n")}
 
 case "$FOUND" in
     "")
-        log "no device of host groups ${names.join(", ")} at their addresses: this machine is in no group, nothing to prepare"
+        log "no device of ${these}: this machine is in no group, nothing to prepare"
         exit 0
         ;;
     *" "*" "*)
@@ -174,8 +200,10 @@ append() {
     chmod "$1" "$DESTDIR$2"
 }
 
-# run COMMAND...: one of the group's commands. A failure is said and the next command still runs, as the
-# postruncmd entries of a single-group userdata do; the script then exits 1.
+${BIND_FUNCTIONS}
+
+# run COMMAND...: one of the group's commands. A failure is said and the next command still runs; the script
+# then exits 1.
 FAILED=""
 run() {
     log "running $*"
@@ -199,13 +227,13 @@ exit 0
 `;
 }
 
-/** The files and postruncmd entries for several groups: the prepare script, and running it. */
-export function groupsUserdataParts(groups: readonly GroupPreparation[]): { files: HostFile[]; commands: string[]; header: string } {
+/** The files and postruncmd entries of the model's userdata: the prepare script, and running it. */
+export function prepareUserdataParts(groups: readonly GroupPreparation[]): { files: HostFile[]; commands: string[]; header: string } {
   return {
     files: [{ path: PREPARE_SCRIPT_PATH, content: prepareScript(groups), permissions: "0755", script: true, append: false }],
     commands: [PREPARE_SCRIPT_PATH],
     header:
-      ` Juju model cloudinit-userdata, generated by pci-passthrough (host groups: ${groups.map((g) => nameOf(g.group)).join(", ")}).\n` +
+      ` Juju model cloudinit-userdata, generated by pci-passthrough (${groupsLabel(groups.map((g) => g.group))}).\n` +
       " It runs on every machine of the model, containers included: it writes one script and runs it, and the\n" +
       " script prepares a machine for the one group whose devices (vendor:product at the group's addresses) it\n" +
       " has; it changes nothing in a container or on a machine of no group.",
