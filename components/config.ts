@@ -195,6 +195,14 @@ export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
 /** The ways a tag selects its machines; exactly one is given. */
 const SELECTIONS = ["machines", "definition", "selectByDevice"] as const;
 
+/** MAAS resource pool and zone names: canonical/maas src/maasserver/fields.py MODEL_NAME_VALIDATOR
+ * (`^\w[ \w-]*$`, Python's Unicode \w), used by models/resourcepool.py and models/zone.py. */
+export const MAAS_OBJECT_NAME = /^[\p{L}\p{N}_][ \p{L}\p{N}_-]*$/u;
+const maasObjectName = (what: string) =>
+  z
+    .string({ error: `expected a MAAS ${what} name` })
+    .regex(MAAS_OBJECT_NAME, { error: (i) => `${quote(i.input)} is not a MAAS ${what} name (letters, digits, _, - and spaces, not starting with - or a space)` });
+
 /** The MAAS access of a site: the CLI profile and, optionally, the login. */
 const maasAccessShape = {
   /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
@@ -239,13 +247,19 @@ const tagShape = {
   /** XPath over `lshw -xml` that MAAS evaluates to tag machines itself; excludes `machines`. */
   definition: text("an XPath expression").optional(),
   /** Tag every machine whose MAAS node devices include a configured device's vendor:product
-   * (`maas PROFILE node-devices read`, MAAS 3.0+); excludes `machines` and `definition`. */
+   * (`maas PROFILE node-devices read`, MAAS 3.0+), among the machines of `pool` and/or `zone`; excludes
+   * `machines` and `definition`. */
   selectByDevice: bool.optional(),
+  /** The MAAS resource pool the tagged machines must be in (`maas PROFILE machines read pool=`): required
+   * for selectByDevice unless `zone` is given; with `machines`, each listed machine must be in it. */
+  pool: maasObjectName("resource pool").optional(),
+  /** The MAAS zone the tagged machines must be in (`machines read zone=`); as `pool`. */
+  zone: maasObjectName("zone").optional(),
   /** Delete the tag with the stack even when it existed before the stack adopted it. */
   deleteAdoptedTag: bool.default(false),
 };
 
-type TagFields = { machines?: unknown[]; definition?: string; selectByDevice?: boolean };
+type TagFields = { machines?: unknown[]; definition?: string; selectByDevice?: boolean; pool?: string; zone?: string };
 
 /** A tag with neither machines nor a definition tags nothing: `tags=TAG` then finds no machine and the
  * deployment stalls (the runbook's own gap). Exactly one way of selecting the GPU hosts. */
@@ -262,6 +276,24 @@ function selectionRule(m: TagFields, ctx: z.RefinementCtx): void {
   }
   if (m.machines !== undefined && m.machines.length === 0) {
     ctx.addIssue({ code: "custom", path: ["machines"], message: "list at least one system ID (an empty list tags no machine)" });
+  }
+  // MAAS applies a tag's kernel_opts to every later deployment of every machine it carries, whoever deploys
+  // it (src/maasserver/models/node.py get_effective_kernel_options): a selection by device over the whole
+  // MAAS would give another team's GPU machines vfio-pci.ids= and the driver blacklist. Scoped, always.
+  if (m.selectByDevice === true && m.pool === undefined && m.zone === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["selectByDevice"],
+      message:
+        "selection by device must be scoped to this cloud's machines: give pool (a MAAS resource pool) and/or zone; " +
+        "otherwise every machine of the whole MAAS with such a device is tagged, and MAAS applies the tag's kernel options to its every later deployment, by anyone",
+    });
+  }
+  // MAAS itself evaluates a definition on every machine it has: no scope can narrow it.
+  if (m.definition !== undefined) {
+    for (const k of ["pool", "zone"] as const) {
+      if (m[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: `not with definition: MAAS evaluates a tag's definition on every machine it has, whatever its ${k === "pool" ? "resource pool" : "zone"}` });
+    }
   }
 }
 
@@ -692,6 +724,9 @@ export interface TagConfig {
   readonly machines?: string[];
   readonly definition?: string;
   readonly selectByDevice?: boolean;
+  /** The resource pool and zone the tag's machines must be in (selectByDevice chooses only there). */
+  readonly pool?: string;
+  readonly zone?: string;
   readonly deleteAdoptedTag: boolean;
 }
 
@@ -915,6 +950,8 @@ function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unkn
               ...(p.maas.machines !== undefined ? { machines: p.maas.machines } : {}),
               ...(p.maas.definition !== undefined ? { definition: p.maas.definition } : {}),
               ...(p.maas.selectByDevice !== undefined ? { selectByDevice: p.maas.selectByDevice } : {}),
+              ...(p.maas.pool !== undefined ? { pool: p.maas.pool } : {}),
+              ...(p.maas.zone !== undefined ? { zone: p.maas.zone } : {}),
             },
             application: DEFAULT_COMPUTE_APPLICATION,
             addToBundle: false,

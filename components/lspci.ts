@@ -684,7 +684,13 @@ const hostCount = (n: number): string => (n === 1 ? "1 host" : `${n} hosts`);
  * The snippet for the captures of several hosts. All of one kind: today's `devices` and `host`, saying
  * which hosts agreed. Several kinds: `pci-passthrough:hostGroups`, one group per kind.
  */
-export function renderSite(site: SiteImport): string {
+/** The MAAS resource pool and/or zone a selection by device is scoped to (import-lspci --pool, --zone). */
+export interface SelectionScope {
+  readonly pool?: string;
+  readonly zone?: string;
+}
+
+export function renderSite(site: SiteImport, scope: SelectionScope = {}): string {
   if (site.kinds.length === 1) {
     const k = site.kinds[0]!;
     const list = k.sources.join(", ");
@@ -701,11 +707,11 @@ export function renderSite(site: SiteImport): string {
     };
     return renderSnippet(result, hostCount(site.hosts), [agreed]);
   }
-  return renderHostGroups(site);
+  return renderHostGroups(site, scope);
 }
 
 /** `pci-passthrough:hostGroups` with one group per kind of host (see importHosts for what a kind is). */
-function renderHostGroups(site: SiteImport): string {
+function renderHostGroups(site: SiteImport, scope: SelectionScope): string {
   const groups = new YAMLSeq();
   for (const k of site.kinds) {
     const g = new YAMLMap();
@@ -716,8 +722,14 @@ function renderHostGroups(site: SiteImport): string {
     const ids = uniqueItems(k.devices.map(deviceId));
     if (k.sharedIds.length === 0) {
       const key = new Scalar("selectByDevice");
-      key.commentBefore = ` Tags the machines whose MAAS node devices include ${ids.join(", ")} (MAAS 3.0+): no other group has ${ids.length === 1 ? "it" : "them"}.`;
+      const where =
+        scope.pool !== undefined || scope.zone !== undefined
+          ? "among this cloud's machines (its pool and/or zone)"
+          : "among this cloud's machines: add pool: (its MAAS resource pool) and/or zone:, or run again with --pool / --zone";
+      key.commentBefore = ` Tags the machines whose MAAS node devices include ${ids.join(", ")} (MAAS 3.0+): no other group has ${ids.length === 1 ? "it" : "them"};\n ${where}.`;
       maas.add(new Pair(key, true));
+      if (scope.pool !== undefined) maas.set("pool", scope.pool);
+      if (scope.zone !== undefined) maas.set("zone", scope.zone);
     } else {
       const shared = k.sharedIds.map((s) => `${s.id} is also in ${s.kinds.join(", ")}`).join("; ");
       maas.comment = comment([

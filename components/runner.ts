@@ -35,7 +35,8 @@ export function makeRunner(site: SiteConfig): Runner {
   return {
     where: runnerWhere(site.runner),
     run(name, spec, opts, extraEnvironment = {}) {
-      const inputs = stepInputs(spec, site.runner);
+      // One environment, rendered once: over SSH the wrapper forwards every variable of it.
+      const inputs = stepInputs(spec, site.runner, extraEnvironment);
       const secrets: Record<string, string> = {};
       for (const [env, source] of Object.entries(inputs.secrets)) {
         const value = secretValue(site, source);
@@ -48,20 +49,18 @@ export function makeRunner(site: SiteConfig): Runner {
           create: inputs.create,
           update: inputs.update,
           delete: inputs.delete,
-          environment: { ...inputs.environment, ...extraEnvironment },
-          // Secrets travel on standard input only: the environment stays readable in previews.
+          environment: inputs.environment,
+          // Secrets travel on standard input only: the environment stays readable in previews, and nothing a
+          // step prints carries a secret, so its messages ("created", "kept", "deleted") are shown.
           stdin: Object.keys(secrets).length > 0 ? pulumi.secret(secretsStdin(secrets)) : undefined,
           interpreter: ["/bin/sh", "-c"],
           triggers: inputs.triggers ? [...inputs.triggers] : undefined,
-          logging: spec.quiet ? "none" : undefined,
         },
         {
           ...opts,
           aliases: FORMER_TYPES,
           retainOnDelete: spec.retainOnDelete ?? opts.retainOnDelete,
           protect: spec.protect ?? opts.protect,
-          // stdout/stderr live in state and show in diffs even when inputs are secret (DOMAIN.md).
-          additionalSecretOutputs: spec.quiet ? ["stdout", "stderr"] : opts.additionalSecretOutputs,
         },
       );
     },

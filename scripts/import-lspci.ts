@@ -1,4 +1,4 @@
-// `npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [FILE... | -]`: prints the `devices` and
+// `npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]`: prints the `devices` and
 // `host.blacklistDrivers` of a site configuration from `lspci -nn` / `-nnk` / `-nnkvvv` output (stdin when
 // FILE is absent or `-`). Several FILEs are several hosts' captures: when they are of several kinds, it
 // prints `hostGroups`, one group per kind. Exit 2 on bad options, an unreadable file, or when no device matched.
@@ -15,9 +15,11 @@ import {
   renderSnippet,
   type HostCapture,
   type Selection,
+  type SelectionScope,
 } from "../components/lspci";
+import { MAAS_OBJECT_NAME } from "../components/config";
 
-const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [FILE... | -]
+const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]
   Reads \`lspci -nn\`, \`-nnk\` or \`-nnkvvv\` output (from FILE, or stdin when FILE is absent or -) and
   prints pci-passthrough:devices and pci-passthrough:host.blacklistDrivers as YAML for Pulumi.<stack>.yaml.
   Several FILEs are several hosts' captures, one each: hosts of several kinds get pci-passthrough:hostGroups,
@@ -25,6 +27,9 @@ const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]..
   --class CC     select a PCI class by prefix, 2 or 4 hex digits (03 = display controllers, 0200 = Ethernet);
                  repeatable; default 03
   --id VVVV:PPPP select a vendor:product id, e.g. 10de:1bb0; repeatable
+  --pool P, --zone Z
+                 with host groups: the MAAS resource pool and/or zone of this cloud's machines, to which
+                 each group's selectByDevice is scoped (the config refuses it unscoped)
   Run on a GPU host: sudo lspci -nnkvvv > lspci.txt   (-k adds the kernel modules to blacklist; -vvv, as
   root, the SR-IOV capability, for which it proposes deviceType: type-PF)
 `;
@@ -36,7 +41,7 @@ function fail(message: string, usage = true): never {
 
 const lines = (n: number): string => (n === 1 ? "1 line that was" : `${n} lines that were`);
 
-function options(argv: string[]): { files: Array<string | undefined>; selection: Selection } {
+function options(argv: string[]): { files: Array<string | undefined>; selection: Selection; scope: SelectionScope } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -45,6 +50,8 @@ function options(argv: string[]): { files: Array<string | undefined>; selection:
       options: {
         class: { type: "string", multiple: true },
         id: { type: "string", multiple: true },
+        pool: { type: "string" },
+        zone: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -63,7 +70,14 @@ function options(argv: string[]): { files: Array<string | undefined>; selection:
     (i) => parseIdOption(i) ?? fail(`--id ${JSON.stringify(i)} is not a vendor:product id (VVVV:PPPP, e.g. 10de:1bb0)`),
   );
   const files = parsed.positionals.length === 0 ? [undefined] : parsed.positionals.map((f) => (f === "-" ? undefined : f));
-  return { files, selection: classes.length + ids.length === 0 ? DEFAULT_SELECTION : { classes, ids } };
+  const scope: SelectionScope = {};
+  for (const k of ["pool", "zone"] as const) {
+    const v = parsed.values[k];
+    if (v === undefined) continue;
+    if (!MAAS_OBJECT_NAME.test(v)) fail(`--${k} ${JSON.stringify(v)} is not a MAAS ${k === "pool" ? "resource pool" : "zone"} name`);
+    Object.assign(scope, { [k]: v });
+  }
+  return { files, selection: classes.length + ids.length === 0 ? DEFAULT_SELECTION : { classes, ids }, scope };
 }
 
 function read(file: string | undefined): HostCapture {
@@ -93,7 +107,7 @@ function oneHost({ source, text }: HostCapture, selection: Selection): void {
 }
 
 /** Several hosts: one snippet for all, host groups when they are of several kinds. */
-function severalHosts(captures: HostCapture[], selection: Selection): void {
+function severalHosts(captures: HostCapture[], selection: Selection, scope: SelectionScope): void {
   const site = importHosts(captures, selection);
   for (const s of site.skipped) if (s.lines > 0) process.stderr.write(`import-lspci: ${s.source}: skipped ${notLspci(s.lines)}\n`);
   if (site.kinds.length === 0) {
@@ -112,15 +126,15 @@ function severalHosts(captures: HostCapture[], selection: Selection): void {
       process.stderr.write(`import-lspci: group ${k.name}: list its machines (see the comment under its maas)\n`);
     }
   }
-  process.stdout.write(renderSite(site));
+  process.stdout.write(renderSite(site, scope));
 }
 
 function main(): void {
-  const { files, selection } = options(process.argv.slice(2));
+  const { files, selection, scope } = options(process.argv.slice(2));
   // Every file is read before any is imported: an unreadable one fails the run, naming it.
   const captures = files.map(read);
   if (captures.length === 1) oneHost(captures[0]!, selection);
-  else severalHosts(captures, selection);
+  else severalHosts(captures, selection, scope);
 }
 
 main();

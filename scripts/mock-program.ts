@@ -15,6 +15,9 @@ export interface RecordedOptions {
   deleteBeforeReplace?: boolean;
   additionalSecretOutputs?: string[];
   ignoreChanges?: string[];
+  /** Input properties whose change replaces the resource (a provider SDK can add its own, e.g. @pulumi/command's
+   * `triggers[*]`). */
+  replaceOnChanges?: string[];
   /** Former identities the engine matches this resource with (type and name only). */
   aliases?: Array<{ type?: string; name?: string }>;
 }
@@ -147,7 +150,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
         options: {},
       };
       const o = args.opts as pulumi.CustomResourceOptions;
-      for (const key of ["retainOnDelete", "protect", "deleteBeforeReplace", "additionalSecretOutputs", "ignoreChanges"] as const) {
+      for (const key of ["retainOnDelete", "protect", "deleteBeforeReplace", "additionalSecretOutputs", "ignoreChanges", "replaceOnChanges"] as const) {
         if (o[key] !== undefined) (rec.options as Record<string, unknown>)[key] = o[key];
       }
       if (o.aliases !== undefined) {

@@ -80,10 +80,20 @@ export const ARTIFACTS = [
   "graph.mmd",
 ] as const;
 
-/** A tag as `maas PROFILE tag read` shows it, with the machines the stack tags (when it lists them). */
+/** A tag as `maas PROFILE tag read` shows it, with the machines the stack tags (when it lists them) and the
+ * MAAS resource pool and zone its machines must be in (a selection by device chooses only there). */
 function maasTag(g: GroupArtifacts) {
   const m = g.group.maas;
-  return { name: m.tag, comment: m.comment, kernel_opts: g.kernelOptions, definition: m.definition ?? "", machines: m.machines ?? [] };
+  return {
+    name: m.tag,
+    comment: m.comment,
+    kernel_opts: g.kernelOptions,
+    definition: m.definition ?? "",
+    machines: m.machines ?? [],
+    ...(m.selectByDevice ? { selectByDevice: true } : {}),
+    ...(m.pool !== undefined ? { pool: m.pool } : {}),
+    ...(m.zone !== undefined ? { zone: m.zone } : {}),
+  };
 }
 
 /** The files of out/<stack>/, by name. */

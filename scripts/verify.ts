@@ -6,18 +6,17 @@
 //   --identity, a plain-text runner.privateKey, or your agent; runner.hostKey pinned).
 //   flavors: `openstack flavor show -f json` here, with the usual OS_* credentials.
 // Exit 0 in sync, 1 drift, 2 config error (or usage), 3 a CLI or API could not be reached.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { formatProblems, parseSiteConfig, SECRET_PLACEHOLDER, type SiteConfig } from "../components/config";
-import { fromStackFile } from "../components/config-source";
+import { SECRET_PLACEHOLDER, type SiteConfig } from "../components/config";
 import { liveReadCommand, secretsStdin } from "../components/render/commands";
 import { runnerWhere, stepInputs } from "../components/render/runner";
 import { renderSite } from "../components/render/site";
 import { compareFlavor, compareJuju, exitCode, parseReads, report, type Finding } from "./verify/compare";
+import { showFlavor } from "./verify/openstack";
+import { loadStack } from "./stack-file";
 
-const ROOT = path.resolve(__dirname, "..");
 const USAGE = "usage: npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]\n";
 
 function usage(message: string): never {
@@ -35,7 +34,7 @@ function sshKey(site: SiteConfig, identity: string | undefined): Record<string, 
 /** maas and juju, through the read script on the steps' runner. */
 function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
   const a = renderSite(site);
-  const spec = liveReadCommand(site, a.charmResetOptions);
+  const spec = liveReadCommand(site, Object.keys(a.charmOptions));
   // The read spec asks for no secret; only the SSH key, when there is a runner, travels on stdin.
   const inputs = stepInputs(spec, site.runner ? { ...site.runner, privateKey: undefined } : undefined);
   const r = spawnSync("/bin/sh", ["-c", inputs.create], {
@@ -54,9 +53,9 @@ function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
 /** Each flavor through the openstack CLI, here. */
 function readFlavors(site: SiteConfig): Finding[] {
   return renderSite(site).flavors.map((f) => {
-    const r = spawnSync("openstack", ["flavor", "show", "-f", "json", f.name], { encoding: "utf8" });
-    if (r.error) return { object: `flavor ${f.name}`, status: "unreachable", details: [`openstack: ${r.error.message}`] };
-    return compareFlavor(f, { rc: r.status ?? 1, out: r.status === 0 ? r.stdout : r.stderr || r.stdout });
+    const r = showFlavor(f.name);
+    if (r.error) return { object: `flavor ${f.name}`, status: "unreachable", details: [r.error] };
+    return compareFlavor(f, r);
   });
 }
 
@@ -71,23 +70,22 @@ function main(argv: string[]): number {
   } catch (e) {
     usage((e as Error).message);
   }
-  if (parsed.positionals.length !== 1) usage("give exactly one stack name");
-  const stack = parsed.positionals[0]!;
-  const file = path.resolve(parsed.values["stack-file"] ?? path.join(ROOT, `Pulumi.${stack}.yaml`));
-  if (!existsSync(file)) usage(`no stack file ${file}`);
-  const config = parseSiteConfig(fromStackFile(readFileSync(file, "utf8")).raw);
-  if (!config.ok) {
-    process.stderr.write(`${formatProblems(config.problems)}\n${config.problems.length} problem(s) in ${path.basename(file)}; nothing read\n`);
-    return 2;
-  }
-  const site = config.config;
+  const { stack, site } = loadStack(parsed.positionals, parsed.values["stack-file"], usage);
+  if (site === undefined) return 2;
   process.stdout.write(`Verifying stack ${stack}: maas and juju on ${runnerWhere(site.runner)}, read-only\n\n`);
   const findings = [...readJuju(site, parsed.values.identity), ...(parsed.values["no-openstack"] ? [] : readFlavors(site))];
   process.stdout.write(report(findings));
   const code = exitCode(findings);
+  const resync = "`pulumi config set pci-passthrough:resync \"$(date +%s)\" && pulumi up` (flavors: `pulumi refresh && pulumi up`)";
+  // Drift the program's own steps cannot repair (an option the charm lacks, an application not deployed) says
+  // what to do instead; a resync would only fail on it.
+  const manual = findings.filter((f) => f.status === "drift" && f.manual);
   const summary = {
     0: "nothing to do",
-    1: "drift: repair it in place with `pulumi config set pci-passthrough:resync \"$(date +%s)\" && pulumi up` (flavors: `pulumi refresh && pulumi up`)",
+    1:
+      manual.length === 0
+        ? `drift: repair it in place with ${resync}`
+        : `drift: ${manual.map((f) => f.object).join(", ")} first need${manual.length === 1 ? "s" : ""} what is said above (a resync cannot repair ${manual.length === 1 ? "it" : "them"}); then repair the rest in place with ${resync}`,
     3: "could not read everything: nothing is known about the objects marked UNREACHABLE",
   }[code];
   process.stdout.write(`\n${findings.filter((f) => f.status === "in sync").length} of ${findings.length} objects in sync: ${summary}\n`);

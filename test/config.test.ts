@@ -48,7 +48,7 @@ describe("example stacks", () => {
     assert.equal(c.groups.length, 1);
     assert.equal(c.groups[0]!.name, undefined, "one unnamed group: its resources keep their names");
     assert.equal(c.groups[0]!.application, "nova-compute");
-    assert.deepEqual(c.groups[0]!.maas, { tag: "pci-pass", comment: "PCI Passthrough kernel parameters", selectByDevice: true, deleteAdoptedTag: false });
+    assert.deepEqual(c.groups[0]!.maas, { tag: "pci-pass", comment: "PCI Passthrough kernel parameters", selectByDevice: true, pool: "openstack", deleteAdoptedTag: false });
     assert.deepEqual(c.juju, { model: "openstack-deployment", version: "3", existingModel: false, destroyModelOnDelete: false });
     assert.deepEqual(c.groups[0]!.host, {
       iommu: "intel",
@@ -151,12 +151,13 @@ describe("maas", () => {
   test("the tag selects its machines one way: machines, definition or selectByDevice", () => {
     const only = (sel: Record<string, unknown>) => (r: Record<string, any>) => {
       delete r.maas.selectByDevice;
+      delete r.maas.pool;
       Object.assign(r.maas, sel);
     };
     assert.deepEqual(accepted(only({ machines: ["4y3h7n", "8fbxqa"] })).groups[0]!.maas.machines, ["4y3h7n", "8fbxqa"]);
     const xpath = '//node[@class="display"]/vendor[contains(.,"NVIDIA")]';
     assert.equal(accepted(only({ definition: xpath })).groups[0]!.maas.definition, xpath);
-    assert.equal(accepted(only({ selectByDevice: "true" })).groups[0]!.maas.selectByDevice, true);
+    assert.equal(accepted(only({ selectByDevice: "true", pool: "openstack" })).groups[0]!.maas.selectByDevice, true);
     refused(only({ machines: ["4y3h7n"], definition: "//node" }), [`${P}:maas.definition: give one of machines, definition or selectByDevice, not machines and definition`]);
     refused((r) => (r.maas.machines = ["4y3h7n"]), [`${P}:maas.selectByDevice: give one of machines, definition or selectByDevice, not machines and selectByDevice`]);
     refused(only({ definition: "" }), [`${P}:maas.definition: expected an XPath expression`]);
@@ -165,6 +166,37 @@ describe("maas", () => {
     refused(only({}), [`${P}:maas: ${nothing}`]);
     refused(only({ selectByDevice: false }), [`${P}:maas.selectByDevice: ${nothing}`]);
     refused(only({ machines: [] }), [`${P}:maas.machines: list at least one system ID (an empty list tags no machine)`]);
+  });
+
+  test("selectByDevice is scoped to a MAAS resource pool and/or zone; listed machines may be too; a definition cannot be", () => {
+    const pick = (o: object, keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)));
+    const scoped = (scope: Record<string, unknown>) => (r: Record<string, any>) => {
+      delete r.maas.pool;
+      Object.assign(r.maas, scope);
+    };
+    // MAAS applies a tag's kernel options to every later deployment of each machine it tags, whoever deploys
+    // it: unscoped, another team's GPU machines would get vfio-pci.ids= and lose their GPUs.
+    refused(scoped({}), [
+      `${P}:maas.selectByDevice: selection by device must be scoped to this cloud's machines: give pool (a MAAS resource pool) and/or zone; ` +
+        "otherwise every machine of the whole MAAS with such a device is tagged, and MAAS applies the tag's kernel options to its every later deployment, by anyone",
+    ]);
+    assert.deepEqual(pick(accepted(scoped({ zone: "az1" })).groups[0]!.maas, ["pool", "zone"]), { zone: "az1" });
+    assert.deepEqual(pick(accepted(scoped({ pool: "GPU cloud_2", zone: "az-1" })).groups[0]!.maas, ["pool", "zone"]), { pool: "GPU cloud_2", zone: "az-1" });
+    refused(scoped({ pool: "-gpu" }), [`${P}:maas.pool: "-gpu" is not a MAAS resource pool name (letters, digits, _, - and spaces, not starting with - or a space)`]);
+    refused(scoped({ zone: "a/b" }), [`${P}:maas.zone: "a/b" is not a MAAS zone name (letters, digits, _, - and spaces, not starting with - or a space)`]);
+    const listed = accepted((r) => Object.assign(r.maas, { selectByDevice: undefined, machines: ["4y3h7n"] })).groups[0]!.maas;
+    assert.deepEqual([listed.machines, listed.pool], [["4y3h7n"], "openstack"], "listed machines may be scoped: the steps check each is in the pool");
+    refused((r) => Object.assign(r.maas, { selectByDevice: undefined, definition: "//node", zone: "az1" }), [
+      `${P}:maas.pool: not with definition: MAAS evaluates a tag's definition on every machine it has, whatever its resource pool`,
+      `${P}:maas.zone: not with definition: MAAS evaluates a tag's definition on every machine it has, whatever its zone`,
+    ]);
+    // In host groups each group's tag has its scope; l40s keeps its zone when its pool goes.
+    assert.deepEqual(pick(accepted((r) => delete r.hostGroups[1].maas.pool, "mixed").groups[1]!.maas, ["pool", "zone"]), { zone: "az2" });
+    refused((r) => Object.assign(r.hostGroups[0].maas, { pool: undefined }), [
+      `${P}:hostGroups[0].maas.selectByDevice: selection by device must be scoped to this cloud's machines: give pool (a MAAS resource pool) and/or zone; ` +
+        "otherwise every machine of the whole MAAS with such a device is tagged, and MAAS applies the tag's kernel options to its every later deployment, by anyone",
+    ], "mixed");
+    refused((r) => (r.maas.pool = "openstack"), [`${P}:maas.pool: not with hostGroups: each group has its own tag (hostGroups[].maas.pool)`], "mixed");
   });
 
   test("deleteAdoptedTag is a boolean, false by default", () => {

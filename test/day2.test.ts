@@ -178,6 +178,15 @@ describe("pulumi destroy does what README \"Deleting the stack\" says", () => {
     assert.deepEqual(o.options, renderSite(v.site).charmOptions, "the charm options are kept");
   });
 
+  test("a tag already deleted by hand: destroy says so and succeeds", () => {
+    const v = variant("dev", "as-is");
+    const { w, state } = deploy(v);
+    spawnSync("maas", ["admin", "tag", "delete", "pci-pass"], { env: w.env });
+    const printed: string[] = [];
+    destroy(w, state, printed);
+    assert.ok(printed.some((p) => p.includes("pci-passthrough: MAAS tag pci-pass is already gone")), printed.join("\n"));
+  });
+
   test("an adopted tag is kept, with deleteAdoptedTag it goes", () => {
     for (const deleteAdoptedTag of [false, true]) {
       const v = variant("lab", `adopted-${deleteAdoptedTag}`, (r) => (r.maas.deleteAdoptedTag = deleteAdoptedTag));
@@ -254,9 +263,16 @@ describe("two stacks and one MAAS tag", () => {
       /MAAS tag gpu-lab belongs to stack pci-passthrough\/lab: two stacks cannot share a tag/,
     );
     assert.deepEqual(fakeState(w, "maas").tags["gpu-lab"], before);
-    // The first stack goes on as before: a replacement of its own tag step keeps the tag.
-    for (const order of ORDERS) up(w, first, a.program, { replace: ["lab-maas-tag"], order });
-    assert.deepEqual(observed(w, a.site), expected(a.site));
+    // The first stack goes on as before: a replacement of its own tag step keeps the tag, in one order and
+    // then the other, each `up` starting from the state the last one left (as Pulumi's would).
+    let state = first;
+    for (const order of ORDERS) {
+      state = up(w, state, a.program, { replace: ["lab-maas-tag"], order }).state;
+      assert.deepEqual(observed(w, a.site), expected(a.site), order);
+    }
+    // And its destroy still deletes its own tag: the replacements kept the claim its state knows.
+    destroy(w, state);
+    assert.equal(fakeState(w, "maas").tags["gpu-lab"], undefined);
   });
 
   test("a claim written before claims named their stack is still this stack's own: a replacement keeps the tag", () => {
@@ -267,9 +283,30 @@ describe("two stacks and one MAAS tag", () => {
     const old = comment.replace(/ stack [^\] ]+/, "");
     assert.notEqual(old, comment);
     spawnSync("maas", ["admin", "tag", "update", "pci-pass", `comment=${old}`], { env: w.env });
-    for (const order of ORDERS) up(w, first, v.program, { replace: ["dev-maas-tag"], order });
-    assert.deepEqual(observed(w, v.site), expected(v.site));
-    assert.equal(parseTagComment(fakeState(w, "maas").tags["pci-pass"].comment).stack, "pci-passthrough/dev");
+    let state = first;
+    for (const order of ORDERS) {
+      state = up(w, state, v.program, { replace: ["dev-maas-tag"], order }).state;
+      assert.deepEqual(observed(w, v.site), expected(v.site), order);
+      assert.equal(parseTagComment(fakeState(w, "maas").tags["pci-pass"].comment).stack, "pci-passthrough/dev");
+    }
+    destroy(w, state);
+    assert.equal(fakeState(w, "maas").tags["pci-pass"], undefined, "the stack's own tag goes with it");
+  });
+
+  test("a tag kept on destroy because it existed before the stack is handed back: a new stack may adopt it", () => {
+    const a = variant("lab", "as-is");
+    const w = siteWorld(a.site);
+    spawnSync("maas", ["lab-admin", "tags", "create", "name=gpu-lab", "comment=made by hand"], { env: w.env });
+    destroy(w, up(w, EMPTY_STACK, a.program).state);
+    const kept = fakeState(w, "maas").tags["gpu-lab"];
+    assert.equal(kept.comment, a.site.groups[0]!.maas.comment, "kept, without this stack's claim");
+    // Another stack (a rebuilt site, the same tag) adopts it, and in turn keeps it.
+    const b = commandResources(recordProgram(rawStack("lab"), "lab-b"));
+    const state = up(w, EMPTY_STACK, b).state;
+    assert.equal(parseTagComment(fakeState(w, "maas").tags["gpu-lab"].comment).stack, "pci-passthrough/lab-b");
+    assert.equal(parseTagComment(fakeState(w, "maas").tags["gpu-lab"].comment).adopted, true);
+    destroy(w, state);
+    assert.equal(fakeState(w, "maas").tags["gpu-lab"].comment, a.site.groups[0]!.maas.comment);
   });
 });
 

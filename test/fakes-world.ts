@@ -134,6 +134,8 @@ def main(argv):
         if len(args) != 1 or args[0] in flavors:
             die("Conflict: flavor exists or bad arguments: %r" % args, 1)
         f["name"] = args[0]
+        # Nova gives every flavor an ID (a UUID when the client names none).
+        f["id"] = "%08x-0000-4000-8000-%012x" % (len(flavors) + 1, sum(map(ord, args[0])))
         flavors[args[0]] = f
     elif cmd == ["flavor", "set"] or cmd == ["flavor", "unset"]:
         name = args.pop()

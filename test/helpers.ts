@@ -42,15 +42,16 @@ export function editStack(stack: string, edit: (raw: Record<string, any>) => voi
   return raw;
 }
 
-/** Compares `actual` with test/golden/<name>; UPDATE_GOLDEN=1 rewrites the file instead. */
+/** Compares `actual` with test/golden/<name>; UPDATE_GOLDEN=1 rewrites the file instead. A golden file that
+ * does not exist fails, CI or not: writing it on the spot would make the test pass against anything. */
 export function expectGolden(name: string, actual: string): void {
   const file = path.join(ROOT, "test", "golden", name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) assert.fail(`golden file ${name} is missing (run with UPDATE_GOLDEN=1 and commit it)`);
+  if (process.env.UPDATE_GOLDEN === "1") {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, actual);
     return;
   }
+  assert.ok(existsSync(file), `golden file test/golden/${name} is missing (run with UPDATE_GOLDEN=1, review it and commit it)`);
   assert.equal(actual, readFileSync(file, "utf8"), `differs from golden file test/golden/${name} (UPDATE_GOLDEN=1 to accept)`);
 }
 

@@ -569,8 +569,19 @@ test("several hosts of three kinds: one group per kind, named after its model, s
 });
 
 test("golden hostGroups snippet of three kinds; it validates in the mixed stack, each alias's flavor fits its own group", () => {
-  const snippet = renderSite(importHosts(THREE_KINDS.map((f) => capture(f)), GPUS_AND_CX6));
+  const site = importHosts(THREE_KINDS.map((f) => capture(f)), GPUS_AND_CX6);
+  const snippet = renderSite(site, { pool: "openstack" });
   expectGolden("lspci-site-three-kinds.yaml", snippet);
+  // Without a scope the groups that select by device say what is missing, and the config refuses them.
+  const unscoped = renderSite(site);
+  assert.match(unscoped, /among this cloud's machines: add pool: \(its MAAS resource pool\) and\/or zone:, or run again with --pool \/ --zone\./);
+  const refused = parseSiteConfig(mixedWith(unscoped));
+  assert.ok(!refused.ok);
+  assert.deepEqual(
+    refused.problems.map((p) => p.path),
+    [0, 1, 2].map((i) => `pci-passthrough:hostGroups[${i}].maas.selectByDevice`),
+  );
+  assert.ok(refused.problems.every((p) => p.message.startsWith("selection by device must be scoped")));
   const parsed = parseSiteConfig(mixedWith(snippet));
   assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
   const { groups, flavors } = parsed.config;
@@ -646,7 +657,7 @@ test("a host with one card fewer is another kind (other addresses): a100 and a10
       ["l40s", [["l40s", ["0000:17:00.0", "0000:ca:00.0"]]], []],
     ],
   );
-  const parsed = parseSiteConfig(mixedWith(renderSite(site), (groups) => groups.slice(0, 2).forEach((g, i) => (g.maas.machines = [`host${i}`]))));
+  const parsed = parseSiteConfig(mixedWith(renderSite(site, { zone: "az1" }), (groups) => groups.slice(0, 2).forEach((g, i) => (g.maas.machines = [`host${i}`]))));
   assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
   // A flavor for two A100s fits only the hosts that have two.
   assert.deepEqual(flavorGroups(parsed.config.groups, { pci: { a100: 2 } }).map((g) => g.name), ["a100"]);
@@ -720,14 +731,15 @@ test("names without a model word: class-based aliases, group names whose every p
     ["nic1041", "nic-1041"],
   ]);
   for (const k of site.kinds) assert.match(`nova-compute-${k.name}`, JUJU_APPLICATION_NAME);
-  const parsed = parseSiteConfig(mixedWith(renderSite(site)));
+  const parsed = parseSiteConfig(mixedWith(renderSite(site, { pool: "openstack" })));
   assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
 });
 
 test("CLI: several FILEs print the snippet of their kinds, and say on stderr what they found", () => {
-  const r = cli(["--class", "03", "--id", "15b3:101d", ...THREE_KINDS.map((f) => `${SITE}/${f}`)]);
+  const r = cli(["--class", "03", "--id", "15b3:101d", "--pool", "openstack", ...THREE_KINDS.map((f) => `${SITE}/${f}`)]);
   assert.equal(r.status, 0, r.stderr);
   expectGolden("lspci-site-three-kinds.yaml", r.stdout);
+  assert.match(cli(["--pool=bad/pool", `${SITE}/a100-r01-nnkv.txt`]).stderr, /^import-lspci: --pool "bad\/pool" is not a MAAS resource pool name\n/);
   assert.equal(
     r.stderr,
     ["import-lspci: 5 warning(s), see the comments in the output", "import-lspci: 4 of 4 hosts, 3 kinds of host: a100 (2), l40s (1), connectx6 (1)", ""].join("\n"),

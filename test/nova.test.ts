@@ -161,7 +161,7 @@ test("mixed: the bundle overlay matches its golden file", () => {
 
 test("bundle overlay of host groups: the bundle's nova-compute gets options, the other groups' applications are added with charm, channel, tag and relations", () => {
   // The NIC group on the bundle's own nova-compute, selecting its hosts by device (config refuses it otherwise).
-  const s = site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true } }));
+  const s = site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true, pool: "openstack" } }));
   const options = charmOptions(s);
   const added = (app: string, tag: string) => ({ charm: "nova-compute", channel: "2024.1/stable", constraints: `tags=${tag}`, options: options[app] });
   // openstack-base's relations for 2024.1 (OVN), from each added application's side.
@@ -217,7 +217,7 @@ test("bundle overlay header of host groups: what is added, from which channel, w
   assert.ok(header.includes("# GPU hosts of group a100 are chosen by MAAS tag gpu-a100: the overlay adds nova-compute-a100, charm nova-compute from 2024.1/stable,"));
   assert.ok(header.includes("# with `constraints: tags=gpu-a100` and no units (`juju add-unit nova-compute-a100 -n N` adds them), each on a new machine MAAS finds by the tag."));
   // A group on the bundle's own nova-compute (selecting by device): the bundle places it.
-  const own = renderBundleOverlay(site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true } })));
+  const own = renderBundleOverlay(site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true, pool: "openstack" } })));
   assert.ok(own.split("\n").includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: in the bundle, give the machines nova-compute goes onto"));
   assert.ok(own.split("\n").includes("# It sets options on nova-compute and nova-cloud-controller, and adds nova-compute-a100 and nova-compute-l40s, which the bundle does not have:"));
   assert.ok(header.includes("# the bundle must have rabbitmq-server, glance, nova-cloud-controller, ceph-mon, cinder-ceph, ntp and ovn-chassis."));

@@ -1,8 +1,9 @@
 // What the command provider (pulumi-command 1.x, provider/pkg/provider/local) and the engine do with a
 // step's resource, for the orders mocks cannot show: create runs `create`; update runs `update` with the
 // previous output as PULUMI_COMMAND_STDOUT; delete runs the OLD inputs' `delete` with the old output; a
-// replacement is create-new-then-delete-old by default and the other way round with deleteBeforeReplace; a
-// resource whose inputs change in place is updated. Every command runs as the provider runs it:
+// change to a property the resource registered in replaceOnChanges (the command SDK registers `triggers[*]`)
+// is a replacement, create-new-then-delete-old by default and the other way round with deleteBeforeReplace; a
+// resource whose inputs change otherwise is updated in place. Every command runs as the provider runs it:
 // `/bin/sh -c COMMAND` with the environment added to ours, stdin from the `stdin` input, stdout stored
 // with its trailing newline trimmed.
 import assert from "node:assert/strict";
@@ -29,9 +30,9 @@ export interface Live {
 
 /** The resource a step becomes for a site (with its runner), as components/runner.ts builds it. */
 export function resourceOf(site: SiteConfig, spec: CommandSpec, extraEnvironment: Record<string, string> = {}): Resource {
-  const inputs = stepInputs(spec, site.runner);
+  const inputs = stepInputs(spec, site.runner, extraEnvironment);
   return {
-    inputs: { ...inputs, environment: { ...inputs.environment, ...extraEnvironment } },
+    inputs,
     stdin: secretsStdin(secretsOf(site, inputs.secrets)),
   };
 }
@@ -98,6 +99,9 @@ export interface ProgramResource {
   readonly build: (ids: Readonly<Record<string, string>>) => Resource;
   readonly protect?: boolean;
   readonly deleteBeforeReplace?: boolean;
+  /** The resource option replaceOnChanges as registered (for a command, what @pulumi/command itself adds:
+   * `triggers[*]`, node_modules/@pulumi/command/local/command.js). */
+  readonly replaceOnChanges?: readonly string[];
 }
 
 export interface StackState {
@@ -112,7 +116,12 @@ const newId = (name: string) => `${name}-${(++nextId).toString(16).padStart(8, "
 
 const same = (a: Resource, b: Resource) =>
   JSON.stringify({ ...a.inputs, stdin: a.stdin }) === JSON.stringify({ ...b.inputs, stdin: b.stdin });
-const triggersOf = (r: Resource) => JSON.stringify(r.inputs.triggers ?? null);
+/** Whether a change from `a` to `b` replaces the resource: a property named in replaceOnChanges differs. */
+const replacedBy = (paths: readonly string[], a: Resource, b: Resource) =>
+  paths.some((p) => {
+    const key = p.replace(/\[\*\]$/, "") as keyof StepInputs;
+    return JSON.stringify(a.inputs[key] ?? null) !== JSON.stringify(b.inputs[key] ?? null);
+  });
 
 export interface UpOptions {
   /** `pulumi up --replace URN` for these resource names. */
@@ -146,7 +155,7 @@ export function up(w: World, before: StackState, program: readonly ProgramResour
       continue;
     }
     old.delete(p.name);
-    const replacing = (opts.replace ?? []).includes(p.name) || triggersOf(prev.live.resource) !== triggersOf(resource);
+    const replacing = (opts.replace ?? []).includes(p.name) || replacedBy(p.replaceOnChanges ?? [], prev.live.resource, resource);
     if (replacing) {
       if (prev.protect) throw new Error(`unable to replace resource ${p.name} as it is currently marked for protection`);
       const id = newId(p.name);
@@ -180,12 +189,13 @@ export function up(w: World, before: StackState, program: readonly ProgramResour
   return { state: { resources: out }, ops };
 }
 
-/** `pulumi destroy`: every resource deleted in reverse order; refused when one is protected. */
-export function destroy(w: World, before: StackState): Operation[] {
+/** `pulumi destroy`: every resource deleted in reverse order; refused when one is protected. What each delete
+ * printed is added to `printed`. */
+export function destroy(w: World, before: StackState, printed: string[] = []): Operation[] {
   const protectedOnes = before.resources.filter((r) => r.protect).map((r) => r.name);
   if (protectedOnes.length > 0) throw new Error(`refusing to delete protected resources: ${protectedOnes.join(", ")}`);
   return [...before.resources].reverse().map((r) => {
-    remove(w, r.live);
+    printed.push(remove(w, r.live));
     return `delete ${r.name}` as Operation;
   });
 }
@@ -227,6 +237,7 @@ export function commandResources(run: ProgramRun): ProgramResource[] {
     name: rec.name,
     protect: rec.options.protect === true,
     deleteBeforeReplace: rec.options.deleteBeforeReplace === true,
+    replaceOnChanges: rec.options.replaceOnChanges ?? [],
     build: (ids) => {
       const i = rec.inputs as Record<string, unknown>;
       const environment = Object.fromEntries(

@@ -16,7 +16,7 @@ import { renderSite } from "../components/render/site";
 import { fakeSeeds } from "../scripts/lab/commands";
 import { FAKES, argvLog, fakeLogText, fakeState, world, type World } from "./fakes-world";
 import { editStack } from "./helpers";
-import { EMPTY_STACK, attempt, commandResources, recordProgram, up } from "./pulumi-emulator";
+import { EMPTY_STACK, attempt, commandResources, destroy, recordProgram, up } from "./pulumi-emulator";
 
 const SSHD = "/usr/sbin/sshd";
 const STOCK_CONFIG = "/etc/ssh/sshd_config";
@@ -99,11 +99,13 @@ after(() => {
 
 const HOSTILE = `it's "quoted" $(touch /tmp/pcipt-ssh-canary) \`touch /tmp/pcipt-ssh-canary\` ; \\ $HOME\nsecond line & | > <`;
 
-/** The dev stack (with a hostile tag comment), locally or through the test's sshd. */
+/** The dev stack (with a hostile tag comment), locally or through the test's sshd. The key is passed as
+ * `pulumi config set --secret --path runner.privateKey < key` stores it: without its final newline (the CLI
+ * trims the value), which OpenSSH alone would refuse ("error in libcrypto"). */
 function devSite(runner: "local" | "ssh", extra: (r: Record<string, any>) => void = () => {}) {
   return editStack("dev", (r) => {
     r.maas.comment = HOSTILE;
-    if (runner === "ssh") r.runner = { host: "127.0.0.1", user: "root", port: server.port, privateKey: server.clientKey, hostKey: server.hostKey };
+    if (runner === "ssh") r.runner = { host: "127.0.0.1", user: "root", port: server.port, privateKey: server.clientKey.trimEnd(), hostKey: server.hostKey };
     extra(r);
   });
 }
@@ -141,6 +143,29 @@ describe("the SSH runner against a stock OpenSSH server", { skip }, () => {
     assert.equal(existsSync("/tmp/pcipt-ssh-canary"), false, "free text never executes");
   });
 
+  test("a second stack with the same tag is refused over SSH as it is locally: the stack's name reaches the jump host", () => {
+    const site = requireSiteConfig(devSite("local"));
+    const w: World = { dir: jumpWorld.dir, env: { ...jumpWorld.env, ...fakeSeeds(site) } };
+    for (const f of ["maas", "juju"]) rmSync(path.join(w.dir, `${f}.json`), { force: true });
+    // The fakes take their seeds (here, locally) when they first save: a local stack's life seeds the jump host's state.
+    destroy(w, up(w, EMPTY_STACK, commandResources(recordProgram(devSite("local"), "dev"))).state);
+    assert.equal(fakeState(w, "maas").tags["pci-pass"], undefined);
+    const first = up(w, EMPTY_STACK, commandResources(recordProgram(devSite("ssh"), "dev"))).state;
+    const tag = fakeState(w, "maas").tags["pci-pass"];
+    assert.equal(parseTagComment(tag.comment).stack, "pci-passthrough/dev", "the claim names the stack: PCIPT_STACK reached the jump host");
+    for (const runner of ["ssh", "local"] as const) {
+      assert.throws(
+        () => up(w, EMPTY_STACK, commandResources(recordProgram(devSite(runner), "dev-b"))),
+        /MAAS tag pci-pass belongs to stack pci-passthrough\/dev: two stacks cannot share a tag/,
+        runner,
+      );
+      assert.deepEqual(fakeState(w, "maas").tags["pci-pass"], tag, `${runner}: the first stack's tag and machines are untouched`);
+    }
+    // The first stack's own destroy, over SSH, still deletes its tag.
+    destroy(w, first);
+    assert.equal(fakeState(w, "maas").tags["pci-pass"], undefined);
+  });
+
   test("a jump host showing another key than runner.hostKey is refused, with a clear error, before anything runs", () => {
     const impostor = readFileSync(path.join(server.dir, "impostor.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
     const raw = devSite("ssh", (r) => (r.runner.hostKey = impostor));
@@ -168,4 +193,22 @@ describe("the SSH runner against a stock OpenSSH server", { skip }, () => {
     assert.ok(!fakeLogText(jumpWorld, "maas").includes(apiKey), "not in any argv or environment there");
     assert.ok(!(r.stdout + r.stderr).includes(apiKey));
   });
+});
+
+// Runs anywhere (no sshd needed): what the wrapper forwards is the step's whole environment.
+test("over SSH the wrapper forwards every variable of a step's one environment, those only the deployment knows included", () => {
+  const raw = editStack("lab", (r) => (r.runner = { host: "jump.example", user: "ubuntu", port: 2222 }));
+  const commands = recordProgram(raw, "lab").resources.filter((r) => r.type === "command:local:Command");
+  assert.ok(commands.length >= 4);
+  const own = new Set(["PCIPT_STEP", "PCIPT_RUNNER_STEP", "PCIPT_SSH_HOST_KEY"]);
+  for (const c of commands) {
+    const env = c.inputs.environment as Record<string, string>;
+    const emitted = [...env.PCIPT_STEP!.matchAll(/^ {2}emit ([A-Z_]+) "\$\1"$/gm)].map((m) => m[1]);
+    assert.deepEqual(emitted.sort(), Object.keys(env).filter((k) => !own.has(k)).sort(), c.name);
+  }
+  // The two that came after the wrapper before: the stack's name (the tag's claim) and the tag step's ID.
+  const tag = commands.find((c) => c.name === "lab-maas-tag")!;
+  assert.match(String((tag.inputs.environment as Record<string, string>).PCIPT_STEP), /^ {2}emit PCIPT_STACK "\$PCIPT_STACK"$/m);
+  const machines = commands.find((c) => c.name === "lab-maas-machines")!;
+  assert.match(String((machines.inputs.environment as Record<string, string>).PCIPT_STEP), /^ {2}emit PCIPT_TAG_STEP "\$PCIPT_TAG_STEP"$/m);
 });

@@ -5,14 +5,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../components/config";
 import { renderSite } from "../components/render/site";
 import { toStackFile } from "../components/config-source";
 import { fakeSeeds } from "../scripts/lab/commands";
 import { compareFlavor, flavorProperties, parseReads } from "../scripts/verify/compare";
-import { cloneWorld, openstackBin, seededMachines, world, type World } from "./fakes-world";
+import { FAKES, cloneWorld, fakeState, openstackBin, seededMachines, setFakeState, world, type World } from "./fakes-world";
 import { ROOT, STACKS, editStack } from "./helpers";
 import { EMPTY_STACK, commandResources, recordProgram, up, type StackState } from "./pulumi-emulator";
 
@@ -36,6 +36,13 @@ function createFlavors(w: World, raw: Record<string, unknown>): void {
   }
 }
 
+/** The charm-config file the program's step hands to `juju config --file`, in the world's dir. */
+function writeCharmConfig(w: World, site: ReturnType<typeof requireSiteConfig>): string {
+  const file = path.join(w.dir, "charm-config.yaml");
+  writeFileSync(file, renderSite(site).charmConfigYaml);
+  return file;
+}
+
 const sh = (w: World, cmd: string, ...args: string[]) => assert.equal(spawnSync(cmd, args, { env: w.env }).status, 0, `${cmd} ${args.join(" ")}`);
 
 for (const stack of STACKS) {
@@ -46,7 +53,10 @@ for (const stack of STACKS) {
     let deployed: { w: World; state: StackState } | undefined;
     const start = () => {
       if (!deployed) {
-        const w = world(fakeSeeds(site), [openstackBin()]);
+        // One more machine than the site uses, in MAAS's default pool and zone, with a NIC no group has: for
+        // tagging by hand.
+        const seeds = fakeSeeds(site);
+        const w = world({ ...seeds, FAKE_MAAS_MACHINES: `${seeds.FAKE_MAAS_MACHINES},spare1`, FAKE_MAAS_DEVICES: `${seeds.FAKE_MAAS_DEVICES} spare1=8086:1521`.trim() }, [openstackBin()]);
         deployed = { w, state: up(w, EMPTY_STACK, program).state };
         createFlavors(w, raw);
       }
@@ -122,10 +132,77 @@ for (const stack of STACKS) {
 
     test("a deleted tag and a missing model are drift, not errors", () => {
       const { w } = start();
-      sh(w, "maas", site.maas.profile, "tag", "delete", site.groups[0]!.maas.tag);
+      const tag = site.groups[0]!.maas.tag;
+      sh(w, "maas", site.maas.profile, "tag", "delete", tag);
+      sh(w, "juju", "destroy-model", site.juju.version === "2.9" ? "-y" : "--no-prompt", site.juju.model);
       const r = verify(w, raw, ["--no-openstack"]);
       assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${site.groups[0]!.maas.tag}\n              missing\n`), r.stdout);
+      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${tag}\n              missing\n`), r.stdout);
+      if (site.groups[0]!.maas.definition === undefined) {
+        assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${tag} machines\n              the tag is missing, so no machine carries it\n`), r.stdout);
+      }
+      const model = `DRIFT       Juju model ${site.juju.model} cloudinit-userdata\n              the model is missing${site.juju.existingModel ? " (juju.existingModel is true: the program does not create it)" : ""}\n`;
+      assert.ok(r.stdout.includes(model), r.stdout);
+      for (const app of Object.keys(renderSite(site).charmOptions)) {
+        assert.ok(r.stdout.includes(`DRIFT       ${app} options\n              the model is missing: deploy OpenStack in it first (see bundle-overlay.yaml)\n`), r.stdout);
+      }
+      assert.doesNotMatch(r.stdout, /UNREACHABLE/);
+      // Neither can a resync repair the applications: the summary says so instead of promising it.
+      assert.match(r.stdout, /objects in sync: drift: .*options first need what is said above \(a resync cannot repair them\)/);
+    });
+
+    test("a machine tagged that the selection does not choose is drift, naming it", () => {
+      const { w, state } = start();
+      const g = site.groups[0]!;
+      // A machine with no device of the group and, with selectByDevice, another team's machine with the group's
+      // device, outside the pool or zone: neither is the group's.
+      const strays = ["spare1", ...(g.maas.selectByDevice ? [`${g.name === undefined ? "gpu" : g.name.replace(/[^a-z0-9]/g, "")}elsewhere`] : [])].sort();
+      sh(w, "maas", site.maas.profile, "tag", "update-nodes", g.maas.tag, ...strays.map((s) => `add=${s}`));
+      const r = verify(w, raw, ["--no-openstack"]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.ok(r.stdout.includes(`DRIFT       MAAS tag ${g.maas.tag} machines\n              tagged but not selected: ${strays.join(" ")}\n`), r.stdout);
+      // The repair, in place, takes them off again.
+      up(w, state, commandResources(recordProgram({ ...raw, resync: "strays" }, stack)));
+      assert.ok(!strays.some((s) => fakeState(w, "maas").tags[g.maas.tag].machines.includes(s)));
+      assert.equal(verify(w, raw, ["--no-openstack"]).status, 0);
+    });
+
+    test("an option the application's charm does not have is not \"unset\": juju refuses it, and no resync is suggested for it", () => {
+      const { w } = start();
+      const app = site.groups[0]!.application;
+      const state = fakeState(w, "juju");
+      // The application runs an older revision of the charm, without pci-passthrough-whitelist.
+      const options = JSON.parse(readFileSync(path.join(FAKES, "charm-options.json"), "utf8")).charms["nova-compute"];
+      delete options["pci-passthrough-whitelist"];
+      state.charm_revisions = { "nova-compute-r1": options };
+      state.models[site.juju.model].charms[app] = "nova-compute-r1";
+      delete state.models[site.juju.model].applications[app]["pci-passthrough-whitelist"];
+      setFakeState(w, "juju", state);
+      const r = verify(w, raw, ["--no-openstack"]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.ok(
+        r.stdout.includes(
+          `DRIFT       ${app} options\n              pci-passthrough-whitelist is not an option of charm nova-compute-r1 (the revision ${app} runs): juju refuses it; refresh ${app} to a charm revision that has it\n`,
+        ),
+        r.stdout,
+      );
+      assert.doesNotMatch(r.stdout, /pci-passthrough-whitelist is unset/);
+      assert.match(r.stdout, new RegExp(`drift: ${app} options first needs what is said above \\(a resync cannot repair it\\)`));
+      // Juju says the same to the program's own step: a resync fails there, it cannot set what the charm lacks.
+      const step = spawnSync("juju", ["config", "-m", site.juju.controller ? `${site.juju.controller}:${site.juju.model}` : site.juju.model, app, "--file", writeCharmConfig(w, site)], { env: w.env, encoding: "utf8" });
+      assert.equal(step.status, 1);
+      assert.equal(step.stderr, 'ERROR unknown option "pci-passthrough-whitelist"\n');
+    });
+
+    test("an application that is not deployed is drift that deploying repairs, not resync", () => {
+      const { w } = start();
+      const state = fakeState(w, "juju");
+      delete state.models[site.juju.model].applications["nova-cloud-controller"];
+      delete state.models[site.juju.model].charms["nova-cloud-controller"];
+      setFakeState(w, "juju", state);
+      const r = verify(w, raw, ["--no-openstack"]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.ok(r.stdout.includes("DRIFT       nova-cloud-controller options\n              the application is not deployed: deploy it first (see bundle-overlay.yaml)\n"), r.stdout);
     });
 
     test("CLIs that cannot be reached: exit 3, and the objects are UNREACHABLE, not drift", () => {
@@ -150,11 +227,12 @@ test("a broken config exits 2 with its key paths, reading nothing", () => {
 });
 
 describe("verify's parsing", () => {
-  test("sections keep their output whole, blank lines included (the script adds one newline after each)", () => {
-    const reads = parseReads("@@pci-passthrough-read@@ a b 0\nline 1\n\nline 3\n@@pci-passthrough-read@@ c 3\nERROR x\n");
-    assert.deepEqual([...reads], [
-      ["a b", { rc: 0, out: "line 1\n\nline 3" }],
-      ["c", { rc: 3, out: "ERROR x" }],
+  test("each section keeps its command's exit code, stdout and stderr byte for byte", () => {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const out = ["@@pci-passthrough-read@@ a b 0", b64("line 1\n\nline 3\n"), b64(""), "@@pci-passthrough-read@@ c 2", b64("No Tag matches the given query."), b64("")].join("\n") + "\n";
+    assert.deepEqual([...parseReads(out)], [
+      ["a b", { rc: 0, out: "line 1\n\nline 3\n", err: "" }],
+      ["c", { rc: 2, out: "No Tag matches the given query.", err: "" }],
     ]);
   });
   test("flavor properties from a mapping or from an older client's k='v' text", () => {

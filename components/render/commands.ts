@@ -14,8 +14,10 @@
 //   anything, and it checks the tag's claim first (see maasTagCommand). The model and the charm options
 //   are never removed by a replaced step: see README "Safety";
 // - secrets (the MAAS API key, the SSH key) arrive on standard input (secretsPreamble), never in the
-//   environment, a script's text or a command line, and the steps that use them do not log their output.
-import { deviceId, type HostGroup, type SiteConfig } from "../config";
+//   environment, a script's text or a command line, and nothing a step prints carries them (`maas login`'s
+//   own output, which may repeat a malformed key, is discarded), so the steps' messages are shown;
+// - whether an object exists is read from the data a CLI prints on success, never from an error's text.
+import { deviceId, groupPath, type HostGroup, type SiteConfig } from "../config";
 import { configuredAddresses, vfioIds } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 
@@ -43,8 +45,6 @@ export interface CommandSpec {
   readonly protect?: boolean;
   /** Keep the object when the resource is deleted (the delete phase never runs). */
   readonly retainOnDelete?: boolean;
-  /** Output may carry secret-derived text: do not log it, keep stdout/stderr secret. */
-  readonly quiet?: boolean;
 }
 
 /** Where a secret comes from in the SiteConfig. */
@@ -151,6 +151,14 @@ function resyncEnv(site: SiteConfig): Record<string, string> {
 
 // ---------------------------------------------------------------------------------------------------
 // MAAS
+//
+// How maascli answers (canonical/maas src/maascli): an API call prints the region's response body on
+// stdout; when the status is not 2xx it then exits 2 (api.py Action.__call__ raises CommandError(2), and
+// command.py makes CommandError a SystemExit), with nothing on stderr: a missing tag is "No Tag matches the
+// given query." on stdout and exit 2, exactly like a refused request. A region that cannot be reached is an
+// error on stderr and exit 2 too. So no step reads an answer's error text: whether an object exists is read
+// from the JSON MAAS gives on success (`tags read` lists every tag; `machines read` every machine), and any
+// failing call stops the step, showing what maascli printed.
 
 const MAAS_KEY_ENV = "PCIPT_MAAS_API_KEY";
 
@@ -159,8 +167,22 @@ function maas(site: SiteConfig, ...args: string[]): string {
   return shellCommand(["maas", site.maas.profile, ...args]);
 }
 
+/** The shell function every maas step calls when a maas call fails: maascli wrote the region's answer (an
+ * HTTP error's body) to stdout, which the step captured; it is shown on stderr, then the step stops. */
+const MAAS_FAILED = [
+  "# maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.",
+  `maas_failed() { if [ -n "$2" ]; then printf '%s\\n' "$2" >&2; fi; fail "$1 failed"; }`,
+];
+
+/** `var=$(maas PROFILE ARGS...) || maas_failed ...`: a maas call whose answer (JSON) the step reads. */
+function maasRead(site: SiteConfig, variable: string, ...args: string[]): string {
+  const call = maas(site, ...args);
+  return `${variable}=$(${call}) || maas_failed ${shellQuote(call)} "$${variable}"`;
+}
+
 /** Logs the profile in first when the stack gives url and apiKey; the key goes through stdin (`-`),
- * never on a command line (maas-cli obtain_credentials reads stdin for "-"). */
+ * never on a command line (maascli auth.py obtain_credentials reads one line of stdin for "-"). Its output
+ * is never shown: maascli repeats a malformed key in its error (apiclient/creds.py convert_string_to_tuple). */
 function maasLogin(site: SiteConfig): { lines: string[]; env: Record<string, string>; secrets: Record<string, SecretSource> } {
   if (site.maas.url === undefined || site.maas.apiKey === undefined) return { lines: [], env: {}, secrets: {} };
   return {
@@ -204,38 +226,104 @@ export function parseTagComment(comment: string): { comment: string; claim?: str
 const NEW_CLAIM = "od -An -N6 -tx1 /dev/urandom | tr -d ' \\n'";
 
 /**
+ * Reads `maas PROFILE tags read` (a JSON list of every tag, maasserver/api/tags.py TagsHandler.read) on stdin;
+ * its argument is the tag's name. Prints `1 CLAIM ADOPTED STACK` when the tag is in the list (`-`, `no`, `-`
+ * for a comment without a claim), `0 - no -` when it is not.
+ */
+export const TAG_STATE =
+  `python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; ` +
+  `m = t and re.search(r"${TAG_CLAIM_PATTERN}\\Z", t[0].get("comment") or ""); ` +
+  `print(1 if t else 0, m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")'`;
+
+/** Reads `maas PROFILE tags read` on stdin and prints the named tag's comment without its claim, and an `x`
+ * (so that the shell keeps trailing newlines). */
+export const TAG_COMMENT_UNCLAIMED =
+  `python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; ` +
+  `sys.stdout.write(re.sub(r"${TAG_CLAIM_PATTERN}\\Z", "", t[0].get("comment") or "") + "x")'`;
+
+/**
  * Lines that define read_tag: it sets `tag_exists` (1/0), `tag_claim` (or -), `tag_adopted` (yes/no) and
- * `tag_stack` (the claiming stack, or -).
- * A 404 is a missing tag; any other failure stops the step (an unreachable MAAS is not a missing tag).
+ * `tag_stack` (the claiming stack, or -), and keeps MAAS's tag list in `$tags`. Whether the tag exists is
+ * whether `tags read` lists it; a failing `tags read` (an unreachable region, a profile not logged in) stops
+ * the step: it is never taken for a missing tag.
  */
 function readTagLines(site: SiteConfig, group: HostGroup): string[] {
-  const tag = group.maas.tag;
-  const parse =
-    `python3 -c 'import json, re, sys; m = re.search(r"${TAG_CLAIM_PATTERN}\\Z", json.load(sys.stdin).get("comment") or ""); ` +
-    `print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")'`;
   return [
-    ...tempFile("err"),
     "read_tag() {",
-    `  if json=$(${maas(site, "tag", "read", tag)} 2>"$err"); then`,
-    `    parsed=$(printf '%s' "$json" | ${parse}) || fail "cannot read the comment of MAAS tag ${tag}"`,
-    '    tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }',
-    '    tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}',
-    `  elif grep -q '404' "$err"; then`,
-    "    tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-",
-    "  else",
-    `    cat "$err" >&2`,
-    `    fail "maas tag read ${tag} failed"`,
-    "  fi",
+    `  ${maasRead(site, "tags", "tags", "read")}`,
+    `  parsed=$(printf '%s' "$tags" | ${TAG_STATE} ${shellQuote(group.maas.tag)}) || fail "cannot read MAAS's tag list"`,
+    // Four words without blanks (a hex claim, yes/no, PROJECT/STACK): the function's own positional parameters.
+    "  # shellcheck disable=SC2086",
+    "  set -- $parsed",
+    '  tag_exists=$1 tag_claim=$2 tag_adopted=$3 tag_stack=$4',
     "}",
     "read_tag",
   ];
 }
 
+/** Where a group's tag keys are in the stack config: `pci-passthrough:maas` or
+ * `pci-passthrough:hostGroups[i].maas`. */
+export function tagKeyPath(site: SiteConfig, group: HostGroup): string {
+  return groupPath(site.groups, group, "maas");
+}
+
+/** The `machines read` filters of a group's scope (maasserver/api/machines.py, ReadNodesForm pool and zone). */
+export function scopeFilters(group: HostGroup): string[] {
+  return [...(group.maas.pool !== undefined ? [`pool=${group.maas.pool}`] : []), ...(group.maas.zone !== undefined ? [`zone=${group.maas.zone}`] : [])];
+}
+
+/** The scope as said in step names and messages: `in pool P`, `in zone Z`, `in pool P, zone Z`, or "". */
+export function scopeText(group: HostGroup): string {
+  const { pool, zone } = group.maas;
+  const parts = [...(pool !== undefined ? [`pool ${pool}`] : []), ...(zone !== undefined ? [`zone ${zone}`] : [])];
+  return parts.length > 0 ? ` in ${parts.join(", ")}` : "";
+}
+
+/**
+ * Reads `maas PROFILE machines read` (every machine) on stdin; its arguments are the tag's key path, the
+ * configured pool and zone ("" when not set) and the listed system IDs. Prints one `<key path>: <problem>`
+ * line per listed machine MAAS does not have, or that is outside the pool or zone; nothing when all are
+ * fine. (`tag update-nodes` ignores a system ID MAAS does not know, silently: maasserver/api/tags.py
+ * TagHandler.update_nodes filters Node.objects by it.)
+ */
+export const LISTED_MACHINE_PROBLEMS =
+  `python3 -c 'import json, sys; key, pool, zone, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]; ` +
+  `known = {m["system_id"]: m for m in json.load(sys.stdin)}; name = lambda s, f: (known[s].get(f) or {}).get("name"); ` +
+  `why = lambda s: "MAAS has no machine %s (a typo? maas PROFILE machines read lists them)" % s if s not in known ` +
+  `else "machine %s is in resource pool %s, not in %s.pool %s" % (s, name(s, "pool"), key, pool) if pool and name(s, "pool") != pool ` +
+  `else "machine %s is in zone %s, not in %s.zone %s" % (s, name(s, "zone"), key, zone) if zone and name(s, "zone") != zone else ""; ` +
+  `[print("%s.machines[%d]: %s" % (key, i, why(s))) for i, s in enumerate(ids) if why(s)]'`;
+
+/** Lines that check a listed selection against MAAS before anything changes: every listed machine exists,
+ * in the configured pool and zone. */
+function listedMachinesCheck(site: SiteConfig, group: HostGroup): string[] {
+  const key = tagKeyPath(site, group);
+  return [
+    maasRead(site, "all", "machines", "read"),
+    // System IDs are [a-z0-9]+ (config): splitting the list into arguments is meant.
+    "# shellcheck disable=SC2086",
+    `problems=$(printf '%s' "$all" | ${LISTED_MACHINE_PROBLEMS} ${shellQuote(key)} ${shellQuote(group.maas.pool ?? "")} ${shellQuote(group.maas.zone ?? "")} $PCIPT_MACHINES) \\`,
+    `  || fail "cannot read MAAS's machine list"`,
+    `if [ -n "$problems" ]; then printf '%s\\n' "$problems" >&2; fail "${key}.machines: MAAS does not have these machines where the config says; nothing was changed"; fi`,
+  ];
+}
+
+/** Lines the tag step runs before it changes anything: a listed selection is checked; a scope is checked to
+ * exist (MAAS refuses a pool or zone it does not have: ReadNodesForm clean_pool / clean_zone, HTTP 400). */
+function selectionCheckLines(site: SiteConfig, group: HostGroup): string[] {
+  if (group.maas.machines !== undefined) return listedMachinesCheck(site, group);
+  if (group.maas.selectByDevice === true) return [maasRead(site, "scope", "machines", "read", ...scopeFilters(group))];
+  return [];
+}
+
 /**
  * The MAAS tag: created, or adopted and updated when it exists; comment (with the claim), kernel options
  * and, when configured, definition set in place. An update never clears a definition that this stack did
- * not set. Its delete removes the tag only when the tag still carries this step's claim and was created by
- * the stack (or `maas.deleteAdoptedTag` is true); anything else is kept and said.
+ * not set. Before anything changes, the tag's selection is checked against MAAS (listed machines exist, in
+ * the scope; the scope exists). Its delete removes the tag only when the tag still carries this step's
+ * claim and was created by the stack (or `maas.deleteAdoptedTag` is true); anything else is kept and said,
+ * and a tag kept because it existed before the stack is handed back: its claim is taken off the comment,
+ * so that another stack can adopt it later.
  */
 export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions: string): CommandSpec {
   const tag = group.maas.tag;
@@ -245,6 +333,7 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
     `"kernel_opts=$PCIPT_KERNEL_OPTS"`,
   ];
   const upsert = [
+    ...selectionCheckLines(site, group),
     // create mints a claim; update keeps its own (a new one only when its state has none).
     "claim=$(prev claim)",
     `if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(${NEW_CLAIM}); fi`,
@@ -264,14 +353,14 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
     '  if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours',
     '  elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none',
     "  else definition=none; fi",
-    `  ${maas(site, "tag", "update", tag)} "$@" >/dev/null || fail "maas tag update failed"`,
+    `  out=$(${maas(site, "tag", "update", tag)} "$@") || maas_failed ${shellQuote(maas(site, "tag", "update", tag))} "$out"`,
     `  if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi`,
     `  echo "pci-passthrough: MAAS tag ${tag} updated ($how)"`,
     "else",
     '  adopted=no definition=none suffix=""',
     `  set -- "name=${tag}" ${fields.join(" ")}`,
     '  if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi',
-    `  ${maas(site, "tags", "create")} "$@" >/dev/null || fail "maas tags create failed"`,
+    `  out=$(${maas(site, "tags", "create")} "$@") || maas_failed ${shellQuote(maas(site, "tags", "create"))} "$out"`,
     `  echo "pci-passthrough: MAAS tag ${tag} created"`,
     "fi",
     `echo "${STATE_PREFIX} claim=$claim adopted=$adopted definition=$definition"`,
@@ -287,16 +376,24 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
     'elif [ "$tag_claim" != "$claim" ]; then',
     `  echo "pci-passthrough: kept MAAS tag ${tag}: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"`,
     `elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then`,
-    `  echo "pci-passthrough: kept MAAS tag ${tag}: it existed before this stack (maas.deleteAdoptedTag is false)"`,
+    // Handed back as it was found: without this stack's claim, any stack may adopt it again.
+    `  unclaimed=$(printf '%s' "$tags" | ${TAG_COMMENT_UNCLAIMED} ${shellQuote(tag)}) || fail "cannot read MAAS's tag list"`,
+    `  out=$(${maas(site, "tag", "update", tag)} "comment=\${unclaimed%x}") || maas_failed ${shellQuote(maas(site, "tag", "update", tag))} "$out"`,
+    `  echo "pci-passthrough: kept MAAS tag ${tag}: it existed before this stack (maas.deleteAdoptedTag is false); this stack's claim is taken off it"`,
     "else",
-    `  ${maas(site, "tag", "delete", tag)} >/dev/null || fail "maas tag delete failed"`,
+    `  out=$(${maas(site, "tag", "delete", tag)}) || maas_failed ${shellQuote(maas(site, "tag", "delete", tag))} "$out"`,
     `  echo "pci-passthrough: MAAS tag ${tag} deleted"`,
     "fi",
   ];
   return {
     id: "tag",
     step: `MAAS tag ${tag}`,
-    script: script(`MAAS tag ${tag}`, Object.keys(login.secrets), { common: [...login.lines, ...readTagLines(site, group)], upsert, delete: remove, keepsState: true }),
+    script: script(`MAAS tag ${tag}`, Object.keys(login.secrets), {
+      common: [...MAAS_FAILED, ...login.lines, ...readTagLines(site, group)],
+      upsert,
+      delete: remove,
+      keepsState: true,
+    }),
     deletes: true,
     environment: {
       ...login.env,
@@ -304,17 +401,17 @@ export function maasTagCommand(site: SiteConfig, group: HostGroup, kernelOptions
       PCIPT_KERNEL_OPTS: kernelOptions,
       PCIPT_TAG_DEFINITION: group.maas.definition ?? "",
       PCIPT_DELETE_ADOPTED: String(group.maas.deleteAdoptedTag),
+      ...(group.maas.machines !== undefined ? { PCIPT_MACHINES: group.maas.machines.join(" ") } : {}),
       ...resyncEnv(site),
     },
     secrets: login.secrets,
     // A renamed tag is a new MAAS object: create the new one, then delete the old (delete has old inputs).
     triggers: [tag],
-    quiet: Object.keys(login.secrets).length > 0,
   };
 }
 
-/** Reads `maas ... read` JSON lists on stdin and prints their system IDs, sorted, on one line. */
-const SYSTEM_IDS = `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))'`;
+/** Reads `maas ... read` JSON lists of machines on stdin and prints their system IDs, sorted, on one line. */
+export const SYSTEM_IDS = `python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))'`;
 
 /** What the selection lines read from the environment. */
 function selectionEnv(site: SiteConfig, group: HostGroup): Record<string, string> {
@@ -327,21 +424,22 @@ function selectionEnv(site: SiteConfig, group: HostGroup): Record<string, string
 }
 
 /** Reads a JSON list on stdin and prints its length (`maas ... node-devices read` answers). */
-const JSON_LIST_LENGTH = `python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'`;
+export const JSON_LIST_LENGTH = `python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'`;
 
-/** Lines that set `$wanted` to the system IDs the tag must be on: the configured ones, or those whose node
- * devices include a configured vendor:product. They call `fail` on a CLI error. */
+/** Lines that set `$wanted` to the system IDs the tag must be on: the configured ones (checked against MAAS
+ * first), or, among the machines of the scope, those whose node devices include a configured
+ * vendor:product. They call `fail` (through maas_failed, which must be defined) on a CLI error. */
 function selectionLines(site: SiteConfig, group: HostGroup): string[] {
-  if (group.maas.machines !== undefined) return ['wanted="$PCIPT_MACHINES"'];
+  if (group.maas.machines !== undefined) return [...listedMachinesCheck(site, group), 'wanted="$PCIPT_MACHINES"'];
   const others = selectionEnv(site, group).PCIPT_OTHER_GROUPS_MACHINES !== undefined;
   return [
-    `all=$(${maas(site, "machines", "read")}) || fail "maas machines read failed"`,
-    `all=$(printf '%s' "$all" | ${SYSTEM_IDS}) || fail "could not read the machine list"`,
+    maasRead(site, "all", "machines", "read", ...scopeFilters(group)),
+    `all=$(printf '%s' "$all" | ${SYSTEM_IDS}) || fail "cannot read MAAS's machine list"`,
     'wanted=""',
     "for id in $all; do",
     "  for dev in $PCIPT_SELECT_DEVICES; do",
     `    found=$(${maas(site, "node-devices", "read")} "$id" "vendor_id=\${dev%%:*}" "product_id=\${dev#*:}") \\`,
-    `      || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"`,
+    `      || maas_failed "${maas(site, "node-devices", "read")} $id (selectByDevice needs MAAS 3.0 or later)" "$found"`,
     `    if [ "$(printf '%s' "$found" | ${JSON_LIST_LENGTH})" -gt 0 ]; then wanted="$wanted $id"; break; fi`,
     "  done",
     "done",
@@ -355,16 +453,18 @@ function selectionLines(site: SiteConfig, group: HostGroup): string[] {
 }
 
 /**
- * With selectByDevice: a tagged machine that no longer shows a selecting device stays tagged when MAAS has
- * no node devices for it at all (commissioned before MAAS 3.0, or its device records deleted: MAAS fills
- * them in only at commissioning), with a warning; untagging it would take a GPU host out of its group for
- * want of data. A machine whose devices MAAS knows, none of them selecting, is untagged.
+ * With selectByDevice: a tagged machine of the scope that no longer shows a selecting device stays tagged
+ * when MAAS has no node devices for it at all (commissioned before MAAS 3.0, or its device records deleted:
+ * MAAS fills them in only at commissioning), with a warning; untagging it would take a GPU host out of its
+ * group for want of data. A machine whose devices MAAS knows, none of them selecting, is untagged, and so is
+ * any machine outside the scope (`$all`, the scope's machines).
  */
 function keepUnknownLines(site: SiteConfig): string[] {
   return [
     "for id in $current; do",
     '  case " $wanted " in *" $id "*) continue ;; esac',
-    `  all_devices=$(${maas(site, "node-devices", "read")} "$id") || fail "maas node-devices read $id failed"`,
+    '  case " $all " in *" $id "*) ;; *) continue ;; esac',
+    `  all_devices=$(${maas(site, "node-devices", "read")} "$id") || maas_failed "${maas(site, "node-devices", "read")} $id" "$all_devices"`,
     `  if [ "$(printf '%s' "$all_devices" | ${JSON_LIST_LENGTH})" = 0 ]; then`,
     '    wanted="${wanted:+$wanted }$id"',
     `    echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2`,
@@ -376,8 +476,8 @@ function keepUnknownLines(site: SiteConfig): string[] {
 /** Lines that set `$current` to the system IDs the tag is on now. */
 function taggedLines(site: SiteConfig, group: HostGroup): string[] {
   return [
-    `current=$(${maas(site, "tag", "machines", group.maas.tag)}) || fail "maas tag machines failed"`,
-    `current=$(printf '%s' "$current" | ${SYSTEM_IDS}) || fail "could not read the tag's machines"`,
+    maasRead(site, "current", "tag", "machines", group.maas.tag),
+    `current=$(printf '%s' "$current" | ${SYSTEM_IDS}) || fail "cannot read the tag's machines"`,
   ];
 }
 
@@ -387,9 +487,11 @@ export function selectingDevices(group: Pick<HostGroup, "devices">): string[] {
 }
 
 /**
- * Tags exactly the selected machines: the configured system IDs, or (`selectByDevice`) every machine whose
- * MAAS node devices include a configured vendor:product. Adds the missing, removes those no longer
- * selected; the current set is read from MAAS, so drift made by hand is corrected too. Undefined when MAAS
+ * Tags exactly the selected machines: the configured system IDs (each checked against MAAS first: one it
+ * does not have, or outside the pool or zone, stops the step with its key path before anything changes),
+ * or (`selectByDevice`) every machine of the pool and/or zone whose MAAS node devices include a configured
+ * vendor:product. Adds the missing, removes those no longer selected (a tagged machine outside the scope
+ * included); the current set is read from MAAS, so drift made by hand is corrected too. Undefined when MAAS
  * selects by the tag's definition. Deleting it removes nothing: deleting the tag (its own step) drops its
  * machines, and a replaced step must not untag what the new one tagged.
  */
@@ -398,35 +500,73 @@ export function maasMachinesCommand(site: SiteConfig, group: HostGroup): Command
   if (machines === undefined && selectByDevice !== true) return undefined;
   const login = maasLogin(site);
   const upsert = [
+    ...MAAS_FAILED,
     ...login.lines,
     ...selectionLines(site, group),
+    ...(selectByDevice === true
+      ? [`if [ -z "$wanted" ]; then echo "pci-passthrough: WARNING: no machine${scopeText(group)} has a device of this group ($PCIPT_SELECT_DEVICES): the tag is on none" >&2; fi`]
+      : []),
     ...taggedLines(site, group),
     ...(selectByDevice === true ? keepUnknownLines(site) : []),
     "set --",
     // System IDs are [a-z0-9]+ (config and MAAS), so splitting the lists on blanks is safe.
     `for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done`,
     `for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done`,
-    `if [ "$#" -gt 0 ]; then ${maas(site, "tag", "update-nodes", tag)} "$@" >/dev/null || fail "maas tag update-nodes failed"; fi`,
+    `if [ "$#" -gt 0 ]; then out=$(${maas(site, "tag", "update-nodes", tag)} "$@") || maas_failed ${shellQuote(maas(site, "tag", "update-nodes", tag))} "$out"; fi`,
     `echo "pci-passthrough: MAAS tag ${tag} is on: $wanted"`,
   ];
+  // The scope is in the step's name: the preview and every message say where the machines come from.
+  const step = `tag machines${scopeText(group)} with ${tag}`;
   return {
     id: "machines",
-    step: `tag machines with ${tag}`,
-    script: script(`tag machines with ${tag}`, Object.keys(login.secrets), { upsert }),
+    step,
+    script: script(step, Object.keys(login.secrets), { upsert }),
     deletes: false,
     environment: { ...login.env, ...selectionEnv(site, group), ...resyncEnv(site) },
     secrets: login.secrets,
-    quiet: Object.keys(login.secrets).length > 0,
   };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Juju
+//
+// How juju answers (juju/cmd cmd.go Main): output on stdout, an error as "ERROR <message>" on stderr with
+// exit 1 (2 for refused arguments), whatever the cause: a model or application that is not there and a
+// controller that cannot be reached look alike but for the text. So whether a model or an application
+// exists is read from `--format json` data (juju/cmd output.go FormatJson): `juju models` lists the
+// controller's models, `juju status` the model's applications. A failing call stops the step, with juju's
+// own words on stderr.
 
 /** `-m` argument: `controller:model` when a controller is given. */
 export function modelRef(site: SiteConfig): string {
   return site.juju.controller ? `${site.juju.controller}:${site.juju.model}` : site.juju.model;
 }
+
+/** `juju models [-c CONTROLLER] --format json`: the controller's models. */
+export function modelsArgv(site: SiteConfig): string[] {
+  return ["juju", "models", ...(site.juju.controller ? ["-c", site.juju.controller] : []), "--format", "json"];
+}
+
+/** Reads `juju models --format json` (cmd/juju/controller/listmodels.go ModelSet) on stdin; its argument is
+ * the model's name. Prints 1 when one of the models has that short name, else 0. */
+export const MODEL_LISTED = `python3 -c 'import json, sys; print(1 if any(m.get("short-name") == sys.argv[1] for m in json.load(sys.stdin).get("models") or []) else 0)'`;
+
+/** Lines that set `$model_exists` (1/0) from `juju models`. */
+function modelExistsLines(site: SiteConfig): string[] {
+  return [
+    `models=$(${shellCommand(modelsArgv(site))}) || fail "juju models failed: cannot tell whether model ${modelRef(site)} exists"`,
+    `model_exists=$(printf '%s' "$models" | ${MODEL_LISTED} ${shellQuote(site.juju.model)}) || fail "cannot read juju models' answer"`,
+  ];
+}
+
+/** `juju status -m MODEL --format json`: the model's applications. */
+export function statusArgv(site: SiteConfig): string[] {
+  return ["juju", "status", "-m", modelRef(site), "--format", "json"];
+}
+
+/** Reads `juju status --format json` (cmd/juju/status formattedStatus: `applications` by name) on stdin; its
+ * arguments are application names. Prints those the model does not have, on one line. */
+export const APPS_MISSING = `python3 -c 'import json, sys; apps = json.load(sys.stdin).get("applications") or {}; print(" ".join(a for a in sys.argv[1:] if a not in apps))'`;
 
 /** `juju model-config` with a file: 3.x takes `--file F`; in 2.9 the file is a bare argument. */
 function modelConfigFromFile(site: SiteConfig, fileVar: string): string {
@@ -459,7 +599,8 @@ export function jujuModelCommand(site: SiteConfig, modelConfigYaml: string): Com
     : [`  ${shellCommand(addModel)} --config "$cfg" || fail "juju add-model failed"`, `  echo "pci-passthrough: Juju model ${ref} added"`];
   const upsert = [
     ...tempFileFrom("PCIPT_MODEL_CONFIG", "cfg"),
-    `if ${shellCommand(["juju", "show-model", ref])} >/dev/null 2>&1; then`,
+    ...modelExistsLines(site),
+    'if [ "$model_exists" = 1 ]; then',
     `  ${modelConfigFromFile(site, "cfg")} || fail "juju model-config failed"`,
     `  echo "pci-passthrough: Juju model ${ref} config set"`,
     "else",
@@ -492,7 +633,8 @@ export function modelTeardownCommand(site: SiteConfig): CommandSpec | undefined 
     script: script(`destroy Juju model ${ref} with the stack`, [], {
       upsert: [`echo "pci-passthrough: Juju model ${ref} is destroyed when this step is deleted; it is protected: pulumi state unprotect it first"`],
       delete: [
-        `if ${shellCommand(["juju", "show-model", ref])} >/dev/null 2>&1; then`,
+        ...modelExistsLines(site),
+        'if [ "$model_exists" = 1 ]; then',
         `  ${shellCommand(destroyModelArgv(site))} || fail "juju destroy-model failed"`,
         `  echo "pci-passthrough: Juju model ${ref} destroyed"`,
         "else",
@@ -515,11 +657,10 @@ export function charmConfigCommand(site: SiteConfig, charmConfigYaml: string, ap
   const m = ["-m", ref];
   const upsert = [
     ...tempFileFrom("PCIPT_CHARM_CONFIG", "cfg"),
-    ...apps.flatMap((app) => [
-      `${shellCommand(["juju", "show-application", ...m, app])} >/dev/null 2>&1 \\`,
-      `  || fail "application ${app} is not deployed in model ${ref}: deploy OpenStack first (see bundle-overlay.yaml)"`,
-      `${shellCommand(["juju", "config", ...m, app])} --file "$cfg" || fail "juju config ${app} failed"`,
-    ]),
+    `status=$(${shellCommand(statusArgv(site))}) || fail "juju status failed: cannot tell which applications model ${ref} has"`,
+    `missing=$(printf '%s' "$status" | ${APPS_MISSING} ${apps.map(shellQuote).join(" ")}) || fail "cannot read juju status' answer"`,
+    `for app in $missing; do fail "application $app is not deployed in model ${ref}: deploy OpenStack first (see bundle-overlay.yaml)"; done`,
+    ...apps.map((app) => `${shellCommand(["juju", "config", ...m, app])} --file "$cfg" || fail "juju config ${app} failed"`),
     `echo "pci-passthrough: options set on ${apps.join(", ")}"`,
   ];
   return {
@@ -588,51 +729,56 @@ export function verifyBindingCommand(site: SiteConfig, group: HostGroup): Comman
 // ---------------------------------------------------------------------------------------------------
 // Reading back (`npm run verify`): the same objects, read-only, where the steps run.
 
-/** Starts each object's section in the read script's output: `MARK NAME EXIT-CODE`, then what the
- * command printed (stdout and stderr). */
+/** Starts each command's section in the read script's output: `MARK NAME EXIT-CODE`, then one line with the
+ * command's stdout in base64 and one with its stderr in base64 (exact bytes, whatever they hold). */
 export const READ_MARK = "@@pci-passthrough-read@@";
 
 /** The sections the read script prints, by name. */
 export const READS = {
-  tag: (tag: string) => `maas tag read ${tag}`,
+  tags: "maas tags read",
   tagMachines: (tag: string) => `maas tag machines ${tag}`,
   selected: (tag: string) => `selected machines ${tag}`,
+  models: "juju models",
   userdata: "juju model-config cloudinit-userdata",
-  option: (app: string, option: string) => `juju config ${app} ${option}`,
+  status: "juju status",
+  config: (app: string) => `juju config ${app}`,
 } as const;
 
 /**
- * One read-only script that reads every object the maas/juju steps set, on the same runner: each group's tag,
- * its machines, the machines its selection picks now (selectByDevice), the model's cloudinit-userdata and each
- * charm option. It always exits 0 when it ran: each section carries its command's own exit code.
+ * One read-only script that reads every object the maas/juju steps set, on the same runner: MAAS's tags, each
+ * group's tagged machines and the machines its selection picks now (selectByDevice), the controller's models,
+ * the model's cloudinit-userdata, its applications and each application's charm settings (`juju config APP
+ * --format json`: every option of its charm, set or not). It always exits 0 when it ran: each section carries
+ * its command's own exit code and output.
  */
-export function liveReadCommand(site: SiteConfig, options: Readonly<Record<string, readonly string[]>>): CommandSpec {
+export function liveReadCommand(site: SiteConfig, apps: readonly string[]): CommandSpec {
   const ref = modelRef(site);
-  const one = (name: string, argv: string[]) => `read_one ${shellQuote(name)} ${shellCommand(argv)}`;
+  const section = (name: string) => `section ${shellQuote(name)} "$rc"`;
+  const one = (name: string, argv: string[]) => [`if ${shellCommand(argv)} >"$o" 2>"$e"; then rc=0; else rc=$?; fi`, section(name)];
   const selected = (g: HostGroup) =>
     g.maas.selectByDevice
       ? [
-          // The selection's own lines, in a subshell whose fail() prints instead of exiting the script.
-          "if out=$({",
-          `  fail() { printf '%s\\n' "$1"; exit 1; }`,
+          // The selection's own lines, in a subshell: its fail() ends the subshell, not the script.
+          "if (",
           // Each group's selection reads its own values (system IDs and vendor:product ids, no free text).
           ...Object.entries(selectionEnv(site, g)).map(([k, v]) => `  ${k}=${shellQuote(v)}`),
           ...selectionLines(site, g).map((l) => `  ${l}`),
           `  printf '%s' "$wanted"`,
-          "} 2>&1); then rc=0; else rc=$?; fi",
-          `printf '%s %s %s\\n' '${READ_MARK}' ${shellQuote(READS.selected(g.maas.tag))} "$rc"`,
-          `printf '%s\\n' "$out"`,
+          `) >"$o" 2>"$e"; then rc=0; else rc=$?; fi`,
+          section(READS.selected(g.maas.tag)),
         ]
       : [];
   const lines = [
-    `read_one() { name=$1; shift; if out=$("$@" 2>&1); then rc=0; else rc=$?; fi; printf '%s %s %s\\n' '${READ_MARK}' "$name" "$rc"; printf '%s\\n' "$out"; }`,
-    ...site.groups.flatMap((g) => [
-      one(READS.tag(g.maas.tag), ["maas", site.maas.profile, "tag", "read", g.maas.tag]),
-      one(READS.tagMachines(g.maas.tag), ["maas", site.maas.profile, "tag", "machines", g.maas.tag]),
-      ...selected(g),
-    ]),
-    one(READS.userdata, ["juju", "model-config", "-m", ref, "cloudinit-userdata"]),
-    ...Object.entries(options).flatMap(([app, names]) => names.map((o) => one(READS.option(app, o), ["juju", "config", "-m", ref, app, o]))),
+    ...MAAS_FAILED,
+    'o=$(mktemp) e=$(mktemp)',
+    `trap 'rm -f "$o" "$e"' EXIT`,
+    `section() { printf '%s %s %s\\n' '${READ_MARK}' "$1" "$2"; base64 < "$o" | tr -d '\\n'; echo; base64 < "$e" | tr -d '\\n'; echo; }`,
+    ...one(READS.tags, ["maas", site.maas.profile, "tags", "read"]),
+    ...site.groups.flatMap((g) => [...one(READS.tagMachines(g.maas.tag), ["maas", site.maas.profile, "tag", "machines", g.maas.tag]), ...selected(g)]),
+    ...one(READS.models, modelsArgv(site)),
+    ...one(READS.userdata, ["juju", "model-config", "-m", ref, "cloudinit-userdata"]),
+    ...one(READS.status, statusArgv(site)),
+    ...apps.flatMap((app) => one(READS.config(app), ["juju", "config", "-m", ref, app, "--format", "json"])),
   ];
   const step = `read the live objects of ${ref}`;
   return {

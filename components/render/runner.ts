@@ -12,13 +12,14 @@ import { HOST_KEY_ALGORITHMS, type RunnerConfig } from "../config";
 import { PHASES, type CommandSpec, type Phase, type SecretSource } from "./commands";
 import { shellQuote } from "./shell";
 
-/** The inputs of a step's command resource, whichever the runner. */
-export interface StepInputs {
+/** The inputs of a step's command resource, whichever the runner. `V` is the type of the environment values
+ * only the deployment knows (a Pulumi Output, e.g. another step's ID); plain strings otherwise. */
+export interface StepInputs<V = string> {
   readonly create: string;
   readonly update: string;
   /** Absent when deleting the step removes nothing. */
   readonly delete?: string;
-  readonly environment: Readonly<Record<string, string>>;
+  readonly environment: Readonly<Record<string, string | V>>;
   /** Secrets the resource's standard input must carry (secretsStdin), with their config keys. */
   readonly secrets: Readonly<Record<string, SecretSource>>;
   /** Values whose change replaces the resource. */
@@ -29,6 +30,8 @@ export interface StepInputs {
 export const STEP_ENV = "PCIPT_STEP";
 const RUNNER_STEP_ENV = "PCIPT_RUNNER_STEP";
 const HOST_KEY_ENV = "PCIPT_SSH_HOST_KEY";
+/** The runner's own variables: for the wrapper, never sent on to the jump host. */
+export const RUNNER_ENV: readonly string[] = [STEP_ENV, RUNNER_STEP_ENV, HOST_KEY_ENV];
 const SSH_KEY_SECRET = "PCIPT_SSH_KEY";
 
 /** The command line of a phase: the script comes from the environment, so the line stays short and a
@@ -53,12 +56,12 @@ const PAYLOAD_HEAD = ["set -u", 'd=$(mktemp -d) || exit 1', `trap 'rm -rf "$d"' 
 /**
  * The local script that runs a step on the jump host: it reads the secrets from its standard input (the
  * SSH key stays here, the others go on), writes a payload of base64 here-documents (the step's script, its
- * environment, its secrets) and feeds it to `ssh HOST sh -s`. The host key is pinned when
+ * environment, its secrets) and feeds it to `ssh HOST sh -s`. `forward` names every variable of the step's
+ * environment (stepInputs passes the one list the resource gets). The host key is pinned when
  * `runner.hostKey` is given; a host showing another key is refused.
  */
-export function sshWrapper(spec: CommandSpec, r: RunnerConfig): string {
+export function sshWrapper(spec: CommandSpec, r: RunnerConfig, forward: readonly string[]): string {
   const where = runnerWhere(r);
-  const forward = Object.keys(spec.environment);
   const passOn = Object.keys(spec.secrets);
   const target = `${r.user}@${r.host}`;
   const hostKey = r.hostKey;
@@ -77,7 +80,10 @@ export function sshWrapper(spec: CommandSpec, r: RunnerConfig): string {
     "while IFS= read -r line; do",
     '  name=${line%%=*} value=${line#*=}',
     '  case "$name" in',
-    `    ${SSH_KEY_SECRET}) printf '%s' "$value" | base64 -d > "$d/key" || fail "cannot read the SSH key" ;;`,
+    // `pulumi config set --secret --path runner.privateKey < key` stores the key without its final newline
+    // (the CLI trims the value), and OpenSSH refuses such a key ("error in libcrypto"): it gets it back.
+    `    ${SSH_KEY_SECRET}) printf '%s' "$value" | base64 -d > "$d/key" || fail "cannot read the SSH key"`,
+    `      if [ -n "$(tail -c 1 "$d/key")" ]; then echo >> "$d/key"; fi ;;`,
     ...(passOn.length > 0 ? [`    ${passOn.join("|")}) printf '%s=%s\\n' "$name" "$value" >> "$d/secrets" ;;`] : []),
     "    *) ;;",
     "  esac",
@@ -127,22 +133,30 @@ export function sshWrapper(spec: CommandSpec, r: RunnerConfig): string {
   return lines.join("\n") + "\n";
 }
 
-/** A step's resource inputs for the configured runner (none: local). */
-export function stepInputs(spec: CommandSpec, runner: RunnerConfig | undefined): StepInputs {
+/**
+ * A step's resource inputs for the configured runner (none: local). `extraEnvironment` holds the values only
+ * the deployment knows (the stack's name, another step's ID): they join the step's own environment here,
+ * into the one list of variables the step gets, which is also the list the SSH wrapper forwards to the jump
+ * host. Nothing may be added to a step's environment after this.
+ */
+export function stepInputs<V = string>(spec: CommandSpec, runner: RunnerConfig | undefined, extraEnvironment: Readonly<Record<string, V>> = {}): StepInputs<V> {
   const commands = {
     create: phaseCommand(spec, "create"),
     update: phaseCommand(spec, "update"),
     ...(spec.deletes ? { delete: phaseCommand(spec, "delete") } : {}),
     ...(spec.triggers ? { triggers: spec.triggers } : {}),
   };
-  if (!runner) return { ...commands, environment: { [STEP_ENV]: spec.script, ...spec.environment }, secrets: spec.secrets };
+  const environment: Record<string, string | V> = { ...spec.environment, ...extraEnvironment };
+  const clash = Object.keys(environment).filter((k) => RUNNER_ENV.includes(k));
+  if (clash.length > 0) throw new Error(`step "${spec.step}": ${clash.join(", ")} is the runner's own variable`);
+  if (!runner) return { ...commands, environment: { [STEP_ENV]: spec.script, ...environment }, secrets: spec.secrets };
   return {
     ...commands,
     environment: {
-      [STEP_ENV]: sshWrapper(spec, runner),
+      [STEP_ENV]: sshWrapper(spec, runner, Object.keys(environment)),
       [RUNNER_STEP_ENV]: spec.script,
       ...(runner.hostKey ? { [HOST_KEY_ENV]: `${runner.hostKey.type} ${runner.hostKey.key}` } : {}),
-      ...spec.environment,
+      ...environment,
     },
     secrets: { ...spec.secrets, ...(runner.privateKey !== undefined ? { [SSH_KEY_SECRET]: "runner.privateKey" as const } : {}) },
   };

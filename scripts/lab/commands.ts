@@ -4,9 +4,10 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { SiteConfig } from "../../components/config";
+import type { HostGroup, SiteConfig } from "../../components/config";
 import { selectingDevices } from "../../components/render/commands";
 import { CHARM_APPS } from "../../components/render/nova";
+import { COMPUTE_CHARM } from "../../components/render/compute-charm";
 import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports, type ServicePaths } from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
 import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
@@ -179,35 +180,62 @@ export function env(o: LabOptions): number {
   return 0;
 }
 
-/** What the maas and juju doubles know before the first command, from the site (values already in the
- * caller's environment win): the MAAS profile is logged in and its machines exist; an adopted Juju model
- * (existingModel) exists; the Juju CLI speaks the site's version. */
-/** The fake MAAS's machines for the groups that select by device: `<group>host1` and `<group>host2` (or
- * gpuhost1 and gpuhost2 for a site with one kind of host) with the group's devices, and plainhost without. */
+/** Where a group's hosts stand in the fake MAAS: its pool and zone, or MAAS's "default" ones. */
+const placement = (g: HostGroup) => `${g.maas.pool ?? "default"}:${g.maas.zone ?? "default"}`;
+
+/** Prefix of a group's fake hosts: the group's name, or "gpu" for a site with one kind of host. */
+const hostPrefix = (g: HostGroup) => (g.name === undefined ? "gpu" : g.name.replace(/[^a-z0-9]/g, ""));
+
+/** The fake MAAS's machines for the groups that select by device, in the group's pool and zone:
+ * `<group>host1` and `<group>host2` (or gpuhost1 and gpuhost2 for a site with one kind of host) with the
+ * group's devices, and plainhost without. */
 export function fakeDeviceHosts(site: SiteConfig): Map<string, string[]> {
   const hosts = new Map<string, string[]>();
   for (const g of site.groups.filter((x) => x.maas.selectByDevice)) {
-    const prefix = g.name === undefined ? "gpu" : g.name.replace(/[^a-z0-9]/g, "");
-    for (const n of [1, 2]) hosts.set(`${prefix}host${n}`, selectingDevices(g));
+    for (const n of [1, 2]) hosts.set(`${hostPrefix(g)}host${n}`, selectingDevices(g));
   }
   if (hosts.size > 0) hosts.set("plainhost", []);
   return hosts;
 }
 
-function fakeDevices(site: SiteConfig): string {
-  return [...fakeDeviceHosts(site)].map(([id, devices]) => `${id}=${devices.join(",")}`).join(" ");
+/** Another team's machine with a group's devices, outside the group's pool and zone: a selection by device
+ * must never tag it (MAAS would give it the group's kernel options at its next deployment). */
+const elsewhere = (g: HostGroup) => `${hostPrefix(g)}elsewhere`;
+
+/** The fake MAAS's machines, `SYSID:POOL:ZONE` each: the listed ones and the device hosts where their group's
+ * scope is, and each device group's twin elsewhere. */
+function fakeMachines(site: SiteConfig): string[] {
+  const at = new Map<string, string>();
+  for (const g of site.groups) for (const m of g.maas.machines ?? []) at.set(m, placement(g));
+  const byDevice = site.groups.filter((g) => g.maas.selectByDevice);
+  for (const g of byDevice) {
+    for (const n of [1, 2]) at.set(`${hostPrefix(g)}host${n}`, placement(g));
+    at.set(elsewhere(g), "other-team:default");
+  }
+  if (byDevice.length > 0) at.set("plainhost", placement(byDevice[0]!));
+  return [...at].map(([id, where]) => `${id}:${where}`);
 }
 
+function fakeDevices(site: SiteConfig): string {
+  const twins = site.groups.filter((g) => g.maas.selectByDevice).map((g): [string, string[]] => [elsewhere(g), selectingDevices(g)]);
+  return [...fakeDeviceHosts(site), ...twins].map(([id, devices]) => `${id}=${devices.join(",")}`).join(" ");
+}
+
+/** What the maas and juju doubles know before the first command, from the site (values already in the
+ * caller's environment win): the MAAS profile is logged in and its machines exist where the groups' scopes
+ * say; an adopted Juju model (existingModel) exists; the Juju CLI speaks the site's version; the deployed
+ * bundle has the controller and every group's nova-compute application, with their charms. */
 export function fakeSeeds(site: SiteConfig): Record<string, string> {
+  const apps = new Map<string, string>([[CHARM_APPS.controller, "nova-cloud-controller"]]);
+  for (const g of site.groups) apps.set(g.application, COMPUTE_CHARM);
   const seeds: Record<string, string> = {
     FAKE_MAAS_PROFILES: site.maas.profile,
-    FAKE_MAAS_MACHINES: site.groups.flatMap((g) => g.maas.machines ?? []).join(","),
+    FAKE_MAAS_MACHINES: fakeMachines(site).join(","),
     // selectByDevice: two machines with each such group's devices and one without any, for the tags to choose from.
     FAKE_MAAS_DEVICES: fakeDevices(site),
     FAKE_JUJU_VERSION: site.juju.version,
     FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
-    // The deployed bundle (with its overlay): the controller and every group's nova-compute application.
-    FAKE_JUJU_APPS: [...new Set([CHARM_APPS.controller, ...site.groups.map((g) => g.application)])].join(","),
+    FAKE_JUJU_APPS: [...apps].map(([app, charm]) => `${app}=${charm}`).join(","),
   };
   return Object.fromEntries(Object.entries(seeds).map(([k, v]) => [k, process.env[k] ?? v]));
 }

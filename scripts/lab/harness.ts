@@ -43,6 +43,14 @@ export function runRender(args: readonly string[]): Ran {
   return ran(TSX, [path.join(REPO, "scripts", "render.ts"), ...args], process.env);
 }
 
+/** `npm run import-flavors -- ARGS` as the lab admin of the lab in `stateDir` (its Nova's flavors). */
+export function runImportFlavors(stateDir: string, args: readonly string[]): Ran {
+  const p = labPaths(stateDir);
+  const state = readState(p);
+  if (state === undefined) throw new Error(`no lab in ${stateDir}`);
+  return ran(TSX, [path.join(REPO, "scripts", "import-flavors.ts"), ...args], clientEnv(p, state));
+}
+
 /** The real openstack client as the lab admin of the lab in `stateDir`. */
 export function openstack(stateDir: string, args: readonly string[]): Ran {
   const p = labPaths(stateDir);

@@ -14,47 +14,46 @@ export interface Finding {
   readonly object: string;
   readonly status: Status;
   readonly details: readonly string[];
+  /** Drift that a resync (the program's own steps run again) cannot repair: the details say what can. */
+  readonly manual?: boolean;
 }
 
-/** A command's result: its exit code and what it printed. */
+/** A command's result: its exit code, its stdout and (when the read script ran it) its stderr. */
 export interface Read {
   readonly rc: number;
   readonly out: string;
+  readonly err?: string;
 }
 
-/** Splits the read script's output into its sections, by name. */
+/** Splits the read script's output into its sections, by name: after each mark line, the command's stdout
+ * and stderr as one base64 line each. */
 export function parseReads(output: string): Map<string, Read> {
   const reads = new Map<string, Read>();
-  let current: { name: string; rc: number; lines: string[] } | undefined;
-  const close = () => current && reads.set(current.name, { rc: current.rc, out: current.lines.join("\n") });
-  for (const line of output.split("\n")) {
+  const lines = output.split("\n");
+  const decode = (line: string | undefined) => Buffer.from(line ?? "", "base64").toString("utf8");
+  lines.forEach((line, i) => {
     const m = line.startsWith(`${READ_MARK} `) ? /^(.*) (\d+)$/.exec(line.slice(READ_MARK.length + 1)) : null;
-    if (m) {
-      close();
-      current = { name: m[1]!, rc: Number(m[2]), lines: [] };
-    } else current?.lines.push(line);
-  }
-  close();
-  // Each section ends with the newline the script printed after the output.
-  for (const [k, v] of reads) reads.set(k, { ...v, out: v.out.replace(/\n$/, "") });
+    if (m) reads.set(m[1]!, { rc: Number(m[2]), out: decode(lines[i + 1]), err: decode(lines[i + 2]) });
+  });
   return reads;
 }
-
-/** For reads where no output means "missing": every failure is a failure to read. */
-const NEVER = /(?!)/;
 
 const quoteValue = (s: string) => (s === "" ? "(unset)" : JSON.stringify(s));
 const trimEnd = (s: string) => s.replace(/\n+$/, "");
 
-/** A finding from a failed read: `missing` when the output says the object is not there, else unreachable. */
-function failed(object: string, read: Read | undefined, missing: RegExp): Finding {
+/** A read that failed: nothing is known about the object (its details say what the CLI said). */
+function unreachable(object: string, read: Read | undefined): Finding {
   if (read === undefined) return { object, status: "unreachable", details: ["the read script did not get this far"] };
-  const first = read.out.split("\n").find((l) => l.trim() !== "") ?? `exit ${read.rc}`;
-  if (missing.test(read.out)) return { object, status: "drift", details: ["missing"] };
-  return { object, status: "unreachable", details: [first.trim()] };
+  const said = [read.err ?? "", read.out].flatMap((t) => t.split("\n")).find((l) => l.trim() !== "");
+  return { object, status: "unreachable", details: [said?.trim() ?? `exit ${read.rc}`] };
 }
 
-const verdict = (object: string, details: string[]): Finding => ({ object, status: details.length > 0 ? "drift" : "in sync", details });
+const verdict = (object: string, details: string[], manual = false): Finding => ({
+  object,
+  status: details.length > 0 ? "drift" : "in sync",
+  details,
+  ...(manual && details.length > 0 ? { manual } : {}),
+});
 
 const ids = (json: string): string[] => (JSON.parse(json) as Array<{ system_id: string }>).map((m) => m.system_id).sort();
 
@@ -64,14 +63,22 @@ function setDiff(live: readonly string[], want: readonly string[]): string[] {
   return [...(missing.length > 0 ? [`not tagged: ${missing.join(" ")}`] : []), ...(extra.length > 0 ? [`tagged but not selected: ${extra.join(" ")}`] : [])];
 }
 
-/** A group's MAAS tag and its machines. */
-function compareTag(g: GroupArtifacts, reads: Map<string, Read>): Finding[] {
-  const out: Finding[] = [];
+interface LiveTag {
+  readonly name: string;
+  readonly comment?: string;
+  readonly kernel_opts?: string;
+  readonly definition?: string;
+}
+
+/** A group's MAAS tag (from `maas tags read`, every tag) and its machines. */
+function compareTag(g: GroupArtifacts, tags: Read | undefined, reads: Map<string, Read>): Finding[] {
   const m = g.group.maas;
   const tagName = `MAAS tag ${m.tag}`;
-  const tag = reads.get(READS.tag(m.tag));
-  if (tag?.rc !== 0) return [failed(tagName, tag, /\b404\b|No Tag matches/)];
-  const live = JSON.parse(tag.out) as { comment?: string; kernel_opts?: string; definition?: string };
+  // A definition's machines are MAAS's to keep; machines and selectByDevice are the steps'.
+  const object = m.definition === undefined ? `${tagName} machines` : undefined;
+  if (tags?.rc !== 0) return [unreachable(tagName, tags), ...(object ? [unreachable(object, tags)] : [])];
+  const live = (JSON.parse(tags.out) as LiveTag[]).find((t) => t.name === m.tag);
+  if (live === undefined) return [verdict(tagName, ["missing"]), ...(object ? [verdict(object, ["the tag is missing, so no machine carries it"])] : [])];
   const details: string[] = [];
   const comment = parseTagComment(live.comment ?? "");
   if (comment.comment !== m.comment) details.push(`comment is ${quoteValue(comment.comment)}, want ${quoteValue(m.comment)}`);
@@ -79,46 +86,78 @@ function compareTag(g: GroupArtifacts, reads: Map<string, Read>): Finding[] {
   if (m.definition !== undefined && live.definition !== m.definition) {
     details.push(`definition is ${quoteValue(live.definition ?? "")}, want ${quoteValue(m.definition)}`);
   }
-  out.push(verdict(tagName, details));
-  // A definition's machines are MAAS's to keep; machines and selectByDevice are the steps'.
-  if (m.definition === undefined) {
-    const object = `${tagName} machines`;
+  const out = [verdict(tagName, details)];
+  if (object) {
     const machines = reads.get(READS.tagMachines(m.tag));
     const selected = m.selectByDevice ? reads.get(READS.selected(m.tag)) : { rc: 0, out: (m.machines ?? []).join(" ") };
-    if (machines?.rc !== 0) out.push(failed(object, machines, NEVER));
-    else if (selected?.rc !== 0) out.push(failed(`${object} (selection by device)`, selected, NEVER));
+    if (machines?.rc !== 0) out.push(unreachable(object, machines));
+    else if (selected?.rc !== 0) out.push(unreachable(`${object} (selection by device)`, selected));
     else out.push(verdict(object, setDiff(ids(machines.out), selected.out.split(/\s+/).filter((x) => x !== "").sort())));
   }
   return out;
 }
 
-/** Each group's MAAS tag and its machines, the model's userdata and each charm option. */
+interface LiveSetting {
+  readonly value?: unknown;
+  readonly source?: string;
+}
+
+/** Each group's MAAS tag and its machines, the model's userdata and each application's charm options, from
+ * the data the CLIs print on success; a failed read is never taken for a missing object. */
 export function compareJuju(site: SiteConfig, a: SiteArtifacts, reads: Map<string, Read>): Finding[] {
   const out: Finding[] = [];
-  for (const g of a.groups) out.push(...compareTag(g, reads));
+  const tags = reads.get(READS.tags);
+  for (const g of a.groups) out.push(...compareTag(g, tags, reads));
 
   const modelName = `Juju model ${site.juju.model} cloudinit-userdata`;
+  const apps = Object.entries(a.charmOptions);
+  const appObject = (app: string) => `${app} options`;
+  const models = reads.get(READS.models);
+  if (models?.rc !== 0) return [...out, unreachable(modelName, models), ...apps.map(([app]) => unreachable(appObject(app), models))];
+  const listed = ((JSON.parse(models.out) as { models?: Array<{ "short-name"?: string }> }).models ?? []).some((m) => m["short-name"] === site.juju.model);
+  if (!listed) {
+    const adopt = site.juju.existingModel;
+    out.push(verdict(modelName, [adopt ? "the model is missing (juju.existingModel is true: the program does not create it)" : "the model is missing"], adopt));
+    for (const [app] of apps) out.push(verdict(appObject(app), ["the model is missing: deploy OpenStack in it first (see bundle-overlay.yaml)"], true));
+    return out;
+  }
+
   const userdata = reads.get(READS.userdata);
-  if (userdata?.rc !== 0) out.push(failed(modelName, userdata, /model .*not found/));
+  if (userdata?.rc !== 0) out.push(unreachable(modelName, userdata));
   else if (trimEnd(userdata.out) === trimEnd(a.userdata)) out.push(verdict(modelName, []));
   else {
     const patch = createTwoFilesPatch("rendered", "live", `${trimEnd(a.userdata)}\n`, `${trimEnd(userdata.out)}\n`, "", "", { context: 2 });
     out.push(verdict(modelName, ["differs from the render:", ...patch.split("\n").slice(1).map((l) => l.replace(/\t$/, "")).filter((l) => l !== "")]));
   }
 
-  for (const [app, options] of Object.entries(a.charmOptions)) {
-    const details: string[] = [];
-    let unreachable: Finding | undefined;
-    for (const [option, want] of Object.entries(options)) {
-      const read = reads.get(READS.option(app, option));
-      if (read?.rc !== 0) {
-        // `juju config APP KEY` fails for a key the application has no value for: unset.
-        if (read && /key .* not found/.test(read.out)) details.push(`${option} is unset, want ${quoteValue(want)}`);
-        else if (read && /application .* not found/.test(read.out)) details.push("the application is not deployed");
-        else unreachable ??= failed(app, read, NEVER);
-      } else if (trimEnd(read.out) !== want) details.push(`${option} is ${quoteValue(trimEnd(read.out))}, want ${quoteValue(want)}`);
+  const status = reads.get(READS.status);
+  if (status?.rc !== 0) return [...out, ...apps.map(([app]) => unreachable(appObject(app), status))];
+  const deployed = (JSON.parse(status.out) as { applications?: Record<string, unknown> }).applications ?? {};
+  for (const [app, options] of apps) {
+    if (!(app in deployed)) {
+      out.push(verdict(appObject(app), ["the application is not deployed: deploy it first (see bundle-overlay.yaml)"], true));
+      continue;
     }
-    out.push(unreachable ?? verdict(`${app} options`, [...new Set(details)]));
+    const read = reads.get(READS.config(app));
+    if (read?.rc !== 0) {
+      out.push(unreachable(appObject(app), read));
+      continue;
+    }
+    const config = JSON.parse(read.out) as { charm?: string; settings?: Record<string, LiveSetting> };
+    const settings = config.settings ?? {};
+    const details: string[] = [];
+    const lacking: string[] = [];
+    for (const [option, want] of Object.entries(options)) {
+      const s = settings[option];
+      if (s === undefined) lacking.push(option);
+      else if (s.value === undefined || s.value === null || s.value === "") details.push(`${option} is unset, want ${quoteValue(want)}`);
+      else if (String(s.value) !== want) details.push(`${option} is ${quoteValue(String(s.value))}, want ${quoteValue(want)}`);
+    }
+    // Juju refuses an option the charm does not have ("unknown option"): no resync can set it.
+    for (const option of lacking) {
+      details.push(`${option} is not an option of charm ${config.charm ?? "?"} (the revision ${app} runs): juju refuses it; refresh ${app} to a charm revision that has it`);
+    }
+    out.push(verdict(appObject(app), details, lacking.length > 0));
   }
   return out;
 }
@@ -137,7 +176,9 @@ export function flavorProperties(shown: { properties?: unknown }): Record<string
 /** One flavor: size and extra specs, against `openstack flavor show` (exit code and output). */
 export function compareFlavor(f: FlavorSpec, read: Read): Finding {
   const object = `flavor ${f.name}`;
-  if (read.rc !== 0) return failed(object, read, /No Flavor found|No flavor with a name or ID/i);
+  // openstackclient's "No Flavor found" is the one answer that says the flavor is not there (its exit status
+  // is 1 for any failure).
+  if (read.rc !== 0) return /No Flavor found|No flavor with a name or ID/i.test(read.out) ? verdict(object, ["missing"]) : unreachable(object, read);
   const shown = JSON.parse(read.out) as { ram: number; vcpus: number; disk: number; properties?: unknown };
   const details: string[] = [];
   for (const k of ["ram", "vcpus", "disk"] as const) if (Number(shown[k]) !== f[k]) details.push(`${k} is ${shown[k]}, want ${f[k]}`);

@@ -21,23 +21,19 @@ export PCIPT_DELETE_ADOPTED=false
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
-  err=$(mktemp)
-  trap 'rm -f "$err"' EXIT
+  # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+  maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
   read_tag() {
-    if json=$(maas admin tag read pci-pass 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag pci-pass"
-      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
-      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
-    elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
-    else
-      cat "$err" >&2
-      fail "maas tag read pci-pass failed"
-    fi
+    tags=$(maas admin tags read) || maas_failed 'maas admin tags read' "$tags"
+    parsed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; m = t and re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", t[0].get("comment") or ""); print(1 if t else 0, m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")' pci-pass) || fail "cannot read MAAS's tag list"
+    # shellcheck disable=SC2086
+    set -- $parsed
+    tag_exists=$1 tag_claim=$2 tag_adopted=$3 tag_stack=$4
   }
   read_tag
   case "$phase" in
     create|update)
+      scope=$(maas admin machines read pool=openstack) || maas_failed 'maas admin machines read pool=openstack' "$scope"
       claim=$(prev claim)
       if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
       definition=$(prev definition)
@@ -52,14 +48,14 @@ export PCIPT_DELETE_ADOPTED=false
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
-        maas admin tag update pci-pass "$@" >/dev/null || fail "maas tag update failed"
+        out=$(maas admin tag update pci-pass "$@") || maas_failed 'maas admin tag update pci-pass' "$out"
         if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
         echo "pci-passthrough: MAAS tag pci-pass updated ($how)"
       else
         adopted=no definition=none suffix=""
         set -- "name=pci-pass" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
-        maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        out=$(maas admin tags create "$@") || maas_failed 'maas admin tags create' "$out"
         echo "pci-passthrough: MAAS tag pci-pass created"
       fi
       echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
@@ -75,42 +71,48 @@ export PCIPT_DELETE_ADOPTED=false
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag pci-pass: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
-        echo "pci-passthrough: kept MAAS tag pci-pass: it existed before this stack (maas.deleteAdoptedTag is false)"
+        unclaimed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; sys.stdout.write(re.sub(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", "", t[0].get("comment") or "") + "x")' pci-pass) || fail "cannot read MAAS's tag list"
+        out=$(maas admin tag update pci-pass "comment=${unclaimed%x}") || maas_failed 'maas admin tag update pci-pass' "$out"
+        echo "pci-passthrough: kept MAAS tag pci-pass: it existed before this stack (maas.deleteAdoptedTag is false); this stack's claim is taken off it"
       else
-        maas admin tag delete pci-pass >/dev/null || fail "maas tag delete failed"
+        out=$(maas admin tag delete pci-pass) || maas_failed 'maas admin tag delete pci-pass' "$out"
         echo "pci-passthrough: MAAS tag pci-pass deleted"
       fi
       ;;
   esac
 )
 
-# 2. tag machines with pci-pass
+# 2. tag machines in pool openstack with pci-pass
 (
 export PCIPT_SELECT_DEVICES=10de:1bb0
   set -- create
   set -eu
-  step='tag machines with pci-pass'
+  step='tag machines in pool openstack with pci-pass'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   case "$phase" in
     create|update)
-      all=$(maas admin machines read) || fail "maas machines read failed"
-      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the machine list"
+      # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+      maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
+      all=$(maas admin machines read pool=openstack) || maas_failed 'maas admin machines read pool=openstack' "$all"
+      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read MAAS's machine list"
       wanted=""
       for id in $all; do
         for dev in $PCIPT_SELECT_DEVICES; do
           found=$(maas admin node-devices read "$id" "vendor_id=${dev%%:*}" "product_id=${dev#*:}") \
-            || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"
+            || maas_failed "maas admin node-devices read $id (selectByDevice needs MAAS 3.0 or later)" "$found"
           if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi
         done
       done
       wanted=${wanted# }
-      current=$(maas admin tag machines pci-pass) || fail "maas tag machines failed"
-      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      if [ -z "$wanted" ]; then echo "pci-passthrough: WARNING: no machine in pool openstack has a device of this group ($PCIPT_SELECT_DEVICES): the tag is on none" >&2; fi
+      current=$(maas admin tag machines pci-pass) || maas_failed 'maas admin tag machines pci-pass' "$current"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read the tag's machines"
       for id in $current; do
         case " $wanted " in *" $id "*) continue ;; esac
-        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        case " $all " in *" $id "*) ;; *) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || maas_failed "maas admin node-devices read $id" "$all_devices"
         if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
           wanted="${wanted:+$wanted }$id"
           echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
@@ -119,7 +121,7 @@ export PCIPT_SELECT_DEVICES=10de:1bb0
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
-      if [ "$#" -gt 0 ]; then maas admin tag update-nodes pci-pass "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      if [ "$#" -gt 0 ]; then out=$(maas admin tag update-nodes pci-pass "$@") || maas_failed 'maas admin tag update-nodes pci-pass' "$out"; fi
       echo "pci-passthrough: MAAS tag pci-pass is on: $wanted"
       ;;
     delete)
@@ -156,7 +158,9 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
       cfg=$(mktemp)
       trap 'rm -f "$cfg"' EXIT
       printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
-      if juju show-model openstack-deployment >/dev/null 2>&1; then
+      models=$(juju models --format json) || fail "juju models failed: cannot tell whether model openstack-deployment exists"
+      model_exists=$(printf '%s' "$models" | python3 -c 'import json, sys; print(1 if any(m.get("short-name") == sys.argv[1] for m in json.load(sys.stdin).get("models") or []) else 0)' openstack-deployment) || fail "cannot read juju models' answer"
+      if [ "$model_exists" = 1 ]; then
         juju model-config -m openstack-deployment --file "$cfg" || fail "juju model-config failed"
         echo "pci-passthrough: Juju model openstack-deployment config set"
       else
@@ -191,11 +195,10 @@ nova-compute:
       cfg=$(mktemp)
       trap 'rm -f "$cfg"' EXIT
       printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
-      juju show-application -m openstack-deployment nova-cloud-controller >/dev/null 2>&1 \
-        || fail "application nova-cloud-controller is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
+      status=$(juju status -m openstack-deployment --format json) || fail "juju status failed: cannot tell which applications model openstack-deployment has"
+      missing=$(printf '%s' "$status" | python3 -c 'import json, sys; apps = json.load(sys.stdin).get("applications") or {}; print(" ".join(a for a in sys.argv[1:] if a not in apps))' nova-cloud-controller nova-compute) || fail "cannot read juju status' answer"
+      for app in $missing; do fail "application $app is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"; done
       juju config -m openstack-deployment nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
-      juju show-application -m openstack-deployment nova-compute >/dev/null 2>&1 \
-        || fail "application nova-compute is not deployed in model openstack-deployment: deploy OpenStack first (see bundle-overlay.yaml)"
       juju config -m openstack-deployment nova-compute --file "$cfg" || fail "juju config nova-compute failed"
       echo "pci-passthrough: options set on nova-cloud-controller, nova-compute"
       ;;

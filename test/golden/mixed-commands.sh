@@ -23,23 +23,19 @@ export PCIPT_DELETE_ADOPTED=false
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
-  err=$(mktemp)
-  trap 'rm -f "$err"' EXIT
+  # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+  maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
   read_tag() {
-    if json=$(maas admin tag read gpu-a100 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag gpu-a100"
-      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
-      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
-    elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
-    else
-      cat "$err" >&2
-      fail "maas tag read gpu-a100 failed"
-    fi
+    tags=$(maas admin tags read) || maas_failed 'maas admin tags read' "$tags"
+    parsed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; m = t and re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", t[0].get("comment") or ""); print(1 if t else 0, m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")' gpu-a100) || fail "cannot read MAAS's tag list"
+    # shellcheck disable=SC2086
+    set -- $parsed
+    tag_exists=$1 tag_claim=$2 tag_adopted=$3 tag_stack=$4
   }
   read_tag
   case "$phase" in
     create|update)
+      scope=$(maas admin machines read pool=openstack) || maas_failed 'maas admin machines read pool=openstack' "$scope"
       claim=$(prev claim)
       if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
       definition=$(prev definition)
@@ -54,14 +50,14 @@ export PCIPT_DELETE_ADOPTED=false
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
-        maas admin tag update gpu-a100 "$@" >/dev/null || fail "maas tag update failed"
+        out=$(maas admin tag update gpu-a100 "$@") || maas_failed 'maas admin tag update gpu-a100' "$out"
         if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
         echo "pci-passthrough: MAAS tag gpu-a100 updated ($how)"
       else
         adopted=no definition=none suffix=""
         set -- "name=gpu-a100" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
-        maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        out=$(maas admin tags create "$@") || maas_failed 'maas admin tags create' "$out"
         echo "pci-passthrough: MAAS tag gpu-a100 created"
       fi
       echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
@@ -77,44 +73,50 @@ export PCIPT_DELETE_ADOPTED=false
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag gpu-a100: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
-        echo "pci-passthrough: kept MAAS tag gpu-a100: it existed before this stack (maas.deleteAdoptedTag is false)"
+        unclaimed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; sys.stdout.write(re.sub(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", "", t[0].get("comment") or "") + "x")' gpu-a100) || fail "cannot read MAAS's tag list"
+        out=$(maas admin tag update gpu-a100 "comment=${unclaimed%x}") || maas_failed 'maas admin tag update gpu-a100' "$out"
+        echo "pci-passthrough: kept MAAS tag gpu-a100: it existed before this stack (maas.deleteAdoptedTag is false); this stack's claim is taken off it"
       else
-        maas admin tag delete gpu-a100 >/dev/null || fail "maas tag delete failed"
+        out=$(maas admin tag delete gpu-a100) || maas_failed 'maas admin tag delete gpu-a100' "$out"
         echo "pci-passthrough: MAAS tag gpu-a100 deleted"
       fi
       ;;
   esac
 )
 
-# 2. tag machines with gpu-a100
+# 2. tag machines in pool openstack with gpu-a100
 (
 export PCIPT_SELECT_DEVICES=10de:20b5
 export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
   set -- create
   set -eu
-  step='tag machines with gpu-a100'
+  step='tag machines in pool openstack with gpu-a100'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   case "$phase" in
     create|update)
-      all=$(maas admin machines read) || fail "maas machines read failed"
-      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the machine list"
+      # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+      maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
+      all=$(maas admin machines read pool=openstack) || maas_failed 'maas admin machines read pool=openstack' "$all"
+      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read MAAS's machine list"
       wanted=""
       for id in $all; do
         for dev in $PCIPT_SELECT_DEVICES; do
           found=$(maas admin node-devices read "$id" "vendor_id=${dev%%:*}" "product_id=${dev#*:}") \
-            || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"
+            || maas_failed "maas admin node-devices read $id (selectByDevice needs MAAS 3.0 or later)" "$found"
           if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi
         done
       done
       wanted=${wanted# }
       for id in $wanted; do case " $PCIPT_OTHER_GROUPS_MACHINES " in *" $id "*) fail "machine $id has a device of this group but another group lists it: a machine is in one group" ;; esac; done
-      current=$(maas admin tag machines gpu-a100) || fail "maas tag machines failed"
-      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      if [ -z "$wanted" ]; then echo "pci-passthrough: WARNING: no machine in pool openstack has a device of this group ($PCIPT_SELECT_DEVICES): the tag is on none" >&2; fi
+      current=$(maas admin tag machines gpu-a100) || maas_failed 'maas admin tag machines gpu-a100' "$current"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read the tag's machines"
       for id in $current; do
         case " $wanted " in *" $id "*) continue ;; esac
-        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        case " $all " in *" $id "*) ;; *) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || maas_failed "maas admin node-devices read $id" "$all_devices"
         if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
           wanted="${wanted:+$wanted }$id"
           echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
@@ -123,7 +125,7 @@ export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
-      if [ "$#" -gt 0 ]; then maas admin tag update-nodes gpu-a100 "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      if [ "$#" -gt 0 ]; then out=$(maas admin tag update-nodes gpu-a100 "$@") || maas_failed 'maas admin tag update-nodes gpu-a100' "$out"; fi
       echo "pci-passthrough: MAAS tag gpu-a100 is on: $wanted"
       ;;
     delete)
@@ -145,23 +147,19 @@ export PCIPT_DELETE_ADOPTED=false
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
-  err=$(mktemp)
-  trap 'rm -f "$err"' EXIT
+  # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+  maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
   read_tag() {
-    if json=$(maas admin tag read gpu-l40s 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag gpu-l40s"
-      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
-      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
-    elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
-    else
-      cat "$err" >&2
-      fail "maas tag read gpu-l40s failed"
-    fi
+    tags=$(maas admin tags read) || maas_failed 'maas admin tags read' "$tags"
+    parsed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; m = t and re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", t[0].get("comment") or ""); print(1 if t else 0, m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")' gpu-l40s) || fail "cannot read MAAS's tag list"
+    # shellcheck disable=SC2086
+    set -- $parsed
+    tag_exists=$1 tag_claim=$2 tag_adopted=$3 tag_stack=$4
   }
   read_tag
   case "$phase" in
     create|update)
+      scope=$(maas admin machines read pool=openstack zone=az2) || maas_failed 'maas admin machines read pool=openstack zone=az2' "$scope"
       claim=$(prev claim)
       if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
       definition=$(prev definition)
@@ -176,14 +174,14 @@ export PCIPT_DELETE_ADOPTED=false
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
-        maas admin tag update gpu-l40s "$@" >/dev/null || fail "maas tag update failed"
+        out=$(maas admin tag update gpu-l40s "$@") || maas_failed 'maas admin tag update gpu-l40s' "$out"
         if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
         echo "pci-passthrough: MAAS tag gpu-l40s updated ($how)"
       else
         adopted=no definition=none suffix=""
         set -- "name=gpu-l40s" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
-        maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        out=$(maas admin tags create "$@") || maas_failed 'maas admin tags create' "$out"
         echo "pci-passthrough: MAAS tag gpu-l40s created"
       fi
       echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
@@ -199,44 +197,50 @@ export PCIPT_DELETE_ADOPTED=false
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag gpu-l40s: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
-        echo "pci-passthrough: kept MAAS tag gpu-l40s: it existed before this stack (maas.deleteAdoptedTag is false)"
+        unclaimed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; sys.stdout.write(re.sub(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", "", t[0].get("comment") or "") + "x")' gpu-l40s) || fail "cannot read MAAS's tag list"
+        out=$(maas admin tag update gpu-l40s "comment=${unclaimed%x}") || maas_failed 'maas admin tag update gpu-l40s' "$out"
+        echo "pci-passthrough: kept MAAS tag gpu-l40s: it existed before this stack (maas.deleteAdoptedTag is false); this stack's claim is taken off it"
       else
-        maas admin tag delete gpu-l40s >/dev/null || fail "maas tag delete failed"
+        out=$(maas admin tag delete gpu-l40s) || maas_failed 'maas admin tag delete gpu-l40s' "$out"
         echo "pci-passthrough: MAAS tag gpu-l40s deleted"
       fi
       ;;
   esac
 )
 
-# 4. tag machines with gpu-l40s
+# 4. tag machines in pool openstack, zone az2 with gpu-l40s
 (
 export PCIPT_SELECT_DEVICES=10de:26b9
 export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
   set -- create
   set -eu
-  step='tag machines with gpu-l40s'
+  step='tag machines in pool openstack, zone az2 with gpu-l40s'
   fail() { printf 'pci-passthrough: %s: %s\n' "$step" "$1" >&2; exit 1; }
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   case "$phase" in
     create|update)
-      all=$(maas admin machines read) || fail "maas machines read failed"
-      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the machine list"
+      # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+      maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
+      all=$(maas admin machines read pool=openstack zone=az2) || maas_failed 'maas admin machines read pool=openstack zone=az2' "$all"
+      all=$(printf '%s' "$all" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read MAAS's machine list"
       wanted=""
       for id in $all; do
         for dev in $PCIPT_SELECT_DEVICES; do
           found=$(maas admin node-devices read "$id" "vendor_id=${dev%%:*}" "product_id=${dev#*:}") \
-            || fail "maas node-devices read $id failed (selectByDevice needs MAAS 3.0 or later)"
+            || maas_failed "maas admin node-devices read $id (selectByDevice needs MAAS 3.0 or later)" "$found"
           if [ "$(printf '%s' "$found" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" -gt 0 ]; then wanted="$wanted $id"; break; fi
         done
       done
       wanted=${wanted# }
       for id in $wanted; do case " $PCIPT_OTHER_GROUPS_MACHINES " in *" $id "*) fail "machine $id has a device of this group but another group lists it: a machine is in one group" ;; esac; done
-      current=$(maas admin tag machines gpu-l40s) || fail "maas tag machines failed"
-      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      if [ -z "$wanted" ]; then echo "pci-passthrough: WARNING: no machine in pool openstack, zone az2 has a device of this group ($PCIPT_SELECT_DEVICES): the tag is on none" >&2; fi
+      current=$(maas admin tag machines gpu-l40s) || maas_failed 'maas admin tag machines gpu-l40s' "$current"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read the tag's machines"
       for id in $current; do
         case " $wanted " in *" $id "*) continue ;; esac
-        all_devices=$(maas admin node-devices read "$id") || fail "maas node-devices read $id failed"
+        case " $all " in *" $id "*) ;; *) continue ;; esac
+        all_devices=$(maas admin node-devices read "$id") || maas_failed "maas admin node-devices read $id" "$all_devices"
         if [ "$(printf '%s' "$all_devices" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 0 ]; then
           wanted="${wanted:+$wanted }$id"
           echo "pci-passthrough: WARNING: MAAS has no node devices for machine $id (commissioned before MAAS 3.0?): it stays tagged; commission it again so that its devices decide" >&2
@@ -245,7 +249,7 @@ export PCIPT_OTHER_GROUPS_MACHINES='n7xk2p qw3d8m'
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
-      if [ "$#" -gt 0 ]; then maas admin tag update-nodes gpu-l40s "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      if [ "$#" -gt 0 ]; then out=$(maas admin tag update-nodes gpu-l40s "$@") || maas_failed 'maas admin tag update-nodes gpu-l40s' "$out"; fi
       echo "pci-passthrough: MAAS tag gpu-l40s is on: $wanted"
       ;;
     delete)
@@ -260,6 +264,7 @@ export PCIPT_TAG_COMMENT='PCI Passthrough kernel parameters (managed by pci-pass
 export PCIPT_KERNEL_OPTS='intel_iommu=on iommu=pt'
 export PCIPT_TAG_DEFINITION=''
 export PCIPT_DELETE_ADOPTED=false
+export PCIPT_MACHINES='n7xk2p qw3d8m'
   set -- create
   set -eu
   step='MAAS tag nic-pass'
@@ -267,23 +272,23 @@ export PCIPT_DELETE_ADOPTED=false
   phase="${1:-}"
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   prev() { printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n "s/^pci-passthrough-state:.* $1=\([^ ]*\).*$/\1/p" | tail -n 1; }
-  err=$(mktemp)
-  trap 'rm -f "$err"' EXIT
+  # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+  maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
   read_tag() {
-    if json=$(maas admin tag read nic-pass 2>"$err"); then
-      parsed=$(printf '%s' "$json" | python3 -c 'import json, re, sys; m = re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", json.load(sys.stdin).get("comment") or ""); print(m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")') || fail "cannot read the comment of MAAS tag nic-pass"
-      tag_exists=1 tag_claim=${parsed%% *} tag_stack=${parsed##* }
-      tag_adopted=${parsed#* }; tag_adopted=${tag_adopted% *}
-    elif grep -q '404' "$err"; then
-      tag_exists=0 tag_claim=- tag_adopted=no tag_stack=-
-    else
-      cat "$err" >&2
-      fail "maas tag read nic-pass failed"
-    fi
+    tags=$(maas admin tags read) || maas_failed 'maas admin tags read' "$tags"
+    parsed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; m = t and re.search(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", t[0].get("comment") or ""); print(1 if t else 0, m.group(1) if m else "-", "yes" if m and m.group(3) else "no", (m.group(2) if m else None) or "-")' nic-pass) || fail "cannot read MAAS's tag list"
+    # shellcheck disable=SC2086
+    set -- $parsed
+    tag_exists=$1 tag_claim=$2 tag_adopted=$3 tag_stack=$4
   }
   read_tag
   case "$phase" in
     create|update)
+      all=$(maas admin machines read) || maas_failed 'maas admin machines read' "$all"
+      # shellcheck disable=SC2086
+      problems=$(printf '%s' "$all" | python3 -c 'import json, sys; key, pool, zone, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]; known = {m["system_id"]: m for m in json.load(sys.stdin)}; name = lambda s, f: (known[s].get(f) or {}).get("name"); why = lambda s: "MAAS has no machine %s (a typo? maas PROFILE machines read lists them)" % s if s not in known else "machine %s is in resource pool %s, not in %s.pool %s" % (s, name(s, "pool"), key, pool) if pool and name(s, "pool") != pool else "machine %s is in zone %s, not in %s.zone %s" % (s, name(s, "zone"), key, zone) if zone and name(s, "zone") != zone else ""; [print("%s.machines[%d]: %s" % (key, i, why(s))) for i, s in enumerate(ids) if why(s)]' 'pci-passthrough:hostGroups[2].maas' '' '' $PCIPT_MACHINES) \
+        || fail "cannot read MAAS's machine list"
+      if [ -n "$problems" ]; then printf '%s\n' "$problems" >&2; fail "pci-passthrough:hostGroups[2].maas.machines: MAAS does not have these machines where the config says; nothing was changed"; fi
       claim=$(prev claim)
       if [ "$phase" = create ] || [ -z "$claim" ]; then claim=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'); fi
       definition=$(prev definition)
@@ -298,14 +303,14 @@ export PCIPT_DELETE_ADOPTED=false
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours
         elif [ "$definition" = ours ]; then set -- "$@" "definition="; definition=none
         else definition=none; fi
-        maas admin tag update nic-pass "$@" >/dev/null || fail "maas tag update failed"
+        out=$(maas admin tag update nic-pass "$@") || maas_failed 'maas admin tag update nic-pass' "$out"
         if [ "$adopted" = yes ]; then how="it existed before this stack"; else how="created by this stack"; fi
         echo "pci-passthrough: MAAS tag nic-pass updated ($how)"
       else
         adopted=no definition=none suffix=""
         set -- "name=nic-pass" "comment=$PCIPT_TAG_COMMENT [pci-passthrough claim $claim${PCIPT_STACK:+ stack $PCIPT_STACK}$suffix]" "kernel_opts=$PCIPT_KERNEL_OPTS"
         if [ -n "$PCIPT_TAG_DEFINITION" ]; then set -- "$@" "definition=$PCIPT_TAG_DEFINITION"; definition=ours; fi
-        maas admin tags create "$@" >/dev/null || fail "maas tags create failed"
+        out=$(maas admin tags create "$@") || maas_failed 'maas admin tags create' "$out"
         echo "pci-passthrough: MAAS tag nic-pass created"
       fi
       echo "pci-passthrough-state: claim=$claim adopted=$adopted definition=$definition"
@@ -321,9 +326,11 @@ export PCIPT_DELETE_ADOPTED=false
       elif [ "$tag_claim" != "$claim" ]; then
         echo "pci-passthrough: kept MAAS tag nic-pass: a newer step has claimed it ($tag_claim), e.g. the replacement of this one"
       elif [ "$(prev adopted)" != no ] && [ "$PCIPT_DELETE_ADOPTED" != true ]; then
-        echo "pci-passthrough: kept MAAS tag nic-pass: it existed before this stack (maas.deleteAdoptedTag is false)"
+        unclaimed=$(printf '%s' "$tags" | python3 -c 'import json, re, sys; t = [x for x in json.load(sys.stdin) if x.get("name") == sys.argv[1]]; sys.stdout.write(re.sub(r" \[pci-passthrough claim ([0-9a-f]+)(?: stack ([^\] ]+))?( adopted)?\]\Z", "", t[0].get("comment") or "") + "x")' nic-pass) || fail "cannot read MAAS's tag list"
+        out=$(maas admin tag update nic-pass "comment=${unclaimed%x}") || maas_failed 'maas admin tag update nic-pass' "$out"
+        echo "pci-passthrough: kept MAAS tag nic-pass: it existed before this stack (maas.deleteAdoptedTag is false); this stack's claim is taken off it"
       else
-        maas admin tag delete nic-pass >/dev/null || fail "maas tag delete failed"
+        out=$(maas admin tag delete nic-pass) || maas_failed 'maas admin tag delete nic-pass' "$out"
         echo "pci-passthrough: MAAS tag nic-pass deleted"
       fi
       ;;
@@ -341,13 +348,20 @@ export PCIPT_MACHINES='n7xk2p qw3d8m'
   case "$phase" in create|update|delete) ;; *) fail "unknown phase '$phase' (create, update or delete)" ;; esac
   case "$phase" in
     create|update)
+      # maas_failed WHAT OUTPUT: maascli prints an HTTP error's body on stdout (it was captured); show it, then stop.
+      maas_failed() { if [ -n "$2" ]; then printf '%s\n' "$2" >&2; fi; fail "$1 failed"; }
+      all=$(maas admin machines read) || maas_failed 'maas admin machines read' "$all"
+      # shellcheck disable=SC2086
+      problems=$(printf '%s' "$all" | python3 -c 'import json, sys; key, pool, zone, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]; known = {m["system_id"]: m for m in json.load(sys.stdin)}; name = lambda s, f: (known[s].get(f) or {}).get("name"); why = lambda s: "MAAS has no machine %s (a typo? maas PROFILE machines read lists them)" % s if s not in known else "machine %s is in resource pool %s, not in %s.pool %s" % (s, name(s, "pool"), key, pool) if pool and name(s, "pool") != pool else "machine %s is in zone %s, not in %s.zone %s" % (s, name(s, "zone"), key, zone) if zone and name(s, "zone") != zone else ""; [print("%s.machines[%d]: %s" % (key, i, why(s))) for i, s in enumerate(ids) if why(s)]' 'pci-passthrough:hostGroups[2].maas' '' '' $PCIPT_MACHINES) \
+        || fail "cannot read MAAS's machine list"
+      if [ -n "$problems" ]; then printf '%s\n' "$problems" >&2; fail "pci-passthrough:hostGroups[2].maas.machines: MAAS does not have these machines where the config says; nothing was changed"; fi
       wanted="$PCIPT_MACHINES"
-      current=$(maas admin tag machines nic-pass) || fail "maas tag machines failed"
-      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "could not read the tag's machines"
+      current=$(maas admin tag machines nic-pass) || maas_failed 'maas admin tag machines nic-pass' "$current"
+      current=$(printf '%s' "$current" | python3 -c 'import json, sys; print(" ".join(sorted(m["system_id"] for m in json.load(sys.stdin))))') || fail "cannot read the tag's machines"
       set --
       for id in $wanted; do case " $current " in *" $id "*) ;; *) set -- "$@" "add=$id" ;; esac; done
       for id in $current; do case " $wanted " in *" $id "*) ;; *) set -- "$@" "remove=$id" ;; esac; done
-      if [ "$#" -gt 0 ]; then maas admin tag update-nodes nic-pass "$@" >/dev/null || fail "maas tag update-nodes failed"; fi
+      if [ "$#" -gt 0 ]; then out=$(maas admin tag update-nodes nic-pass "$@") || maas_failed 'maas admin tag update-nodes nic-pass' "$out"; fi
       echo "pci-passthrough: MAAS tag nic-pass is on: $wanted"
       ;;
     delete)
@@ -384,7 +398,9 @@ export PCIPT_MODEL_CONFIG='cloudinit-userdata: |
       cfg=$(mktemp)
       trap 'rm -f "$cfg"' EXIT
       printf '%s' "$PCIPT_MODEL_CONFIG" > "$cfg"
-      if juju show-model openstack >/dev/null 2>&1; then
+      models=$(juju models --format json) || fail "juju models failed: cannot tell whether model openstack exists"
+      model_exists=$(printf '%s' "$models" | python3 -c 'import json, sys; print(1 if any(m.get("short-name") == sys.argv[1] for m in json.load(sys.stdin).get("models") or []) else 0)' openstack) || fail "cannot read juju models' answer"
+      if [ "$model_exists" = 1 ]; then
         juju model-config -m openstack --file "$cfg" || fail "juju model-config failed"
         echo "pci-passthrough: Juju model openstack config set"
       else
@@ -424,17 +440,12 @@ nova-compute-nic:
       cfg=$(mktemp)
       trap 'rm -f "$cfg"' EXIT
       printf '%s' "$PCIPT_CHARM_CONFIG" > "$cfg"
-      juju show-application -m openstack nova-cloud-controller >/dev/null 2>&1 \
-        || fail "application nova-cloud-controller is not deployed in model openstack: deploy OpenStack first (see bundle-overlay.yaml)"
+      status=$(juju status -m openstack --format json) || fail "juju status failed: cannot tell which applications model openstack has"
+      missing=$(printf '%s' "$status" | python3 -c 'import json, sys; apps = json.load(sys.stdin).get("applications") or {}; print(" ".join(a for a in sys.argv[1:] if a not in apps))' nova-cloud-controller nova-compute-a100 nova-compute-l40s nova-compute-nic) || fail "cannot read juju status' answer"
+      for app in $missing; do fail "application $app is not deployed in model openstack: deploy OpenStack first (see bundle-overlay.yaml)"; done
       juju config -m openstack nova-cloud-controller --file "$cfg" || fail "juju config nova-cloud-controller failed"
-      juju show-application -m openstack nova-compute-a100 >/dev/null 2>&1 \
-        || fail "application nova-compute-a100 is not deployed in model openstack: deploy OpenStack first (see bundle-overlay.yaml)"
       juju config -m openstack nova-compute-a100 --file "$cfg" || fail "juju config nova-compute-a100 failed"
-      juju show-application -m openstack nova-compute-l40s >/dev/null 2>&1 \
-        || fail "application nova-compute-l40s is not deployed in model openstack: deploy OpenStack first (see bundle-overlay.yaml)"
       juju config -m openstack nova-compute-l40s --file "$cfg" || fail "juju config nova-compute-l40s failed"
-      juju show-application -m openstack nova-compute-nic >/dev/null 2>&1 \
-        || fail "application nova-compute-nic is not deployed in model openstack: deploy OpenStack first (see bundle-overlay.yaml)"
       juju config -m openstack nova-compute-nic --file "$cfg" || fail "juju config nova-compute-nic failed"
       echo "pci-passthrough: options set on nova-cloud-controller, nova-compute-a100, nova-compute-l40s, nova-compute-nic"
       ;;

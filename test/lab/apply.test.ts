@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { REPO } from "../../scripts/lab/paths";
-import { labSkipReason, openstack, openstackJson, runLab, runRender } from "../../scripts/lab/harness";
+import { labSkipReason, openstack, openstackJson, runImportFlavors, runLab, runRender } from "../../scripts/lab/harness";
 import { STACKS } from "../helpers";
 
 const STATE = path.join(REPO, ".lab", "test-apply");
@@ -143,6 +143,37 @@ test("verify after apply: in sync (exit 0); an extra spec removed through the AP
   ok(runLab(STATE, ["apply", "dev"]), "lab apply dev again");
   const repaired = runLab(STATE, ["verify", "dev"]);
   assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+});
+
+test("flavors made by commands.sh move under the program: import-flavors writes their real Nova IDs for `pulumi import --file`", opts, () => {
+  ok(runRender(["mixed"]), "npm run render -- mixed");
+  deleteAllFlavors();
+  ok(runLab(STATE, ["apply", "mixed"]), "lab apply mixed");
+  const expected = flavorsJson("mixed");
+  const ids = new Map(assertLabHolds(expected).map((s) => [s.name, s.id]));
+  const out = path.join(STATE, "import.json");
+  const r = runImportFlavors(STATE, ["mixed", "--out", out]);
+  ok(r, "import-flavors mixed");
+  const file = JSON.parse(readFileSync(path.join(out), "utf8")) as { resources: Array<{ type: string; name: string; id?: string; parent?: string; component?: boolean }> };
+  const flavors = file.resources.filter((x) => x.type === "openstack:compute/flavor:Flavor");
+  assert.deepEqual(
+    flavors.map((x) => [x.name, x.id, x.parent]),
+    expected.map((f) => [`mixed-flavors-${f.name}`, ids.get(f.name), "mixed-flavors"]),
+    "each flavor by the ID Nova gave it, under the program's GpuFlavors component",
+  );
+  assert.deepEqual(
+    file.resources.filter((x) => x.component).map((x) => [x.type, x.name, x.parent ?? null]),
+    [
+      ["pci-passthrough:site:PciPassthrough", "mixed", null],
+      ["pci-passthrough:openstack:GpuFlavors", "mixed-flavors", "mixed"],
+    ],
+  );
+  // A flavor changed through the API is refused: Pulumi would not import it as the stack declares it.
+  ok(openstack(STATE, ["flavor", "set", "--property", "hw:numa_nodes=1", expected[0]!.name]), "flavor set");
+  const refused = runImportFlavors(STATE, ["mixed"]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`DRIFT {7}flavor ${expected[0]!.name.replace(".", "\\.")}\n {14}extra spec hw:numa_nodes="1" is not in the render\n`));
+  assert.equal(refused.stdout, "");
 });
 
 test("apply without a rendered commands.sh says to render first and exits 2", () => {
