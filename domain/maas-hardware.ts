@@ -13,6 +13,7 @@
 // - `maas PROFILE node-devices read SYSTEM_ID` (MAAS 3.0+): a JSON list of node devices
 //   (src/maasserver/api/nodedevices.py NodeDeviceHandler.fields, src/maasserver/models/nodedevice.py).
 import { z } from "zod";
+import type { HostCritical } from "./iommu";
 
 // ---------------------------------------------------------------------------------------------------
 // Results
@@ -455,4 +456,34 @@ export const functionId = (f: { readonly vendorId: string; readonly productId: s
 /** The functions of one IOMMU group, when groups are known. */
 export function iommuGroupOf(machine: MachineHardware, group: number): PciFunctionInfo[] {
   return machine.functions.filter((f) => f.iommuGroup === group);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the host needs for itself
+
+// Server boards put the BMC's graphics on the PCI bus (ASPEED AST2x00, Matrox G200e); Intel's integrated
+// graphics is at 00:02.0 of the root bus. Either is the firmware's boot console: the host's own.
+const BMC_GRAPHICS_VENDORS: Readonly<Record<string, string>> = { "1a03": "ASPEED", "102b": "Matrox" };
+const INTEGRATED_GRAPHICS = /^[0-9a-f]{4}:00:02\.0$/;
+
+/** The machine's console, when the data shows it: a BMC's VGA or a CPU's integrated graphics. */
+export function consoleFunctions(m: MachineHardware): { fn: PciFunctionInfo; what: string }[] {
+  return m.functions.flatMap((f) => {
+    if (f.role !== "gpu" || f.physfn !== undefined) return [];
+    const bmc = BMC_GRAPHICS_VENDORS[f.vendorId];
+    if (bmc !== undefined) return [{ fn: f, what: `the machine's console (${bmc} BMC graphics)` }];
+    if (f.vendorId === "8086" && INTEGRATED_GRAPHICS.test(f.address)) return [{ fn: f, what: "the machine's console (the CPU's integrated graphics)" }];
+    return [];
+  });
+}
+
+/** Everything the host needs for itself: boot NIC, boot disk controller, console. */
+export function hostCritical(m: MachineHardware): HostCritical[] {
+  const out: HostCritical[] = [];
+  if (m.bootInterface?.address !== undefined) {
+    out.push({ address: m.bootInterface.address, what: `the machine's boot interface ${m.bootInterface.name}${m.bootInterface.mac ? ` (MAC ${m.bootInterface.mac})` : ""}` });
+  }
+  if (m.bootDisk?.address !== undefined) out.push({ address: m.bootDisk.address, what: `the controller of the machine's boot disk ${m.bootDisk.name}` });
+  for (const c of consoleFunctions(m)) out.push({ address: c.fn.address, what: c.what });
+  return out;
 }

@@ -3,8 +3,8 @@
 // what is refused. No I/O, no YAML: the CLI reads MAAS (live or `--from DIR`) and writes the proposal.
 import { DEFAULT_COMPUTE_APPLICATION } from "../../components/config";
 import { modelName } from "../../components/lspci";
-import { checkGroup, describeMember, driverKeepsGroupViable, type GroupFinding, type HostCritical } from "../../domain/iommu";
-import { functionId, iommuGroupOf, type MachineHardware, type PciFunctionInfo } from "../../domain/maas-hardware";
+import { checkGroup, describeMember, driverKeepsGroupViable, type GroupFinding } from "../../domain/iommu";
+import { consoleFunctions, functionId, hostCritical, iommuGroupOf, type MachineHardware, type PciFunctionInfo } from "../../domain/maas-hardware";
 
 /** Which functions to propose, and where the machines came from. */
 export interface ProposeOptions {
@@ -75,33 +75,6 @@ export interface Proposal {
   readonly leftOut: ReadonlyArray<{ readonly systemId: string; readonly hostname: string; readonly reason: string }>;
   /** About the site rather than a group. */
   readonly notes: readonly string[];
-}
-
-// Server boards put the BMC's graphics on the PCI bus (ASPEED AST2x00, Matrox G200e); Intel's integrated
-// graphics is at 00:02.0 of the root bus. Either is the firmware's boot console: the host's own.
-const BMC_GRAPHICS_VENDORS: Readonly<Record<string, string>> = { "1a03": "ASPEED", "102b": "Matrox" };
-const INTEGRATED_GRAPHICS = /^[0-9a-f]{4}:00:02\.0$/;
-
-/** The machine's console, when the data shows it: a BMC's VGA or a CPU's integrated graphics. */
-export function consoleFunctions(m: MachineHardware): { fn: PciFunctionInfo; what: string }[] {
-  return m.functions.flatMap((f) => {
-    if (f.role !== "gpu" || f.physfn !== undefined) return [];
-    const bmc = BMC_GRAPHICS_VENDORS[f.vendorId];
-    if (bmc !== undefined) return [{ fn: f, what: `the machine's console (${bmc} BMC graphics)` }];
-    if (f.vendorId === "8086" && INTEGRATED_GRAPHICS.test(f.address)) return [{ fn: f, what: "the machine's console (the CPU's integrated graphics)" }];
-    return [];
-  });
-}
-
-/** Everything the host needs for itself: boot NIC, boot disk controller, console. */
-export function hostCritical(m: MachineHardware): HostCritical[] {
-  const out: HostCritical[] = [];
-  if (m.bootInterface?.address !== undefined) {
-    out.push({ address: m.bootInterface.address, what: `the machine's boot interface ${m.bootInterface.name}${m.bootInterface.mac ? ` (MAC ${m.bootInterface.mac})` : ""}` });
-  }
-  if (m.bootDisk?.address !== undefined) out.push({ address: m.bootDisk.address, what: `the controller of the machine's boot disk ${m.bootDisk.name}` });
-  for (const c of consoleFunctions(m)) out.push({ address: c.fn.address, what: c.what });
-  return out;
 }
 
 const nounOf = (f: PciFunctionInfo): string => (f.role === "gpu" ? "GPU" : f.role === "network" ? "NIC" : "device");
