@@ -33,8 +33,9 @@ export const GROUP_SAFE_DRIVERS: readonly string[] = ["vfio-pci", "pci-stub", "p
 
 /** True when a function bound to this driver (or none) does not stop its group from being viable. */
 export function driverKeepsGroupViable(driver: string | undefined): boolean {
-  // vfio-pci's variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci, ...) set driver_managed_dma too.
-  return driver === undefined || GROUP_SAFE_DRIVERS.includes(driver) || /(^|_|-)vfio(_|-|$)/.test(driver);
+  // vfio-pci's variant drivers (mlx5_vfio_pci, nvgrace_gpu_vfio_pci, xe-vfio-pci: drivers/vfio/pci/*) set
+  // driver_managed_dma too.
+  return driver === undefined || GROUP_SAFE_DRIVERS.includes(driver) || /[-_]vfio[-_]pci$/.test(driver);
 }
 
 /** `0000:41:00.2 (10de:1ad8, USB controller, driver xhci_hcd)`. */
