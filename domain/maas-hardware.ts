@@ -99,46 +99,37 @@ const pciDevice = z.object({
 
 const sriov = z.object({ current_vfs: z.number().int().nonnegative(), maximum_vfs: z.number().int().nonnegative() });
 
-// ResourcesGPUCard: pci_address is omitted for a USB card; VFs are listed under their PF's sriov.vfs
-// (lxd/resources/gpu.go GetGPU, by the physfn link), and `vfs` is null when there are none.
-interface GpuCard {
+// What GPU and network cards share (ResourcesGPUCard, ResourcesNetworkCard): pci_address is omitted for a
+// USB card; a PF's VFs are listed under its sriov.vfs, found by their physfn link, not as cards of their
+// own, and `vfs` is null when there are none (lxd/resources/gpu.go GetGPU, network.go GetNetwork).
+interface Card<Self> {
   pci_address?: string;
   vendor_id?: string;
   product_id?: string;
   driver?: string;
   numa_node: number;
-  sriov?: { current_vfs: number; maximum_vfs: number; vfs: GpuCard[] | null };
+  sriov?: { current_vfs: number; maximum_vfs: number; vfs: Self[] | null };
 }
-const gpuCard: z.ZodType<GpuCard> = z.lazy(() =>
-  z.object({
-    pci_address: pciAddress.optional(),
-    vendor_id: hexId.optional(),
-    product_id: hexId.optional(),
-    driver: z.string().optional(),
-    numa_node: z.number().int().nonnegative(),
-    sriov: sriov.extend({ vfs: z.array(gpuCard).nullable() }).optional(),
-  }),
-);
+const cardFields = <Self>(self: () => z.ZodType<Self>) => ({
+  pci_address: pciAddress.optional(),
+  vendor_id: hexId.optional(),
+  product_id: hexId.optional(),
+  driver: z.string().optional(),
+  numa_node: z.number().int().nonnegative(),
+  sriov: sriov.extend({ vfs: z.array(z.lazy(self)).nullable() }).optional(),
+});
+
+type GpuCard = Card<GpuCard>;
+const gpuCard: z.ZodType<GpuCard> = z.lazy(() => z.object(cardFields(() => gpuCard)));
 
 // ResourcesNetworkCard: ports[].address is the MAC (lxd/resources/network.go networkAddDeviceInfo).
-interface NetworkCard {
-  pci_address?: string;
-  vendor_id?: string;
-  product_id?: string;
-  driver?: string;
-  numa_node: number;
+interface NetworkCard extends Card<NetworkCard> {
   ports?: { id: string; address?: string; protocol: string }[];
-  sriov?: { current_vfs: number; maximum_vfs: number; vfs: NetworkCard[] | null };
 }
 const networkCard: z.ZodType<NetworkCard> = z.lazy(() =>
   z.object({
-    pci_address: pciAddress.optional(),
-    vendor_id: hexId.optional(),
-    product_id: hexId.optional(),
-    driver: z.string().optional(),
-    numa_node: z.number().int().nonnegative(),
+    ...cardFields(() => networkCard),
     ports: z.array(z.object({ id: z.string(), address: z.string().optional(), protocol: z.string() })).optional(),
-    sriov: sriov.extend({ vfs: z.array(networkCard).nullable() }).optional(),
   }),
 );
 
@@ -198,7 +189,8 @@ export function resourcesFromScriptResults(json: unknown, source: string): Parse
   if (result.status_name !== "Passed") {
     return { ok: false, problems: [`${source}: ${COMMISSIONING_OUTPUT_NAME} ${result.status_name.toLowerCase()} (exit ${result.exit_status}): commission the machine again`] };
   }
-  const encoded = result.stdout ?? result.output;
+  // stdout holds the document; the combined output is the same when the script wrote nothing to stderr.
+  const encoded = result.stdout || result.output;
   if (encoded === undefined) {
     return { ok: false, problems: [`${source}: ${COMMISSIONING_OUTPUT_NAME} has no output: read it with include_output=true`] };
   }
