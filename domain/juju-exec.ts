@@ -119,9 +119,10 @@ export function parseJujuExec(version: JujuCliVersion, stdout: string): { ok: tr
   for (const [i, e] of parsed.data.entries()) {
     const unit = e.UnitId ?? e.MachineId ?? e.ReceiverId;
     if (unit === undefined) return { ok: false, problem: `not juju run's JSON: [${i}] names no unit` };
-    // ConvertActionOutput adds "Stdout-encoding" beside the uniter's own "StdoutEncoding", which it keeps.
+    // ConvertActionOutput adds "Stdout-encoding" beside the uniter's own "StdoutEncoding", which it keeps; the
+    // `juju run` of earlier 2.x wrote "Stdout.encoding".
     const encoding = (key: "Stdout" | "Stderr"): string | undefined => {
-      const raw = e[`${key}-encoding`] ?? e[`${key}Encoding`];
+      const raw = e[`${key}-encoding`] ?? e[`${key}Encoding`] ?? e[`${key}.encoding`];
       return typeof raw === "string" ? raw : undefined;
     };
     units.push({

@@ -173,9 +173,11 @@ export class BootedHost {
     this.cloudInitDone([]);
   }
 
-  /** The marker, written by the real write_marker function. */
+  /** The marker, written by the real write_marker function, dated by the virtual clock. */
   writeMarker(result: MarkerResult, group: string, render: string, failed: string): RunResult {
-    const r = this.run(`log() { printf 'pci-passthrough-prepare: %s\\n' "$*"; }\n${WRITE_MARKER_FUNCTION}\n${[WRITE_MARKER, result, group, render, failed].map(shellQuote).join(" ")}`);
+    const r = this.run(`log() { printf 'pci-passthrough-prepare: %s\\n' "$*"; }\n${WRITE_MARKER_FUNCTION}\n${[WRITE_MARKER, result, group, render, failed].map(shellQuote).join(" ")}`, {
+      FAKE_NOW: String(this.now),
+    });
     if (r.status !== 0 || !existsSync(this.file(MARKER_PATH))) throw new Error(`write_marker: ${r.stdout}${r.stderr}`);
     return r;
   }
@@ -347,6 +349,9 @@ ${Object.keys(MODULE_FILES)
 } > "$DESTDIR/boot/initrd.img-$K"`,
     );
     if (this.opts.lsinitramfs ?? true) stub("lsinitramfs", 'cat "$1"');
+    // date, at the virtual clock when FAKE_NOW is set (GNU date -d @EPOCH).
+    const date = spawnSync("sh", ["-c", "command -v date"], { encoding: "utf8" }).stdout.trim();
+    stub("date", `if [ -n "\${FAKE_NOW:-}" ]; then exec ${date} -d "@$FAKE_NOW" "$@"; fi\nexec ${date} "$@"`);
     stub(
       "systemctl",
       `echo "systemctl $*" >> '${this.host.log}'
