@@ -13,7 +13,7 @@ import { requireSiteConfig, type HostGroup } from "../components/config";
 import { INITRAMFS_MODULES_PATH, kernelCmdline } from "../components/render/host";
 import { MARKER_PATH, parseMarker } from "../render/host/marker";
 import { bindUnitLinks, hostExpectations, parseProbe, renderProbe, type ProbeOutput } from "../render/host/probe";
-import { analyseProbe, groupSummary, hostsExitCode, hostsJson, hostsReport, type HostReport } from "../tools/verify/hosts";
+import { analyseProbe, groupOfProbe, groupSummary, hostsExitCode, hostsJson, hostsReport, type HostReport } from "../tools/verify/hosts";
 import { BootedHost, KERNEL, withBootedHost, type BootedFunction } from "./fake-booted-host";
 import { snapshot } from "./fake-host";
 import { editStack, expectGolden, loadStack, needTool, STACKS } from "./helpers";
@@ -47,6 +47,15 @@ const L40S_HOST: BootedFunction[] = [
 ];
 
 const devHost = (fn: (h: BootedHost) => void, opts = {}) => withBootedHost(DEV, P5000_HOST, { maasKernelOptions: kernelCmdline(DEV[0]!), ...opts }, fn);
+
+/** A host of a mixed group, deployed with the group's tag options, prepared and rebooted (drivers as given). */
+function rebooted(functions: readonly BootedFunction[], group: HostGroup, fn: (h: BootedHost) => void, drivers: Record<string, string> = {}): void {
+  withBootedHost(MIXED, functions, { maasKernelOptions: kernelCmdline(group) }, (h) => {
+    h.prepare();
+    h.reboot(drivers);
+    fn(h);
+  });
+}
 
 /** Runs the site's probe on the host: it must exit 0 with nothing on stderr; returns its parsed output. */
 function probe(h: BootedHost, groups: readonly HostGroup[] = h.groups): { text: string; out: ProbeOutput } {
@@ -311,17 +320,18 @@ test("mixed, an A100 host whose options left grub (the drop-in removed, update-g
 
 test("mixed, an A100 host with another GPU at 0000:31:00.0, and one on nouveau: broken, with the address", () => {
   const other = A100_HOST.map((f) => (f.address === "0000:31:00.0" ? { ...f, id: "10de:2236" } : f));
-  withBootedHost(MIXED, other, { maasKernelOptions: kernelCmdline(A100) }, (h) => {
-    h.prepare();
-    h.reboot();
+  rebooted(other, A100, (h) => {
     assert.deepEqual(judge(h, A100).reasons, ["0000:31:00.0 holds 10de:2236, not 10de:20b5"]);
   });
-  withBootedHost(MIXED, A100_HOST, { maasKernelOptions: kernelCmdline(A100) }, (h) => {
-    h.prepare();
-    h.reboot({ "0000:31:00.0": "nouveau" });
-    const r = judge(h, A100);
-    assert.deepEqual([r.verdict, r.reasons], ["broken", ["0000:31:00.0 on nouveau"]]);
-  });
+  rebooted(
+    A100_HOST,
+    A100,
+    (h) => {
+      const r = judge(h, A100);
+      assert.deepEqual([r.verdict, r.reasons], ["broken", ["0000:31:00.0 on nouveau"]]);
+    },
+    { "0000:31:00.0": "nouveau" },
+  );
 });
 
 test("mixed, an A100 whose IOMMU group holds its USB controller on xhci_hcd and a bridge on pcieport: broken, list the controller as a companion", () => {
@@ -330,9 +340,7 @@ test("mixed, an A100 whose IOMMU group holds its USB controller on xhci_hcd and 
     { address: "0000:16:00.0", id: "8086:347a", driver: "pcieport", group: 20, class: "0x060400" },
     { address: "0000:17:00.2", id: "10de:1ad9", driver: "xhci_hcd", group: 20, class: "0x0c0330" },
   ];
-  withBootedHost(MIXED, functions, { maasKernelOptions: kernelCmdline(A100) }, (h) => {
-    h.prepare();
-    h.reboot();
+  rebooted(functions, A100, (h) => {
     const r = judge(h, A100);
     assert.equal(r.verdict, "broken");
     assert.deepEqual(r.reasons, ["0000:17:00.2 (10de:1ad9) shares the IOMMU group of 0000:17:00.0 and is on xhci_hcd: QEMU refuses the group; list 10de:1ad9 as a companion"]);
@@ -340,9 +348,7 @@ test("mixed, an A100 whose IOMMU group holds its USB controller on xhci_hcd and 
 });
 
 test("mixed, an L40S host (driver-override): ready after its reboot; broken once its unit is disabled", () => {
-  withBootedHost(MIXED, L40S_HOST, { maasKernelOptions: kernelCmdline(L40S) }, (h) => {
-    h.prepare();
-    h.reboot();
+  rebooted(L40S_HOST, L40S, (h) => {
     assert.deepEqual(judge(h, L40S).verdict, "ready");
     const [link] = bindUnitLinks();
     unlinkSync(h.file(link!));
@@ -353,12 +359,38 @@ test("mixed, an L40S host (driver-override): ready after its reboot; broken once
 });
 
 test("mixed, an L40S host judged as a unit of nova-compute-a100: broken (the hardware is not a100's)", () => {
-  withBootedHost(MIXED, L40S_HOST, { maasKernelOptions: kernelCmdline(L40S) }, (h) => {
-    h.prepare();
-    h.reboot();
+  rebooted(L40S_HOST, L40S, (h) => {
     const r = judge(h, A100);
     assert.equal(r.verdict, "broken");
     assert.deepEqual(r.reasons, ["holds none of a100's devices (10de:20b5): not a host of group a100 (0000:17:00.0 holds 10de:26b9, not 10de:20b5; 0000:31:00.0 is missing)"]);
+  });
+});
+
+test("mixed, both A100s in one IOMMU group: each is judged as a device of its own, the host is ready", () => {
+  const oneGroup = A100_HOST.map((f) => (f.address === "0000:31:00.0" ? { ...f, group: 20 } : f));
+  rebooted(oneGroup, A100, (h) => {
+    const r = judge(h, A100);
+    assert.equal(r.verdict, "ready");
+    assert.deepEqual(
+      r.facts?.functions.map((f) => `${f.address} ${f.role} of ${f.of}`),
+      ["0000:17:00.0 device of 0000:17:00.0", "0000:31:00.0 device of 0000:31:00.0"],
+    );
+  });
+});
+
+test("mixed: a saved output's group is the one its marker names, else the one whose device it holds at the group's addresses", () => {
+  const all = MIXED.map(hostExpectations);
+  withBootedHost(MIXED, A100_HOST, { maasKernelOptions: kernelCmdline(A100) }, (h) => {
+    h.prepare();
+    assert.equal(groupOfProbe(all, probe(h).out)?.group, "a100");
+  });
+  withBootedHost(MIXED, L40S_HOST, {}, (h) => {
+    h.finishCloudInit();
+    assert.equal(groupOfProbe(all, probe(h).out)?.group, "l40s");
+  });
+  withBootedHost(MIXED, [NIC], {}, (h) => {
+    h.finishCloudInit();
+    assert.equal(groupOfProbe(all, probe(h).out), undefined);
   });
 });
 

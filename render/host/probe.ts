@@ -47,6 +47,9 @@ export const CLOUD_INIT_RESULT_PATH = "/run/cloud-init/result.json";
 export const CLOUD_INIT_STATUS_PATH = "/run/cloud-init/status.json";
 /** Where cloud-init's `output` setting tees the stages' output, the prepare script's messages with it. */
 export const CLOUD_INIT_OUTPUT_LOG = "/var/log/cloud-init-output.log";
+/** How the prepare script's messages start: its `log` names the script (components/render/host-scripts.ts
+ * logAndLeaveContainers, called with the script's file name). */
+export const PREPARE_LOG_PREFIX = `${PREPARE_SCRIPT_PATH.slice(PREPARE_SCRIPT_PATH.lastIndexOf("/") + 1)}: `;
 /** update-notifier's flag: a package upgrade (a kernel, libc) wants a reboot. */
 const REBOOT_REQUIRED_PATH = "/run/reboot-required";
 
@@ -243,7 +246,7 @@ else
     say prepare_script absent
 fi
 if [ -f "$DESTDIR${CLOUD_INIT_OUTPUT_LOG}" ]; then
-    grep '^pci-passthrough-prepare: ' "$DESTDIR${CLOUD_INIT_OUTPUT_LOG}" | tail -n 200 | each prepare_log
+    grep ${q(`^${PREPARE_LOG_PREFIX}`)} "$DESTDIR${CLOUD_INIT_OUTPUT_LOG}" | tail -n 200 | each prepare_log
 fi
 
 # cloud-init: finished (with result.json, every line of it), running, or absent; and whether a package asked

@@ -253,7 +253,8 @@ function functions(expect: HostExpectations, probe: ProbeOutput, add: (kind: Kin
   const out: Array<HostFacts["functions"][number]> = [];
   for (const f of probe.functions) {
     const of = f.of ?? f.address;
-    if (!devices.has(of) || seen.has(f.address)) continue;
+    // A configured device is judged as itself, not as a member of another device's IOMMU group.
+    if (!devices.has(of) || seen.has(f.address) || (devices.has(f.address) && f.address !== of)) continue;
     seen.add(f.address);
     const role = f.address === of ? "device" : f.id !== undefined && ids.has(f.id) ? "companion" : "other";
     out.push({ address: f.address, of, role, present: f.present, id: f.id, driver: f.driver, iommuGroup: f.iommuGroup });
@@ -268,6 +269,15 @@ function functions(expect: HostExpectations, probe: ProbeOutput, add: (kind: Kin
     else if (f.driver !== "vfio-pci") add("device", onWhat(f));
   }
   return out;
+}
+
+/** The group a probe's output is of, when nothing else says (a saved output, --from): the one its marker names,
+ * else the first whose vendor:product it holds at one of the group's addresses; undefined for none. */
+export function groupOfProbe(all: readonly HostExpectations[], probe: ProbeOutput): HostExpectations | undefined {
+  const named = probe.marker === undefined ? undefined : all.find((e) => e.group === probe.marker!.group);
+  if (named) return named;
+  const holds = (e: HostExpectations) => e.devices.some((d) => probe.functions.some((f) => f.address === d.address && f.of === d.address && f.present && f.id === d.id));
+  return all.find(holds);
 }
 
 /** Judges one host's probe output against its group's expectations. */
