@@ -13,24 +13,29 @@ import {
   ubuntuBases,
   ubuntuName,
   UBUNTU_LTS,
-} from "./render/releases";
+} from "../domain/releases";
 import {
+  CHARM_APPS,
   COMPUTE_CHARM,
   FIRST_STABLE_CHARM_RELEASE,
   LAST_CHARM_RELEASE,
   charmTrack,
   computeEndpoints,
   type ComputeRelation,
-} from "./render/compute-charm";
+} from "../domain/charms";
+import { checkExtraSpecs, unscopedKeyProblem } from "../domain/extra-specs/releases";
 import {
   NUMA_TOPOLOGY_HINT,
   PCI_NUMA_POLICY_KEY,
   aliasNumaPolicyProblem,
-  checkExtraSpecs,
   flavorHasNumaTopology,
-  unscopedKeyProblem,
   usesPciNumaPolicy,
-} from "./render/extra-specs";
+} from "../domain/extra-specs/numa";
+import { deviceId, normalizePciAddress } from "../domain/pci";
+import { DEVICE_TYPES, NUMA_POLICIES, aliasMatches, devicesPerHost, flavorGroups } from "../domain/nova-pci";
+import { MAAS_API_KEY, MAAS_CLI_COMMANDS, MAAS_OBJECT_NAME, MAAS_PROFILE_NAME, MAAS_SYSTEM_ID, MAAS_TAG_NAME } from "../domain/maas";
+import { JUJU_APPLICATION_NAME, JUJU_ENDPOINT_REF, JUJU_MODEL_NAME } from "../domain/juju";
+import { parseHostKey } from "../domain/ssh";
 
 /** What the offline render sees in place of a `secure:` stack value (it never decrypts). */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -116,9 +121,6 @@ const name = (what: string) =>
     })
     .refine((s) => !s.startsWith("-"), { error: (i) => `${quote(i.input)} is not a valid ${what} (must not start with -)` });
 
-/** The maas CLI's own commands: a profile of that name would never be reached (`maas login ...`). */
-const MAAS_CLI_COMMANDS = ["login", "logout", "list", "refresh", "init", "apikey", "configauth", "createadmin", "changepassword"];
-
 // YAML reads an unquoted 8086 as a number; take it back when it has exactly four digits. Anything else
 // numeric (0300 may even be read as octal) must be quoted.
 const hex4 = z
@@ -137,15 +139,6 @@ const pciId = z
     error: (i) => `${quote(i.input)} is not a vendor:product id (expected vvvv:pppp, 4 hex digits each)`,
   })
   .transform((s) => s.toLowerCase());
-
-const PCI_ADDRESS = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([01][0-9a-fA-F])\.([0-7])$/;
-
-/** Normalises a PCI address to `DDDD:BB:SS.F` (lower case, domain 0000 when left out), or undefined. */
-export function normalizePciAddress(s: string): string | undefined {
-  const m = PCI_ADDRESS.exec(s.trim());
-  if (!m) return undefined;
-  return `${m[1] ?? "0000"}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
-}
 
 const pciAddress = z
   .string({ error: "expected a PCI address DDDD:BB:SS.F" })
@@ -187,17 +180,9 @@ const ALWAYS = { when: (payload: { value: unknown }) => Array.isArray(payload.va
 // ---------------------------------------------------------------------------------------------------
 // Sections
 
-/** MAAS tag names: canonical/maas src/maasserver/models/tag.py. */
-export const MAAS_TAG_NAME = /^[a-zA-Z0-9_-]+$/;
-/** Juju model names: lowercase letters, digits and hyphens, not starting with a hyphen (juju/names). */
-export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
-
 /** The ways a tag selects its machines; exactly one is given. */
 const SELECTIONS = ["machines", "definition", "selectByDevice"] as const;
 
-/** MAAS resource pool and zone names: canonical/maas src/maasserver/fields.py MODEL_NAME_VALIDATOR
- * (`^\w[ \w-]*$`, Python's Unicode \w), used by models/resourcepool.py and models/zone.py. */
-export const MAAS_OBJECT_NAME = /^[\p{L}\p{N}_][ \p{L}\p{N}_-]*$/u;
 const maasObjectName = (what: string) =>
   z
     .string({ error: `expected a MAAS ${what} name` })
@@ -208,7 +193,7 @@ const maasAccessShape = {
   /** The `maas` CLI profile the commands use (`maas PROFILE ...`). */
   profile: z
     .string({ error: "expected a MAAS profile name" })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: (i) => `${quote(i.input)} is not a MAAS profile name (letters, digits, _ . -)` })
+    .regex(MAAS_PROFILE_NAME, { error: (i) => `${quote(i.input)} is not a MAAS profile name (letters, digits, _ . -)` })
     .refine((s) => !MAAS_CLI_COMMANDS.includes(s), { error: (i) => `${quote(i.input)} is a maas CLI command, not usable as a profile name` }),
   /** MAAS API URL: with `apiKey`, the commands log the profile in first. */
   url: z
@@ -219,7 +204,7 @@ const maasAccessShape = {
   apiKey: z
     .string({ error: "expected a MAAS API key" })
     // Never echo the value: it is a secret.
-    .refine((s) => s === SECRET_PLACEHOLDER || /^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$/.test(s), {
+    .refine((s) => s === SECRET_PLACEHOLDER || MAAS_API_KEY.test(s), {
       error: "is not a MAAS API key (expected consumer:token:secret)",
     })
     .optional(),
@@ -239,7 +224,7 @@ const tagShape = {
     .array(
       z
         .string({ error: "expected a MAAS system ID" })
-        .regex(/^[a-z0-9]{1,32}$/, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
+        .regex(MAAS_SYSTEM_ID, { error: (i) => `${quote(i.input)} is not a MAAS system ID (lowercase letters and digits)` }),
       { error: "expected a list of MAAS system IDs" },
     )
     .superRefine(unique("system ID"), ALWAYS)
@@ -384,9 +369,6 @@ const hostSchema = mapping({
   binding: z.enum(BINDINGS, { error: (i) => `${quote(i.input)} is not one of ${BINDINGS.join(", ")}` }).default("modprobe"),
 });
 
-export const DEVICE_TYPES = ["type-PCI", "type-PF", "type-VF"] as const;
-export const NUMA_POLICIES = ["required", "legacy", "preferred", "socket"] as const;
-
 const deviceSchema = mapping({
   /** Nova PCI alias name that flavors ask for. */
   alias: z
@@ -407,16 +389,9 @@ const deviceSchema = mapping({
   companions: z.array(pciId, { error: "expected a list of vendor:product ids" }).superRefine(unique("companion"), ALWAYS).default([]),
 });
 
-/** Juju application names (juju/names IsValidApplication): lowercase letters, digits and hyphens, starting
- * with a letter, every hyphen-separated part holding a letter. */
-export const JUJU_APPLICATION_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$/;
-
-/** The nova-compute application of a site with one kind of host, and the default of a host group's. */
-export const DEFAULT_COMPUTE_APPLICATION = "nova-compute";
-
 /** Whether the bundle overlay adds a group's application: as configured, else unless it is nova-compute, the
  * application every OpenStack bundle has. */
-const addsToBundle = (g: { addToBundle?: boolean; application: string }): boolean => g.addToBundle ?? g.application !== DEFAULT_COMPUTE_APPLICATION;
+const addsToBundle = (g: { addToBundle?: boolean; application: string }): boolean => g.addToBundle ?? g.application !== CHARM_APPS.compute;
 
 /** One kind of GPU host (hostGroups[]): its MAAS tag and selection, its nova-compute application, how its
  * hosts are prepared and which devices they pass through. */
@@ -430,7 +405,7 @@ const groupSchema = mapping({
   application: z
     .string({ error: "expected a Juju application name" })
     .regex(JUJU_APPLICATION_NAME, { error: (i) => `${quote(i.input)} is not a Juju application name` })
-    .default(DEFAULT_COMPUTE_APPLICATION),
+    .default(CHARM_APPS.compute),
   /** Whether the bundle overlay adds the application (`charm: nova-compute`, the group's tag as constraint, the
    * compute relations) because the operator's bundle does not have it; default: added unless it is
    * `nova-compute`, the application every OpenStack bundle has. */
@@ -458,9 +433,6 @@ const groupSchema = mapping({
   }
 });
 
-/** `APP:ENDPOINT` as a bundle's relations write it (juju/names application and relation names). */
-const ENDPOINT_REF = /^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*):([a-z][a-z0-9]*(?:[_-][a-z0-9]+)*)$/;
-
 /** A relation that parsed (a refinement run with ALWAYS may see raw input in the list). */
 const isRelation = (r: unknown): r is ComputeRelation => r !== null && typeof r === "object" && !Array.isArray(r) && "endpoint" in r;
 
@@ -468,7 +440,7 @@ const isRelation = (r: unknown): r is ComputeRelation => r !== null && typeof r 
  * `nova-compute:ENDPOINT` (the charm's endpoint, standing for each added application), the other side another
  * application's. */
 function computeRelationSchema() {
-  const side = z.string({ error: "expected APP:ENDPOINT" }).regex(ENDPOINT_REF, { error: (i) => `${quote(i.input)} is not APP:ENDPOINT` });
+  const side = z.string({ error: "expected APP:ENDPOINT" }).regex(JUJU_ENDPOINT_REF, { error: (i) => `${quote(i.input)} is not APP:ENDPOINT` });
   return z
     .array(side, { error: `expected a pair such as [${COMPUTE_CHARM}:amqp, rabbitmq-server:amqp]` })
     .refine((pair) => pair.length === 2, { error: `expected a pair such as [${COMPUTE_CHARM}:amqp, rabbitmq-server:amqp]` })
@@ -650,32 +622,6 @@ const runnerSchema = mapping({
     .optional(),
 });
 
-/** SSH host key types ssh-keyscan prints, with the HostKeyAlgorithms that make the server present it. */
-export const HOST_KEY_ALGORITHMS: Readonly<Record<string, string>> = {
-  "ssh-ed25519": "ssh-ed25519",
-  "ecdsa-sha2-nistp256": "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384": "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521": "ecdsa-sha2-nistp521",
-  // An RSA key is one key for the rsa-sha2-* signature algorithms (ssh-rsa/SHA-1 is off in OpenSSH >= 8.8).
-  "ssh-rsa": "rsa-sha2-512,rsa-sha2-256",
-};
-
-/** A pinned host key: its type and base64 body (a trailing comment, or a leading host name as
- * ssh-keyscan prints it, is dropped). */
-export interface HostKey {
-  readonly type: string;
-  readonly key: string;
-}
-
-function parseHostKey(line: string): HostKey | undefined {
-  const words = line.trim().split(/\s+/);
-  // `ssh-keyscan` prints "HOST TYPE KEY": take the words from the key type on.
-  const at = words.findIndex((w) => w in HOST_KEY_ALGORITHMS);
-  const key = at >= 0 ? words[at + 1] : undefined;
-  if (at < 0 || at > 1 || key === undefined || !/^AAAA[A-Za-z0-9+/]+={0,2}$/.test(key)) return undefined;
-  return { type: words[at]!, key };
-}
-
 const SECTIONS = {
   maas: maasSchema,
   juju: jujuSchema,
@@ -709,8 +655,6 @@ export type MaasAccess = z.output<typeof maasAccessSchema>;
 export type JujuConfig = z.output<typeof jujuSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
-/** A device's vendor:product as lspci -nn, sysfs and Nova write it, e.g. 10de:1bb0. */
-export const deviceId = (d: { readonly vendorId: string; readonly productId: string }): string => `${d.vendorId}:${d.productId}`;
 export type OpenStackConfig = z.output<typeof openstackSchema>;
 export type FlavorConfig = z.output<typeof flavorSchema>;
 export type SmokeTestConfig = z.output<typeof smokeTestSchema>;
@@ -953,7 +897,7 @@ function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unkn
               ...(p.maas.pool !== undefined ? { pool: p.maas.pool } : {}),
               ...(p.maas.zone !== undefined ? { zone: p.maas.zone } : {}),
             },
-            application: DEFAULT_COMPUTE_APPLICATION,
+            application: CHARM_APPS.compute,
             addToBundle: false,
             units: 0,
             host: p.host,
@@ -995,13 +939,6 @@ export function requireSiteConfig(raw: Readonly<Record<string, unknown>>): SiteC
   const r = parseSiteConfig(raw);
   if (!r.ok) throw new ConfigError(r.problems);
   return r.config;
-}
-
-/** How many devices of each alias one GPU host has (the sum of its devices' addresses). */
-export function devicesPerHost(devices: readonly DeviceConfig[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const d of devices) counts.set(d.alias, (counts.get(d.alias) ?? 0) + d.addresses.length);
-  return counts;
 }
 
 /** The alias names written in raw devices, for checks that can run even when a device is invalid. */
@@ -1084,15 +1021,15 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     // addresses to guests, unless the group's tag follows the devices (selectByDevice: a host with the device is
     // then a host of the group). An application the overlay adds runs on the group's tag only.
     all.forEach((g, i) => {
-      if (g.application !== DEFAULT_COMPUTE_APPLICATION || g.addToBundle || g.maas.selectByDevice) return;
+      if (g.application !== CHARM_APPS.compute || g.addToBundle || g.maas.selectByDevice) return;
       const d = g.devices[0]!;
       const selection = g.maas.machines !== undefined ? "maas.machines" : "maas.definition";
       add(
         ["hostGroups", i, "application"],
-        `${DEFAULT_COMPUTE_APPLICATION} is the bundle's own application, which with host groups runs the compute hosts of no group too: ` +
+        `${CHARM_APPS.compute} is the bundle's own application, which with host groups runs the compute hosts of no group too: ` +
           `charm options are per application, so its pci-passthrough-whitelist reaches every one of them, and any with ${deviceId(d)} at ` +
           `${d.addresses[0]} would offer it to guests (Nova takes it from the host's driver when a guest starts); the group's ${selection} ` +
-          `does not reach Nova. Give the group its own application (e.g. ${DEFAULT_COMPUTE_APPLICATION}-${g.name}, which the bundle overlay ` +
+          `does not reach Nova. Give the group its own application (e.g. ${CHARM_APPS.compute}-${g.name}, which the bundle overlay ` +
           `adds with constraints tags=${g.maas.tag}), or select its hosts by device (maas.selectByDevice: true)`,
       );
     });
@@ -1209,30 +1146,6 @@ function crossFieldProblems(c: Parsed, groups: { parsed?: HostGroup[]; views: Gr
     });
   }
   return problems;
-}
-
-/**
- * Whether Nova's spec for `alias` (render/nova.ts pciAliasEntries: its vendor:product ids across the cloud, and
- * its device_type, `type-PCI` when several models share the name) matches device `d` as nova-compute reports
- * it (`d.deviceType`, `type-PCI` when unset): the ids, and the type, where a spec without one takes anything
- * but a PF (nova/pci/stats.py _filter_pools_for_unrequested_pfs).
- */
-export function aliasMatches(devices: readonly DeviceConfig[], alias: string, d: DeviceConfig): boolean {
-  const entries = devices.filter((e) => e.alias === alias);
-  const ids = new Set(entries.map((e) => `${e.vendorId}:${e.productId}`));
-  if (!ids.has(`${d.vendorId}:${d.productId}`)) return false;
-  const spec = entries[0]?.deviceType ?? (ids.size > 1 ? "type-PCI" : undefined);
-  const reported = d.deviceType ?? "type-PCI";
-  return spec !== undefined ? reported === spec : reported !== "type-PF";
-}
-
-/** The groups whose hosts have every device a flavor asks for, as many as it asks (config's own count; the
- * Nova conformance test proves the same with Nova's PciDeviceStats). */
-export function flavorGroups(groups: readonly HostGroup[], flavor: Pick<FlavorConfig, "pci">): HostGroup[] {
-  return groups.filter((g) => {
-    const perHost = devicesPerHost(g.devices);
-    return Object.entries(flavor.pci).every(([alias, n]) => (perHost.get(alias) ?? 0) >= n);
-  });
 }
 
 /**

@@ -3,7 +3,9 @@
 // scripts/import-lspci.ts. The runbook derives exactly these values by hand from lspci ("Determine the
 // vendor and product ID ... the PCI device IDs ... which driver we are blacklisting ... Kernel modules").
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
-import { DEFAULT_COMPUTE_APPLICATION, NAMESPACE, deviceId, normalizePciAddress } from "./config";
+import { NAMESPACE } from "./config";
+import { CHARM_APPS } from "../domain/charms";
+import { BMC_GRAPHICS_VENDORS, deviceId, normalizePciAddress } from "../domain/pci";
 
 /** One PCI function as lspci printed it. */
 export interface PciFunction {
@@ -154,10 +156,8 @@ export function parseIdOption(s: string): string | undefined {
   return /^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/.test(s) ? s.toLowerCase() : undefined;
 }
 
-// Server boards put the BMC's graphics (ASPEED AST2x00, Matrox G200e) on the PCI bus as a VGA device: it
-// is the host's own console, never a passthrough candidate. A class selection leaves it out; `--id` can
-// still ask for it.
-const BMC_GRAPHICS_VENDORS: Readonly<Record<string, string>> = { "1a03": "ASPEED", "102b": "Matrox" };
+// A BMC's graphics (domain/pci.ts BMC_GRAPHICS_VENDORS) is the host's own console: a class selection leaves it
+// out; `--id` can still ask for it.
 
 // The passthrough drivers themselves (a host already set up shows them in use): never blacklist them.
 const PASSTHROUGH_DRIVERS = new Set(["vfio_pci", "pci_stub"]);
@@ -738,7 +738,7 @@ function renderHostGroups(site: SiteImport, scope: SelectionScope): string {
       ]);
     }
     g.set("maas", maas);
-    g.set("application", `${DEFAULT_COMPUTE_APPLICATION}-${k.name}`);
+    g.set("application", `${CHARM_APPS.compute}-${k.name}`);
     const host = hostMap(k.iommu, k.blacklistDrivers);
     if (k.iommu === undefined) host.commentBefore = " Set iommu: intel or amd: no capture of these hosts shows the host bridge.";
     g.set("host", host);
@@ -756,9 +756,9 @@ function renderHostGroups(site: SiteImport, scope: SelectionScope): string {
     "Hosts are one kind when lspci shows them the same selected functions (address and vendor:product) and the",
     "same IOMMU vendor; a capture without the host bridge joins the kind with its functions.",
     "Aliases are one per vendor:product across the groups: pci-alias is the whole cloud's.",
-    `Each group gets its own application, ${DEFAULT_COMPUTE_APPLICATION}-<group> (the nova-compute charm deployed with`,
+    `Each group gets its own application, ${CHARM_APPS.compute}-<group> (the nova-compute charm deployed with`,
     "constraints tags=<its tag>): an application has one whitelist for all its units, and the bundle's own",
-    `${DEFAULT_COMPUTE_APPLICATION} keeps the compute hosts of no group. A group may take application: ${DEFAULT_COMPUTE_APPLICATION}`,
+    `${CHARM_APPS.compute} keeps the compute hosts of no group. A group may take application: ${CHARM_APPS.compute}`,
     "instead only with selectByDevice (its tag then follows the devices); config refuses it otherwise.",
     ...site.warnings.map((w) => `warning: ${w}`),
   ]);

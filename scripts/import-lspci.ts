@@ -17,7 +17,7 @@ import {
   type Selection,
   type SelectionScope,
 } from "../components/lspci";
-import { MAAS_OBJECT_NAME } from "../components/config";
+import { MAAS_OBJECT_NAME } from "../domain/maas";
 
 const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]
   Reads \`lspci -nn\`, \`-nnk\` or \`-nnkvvv\` output (from FILE, or stdin when FILE is absent or -) and

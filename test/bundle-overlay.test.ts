@@ -12,8 +12,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { requireSiteConfig, type SiteConfig } from "../components/config";
-import { COMPUTE_CHARM, computeChannel, computeEndpoints, computeRelations } from "../components/render/compute-charm";
-import { CHARM_APPS, charmOptions, renderBundleOverlay } from "../components/render/nova";
+import { COMPUTE_CHARM, computeChannel, computeEndpoints, computeRelations, CHARM_APPS } from "../domain/charms";
+import { charmOptions, renderBundleOverlay } from "../components/render/nova";
 import { ROOT, STACKS, editStack, hasTool, loadStack, needTool } from "./helpers";
 
 const CHECK_DIR = path.join(ROOT, "test", "bundle-check");

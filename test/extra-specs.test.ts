@@ -6,8 +6,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { formatPath, parseSiteConfig, type ParseResult } from "../components/config";
 import { flavorSpecs, schedulerFilters } from "../components/render/nova";
-import { defaultSchedulerFilters, RELEASES } from "../components/render/releases";
-import { KEY_CHANGES, VALUE_CHANGES, checkExtraSpecs, flavorHasNumaTopology, registry, validatorFor } from "../components/render/extra-specs";
+import { defaultSchedulerFilters, RELEASES } from "../domain/releases";
+import { KEY_CHANGES, VALUE_CHANGES, checkExtraSpecs, registry, validatorFor } from "../domain/extra-specs/releases";
+import { flavorHasNumaTopology } from "../domain/extra-specs/numa";
 import { editStack } from "./helpers";
 import { NUMA_FLAVORS } from "./numa-flavors";
 

@@ -12,7 +12,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { BINDINGS, requireSiteConfig, type HostGroup } from "../components/config";
-import { GRUB_DROPIN_PATH, asCloudInitSeesIt, hostFiles, renderUserdata, type HostFile } from "../components/render/host";
+import { GRUB_DROPIN_PATH, hostFiles, renderUserdata, type HostFile } from "../components/render/host";
+import { asCloudInitSeesIt } from "./juju-userdata-merge";
 import { editStack, needTool, ONE_GROUP_STACKS } from "./helpers";
 
 const run = promisify(execFile);

@@ -14,13 +14,13 @@ import {
   INITRAMFS_MODULES_PATH,
   MODPROBE_CONF_PATH,
   hostFiles,
-  jujuUserdataProblems,
   renderHostFilesText,
   renderModelConfig,
   renderUserdata,
   userdataParts,
   type WriteFileEntry,
 } from "../components/render/host";
+import { jujuUserdataProblems } from "../domain/juju";
 import { PREPARE_SCRIPT_PATH, prepareUserdataParts } from "../components/render/host-prepare";
 import { fakeHost, snapshot, type FakeFunction, type FakeHost, type FakeHostOptions, type RunResult } from "./fake-host";
 import { editStack, expectGolden, loadStack } from "./helpers";

@@ -11,12 +11,10 @@ import {
   GRUB_DROPIN_PATH,
   INITRAMFS_MODULES_PATH,
   MODPROBE_CONF_PATH,
-  asCloudInitSeesIt,
   bindingScript,
   bindingUnit,
   hostActions,
   hostFiles,
-  jujuUserdataProblems,
   kernelCmdline,
   kernelOptions,
   modelConfig,
@@ -25,6 +23,8 @@ import {
   userdataParts,
   vfioIds,
 } from "../components/render/host";
+import { asCloudInitSeesIt } from "./juju-userdata-merge";
+import { jujuUserdataProblems } from "../domain/juju";
 import { PREPARE_SCRIPT_PATH } from "../components/render/host-prepare";
 import { editStack, expectGolden, loadStack, STACKS } from "./helpers";
 

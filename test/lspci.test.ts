@@ -19,7 +19,9 @@ import {
   type Selection,
   type SiteImport,
 } from "../components/lspci";
-import { parseSiteConfig, formatProblems, flavorGroups, JUJU_APPLICATION_NAME } from "../components/config";
+import { parseSiteConfig, formatProblems } from "../components/config";
+import { flavorGroups } from "../domain/nova-pci";
+import { JUJU_APPLICATION_NAME } from "../domain/juju";
 import { ROOT, editStack, expectGolden, rawStack } from "./helpers";
 
 const FIXTURES = path.join(ROOT, "test", "fixtures", "lspci");

@@ -4,16 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import {
-  consoleFunctions,
-  hostCritical,
-  iommuGroupOf,
-  machineHardware,
-  parseMachineResources,
-  parseMachines,
-  parseNodeDevices,
-  resourcesFromScriptResults,
-} from "../domain/maas-hardware";
+import { consoleFunctions, hostCritical, iommuGroupOf, machineHardware } from "../domain/maas-hardware";
+import { parseMachineResources, parseMachines, parseNodeDevices, resourcesFromScriptResults } from "../domain/maas-api";
 import { fixtureDocuments, fixtureHardware, MAAS_FIXTURES, machineNamed } from "./maas-fixtures";
 
 const all = fixtureHardware();

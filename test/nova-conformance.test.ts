@@ -6,12 +6,30 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { devicesPerHost, flavorGroups, formatProblems, parseSiteConfig, requireSiteConfig, type DeviceConfig, type HostGroup, type SiteConfig } from "../components/config";
+import {
+  formatProblems,
+  parseSiteConfig,
+  requireSiteConfig,
+  type DeviceConfig,
+  type HostGroup,
+  type SiteConfig,
+} from "../components/config";
+import { devicesPerHost, flavorGroups } from "../domain/nova-pci";
 import { parseLspci } from "../components/lspci";
-import { atLeast } from "../components/render/releases";
-import { charmOptions, flavorSpecs, pciAliasJson, pciWhitelistJson, schedulerFilters, type CharmOptions, type FlavorSpec } from "../components/render/nova";
-import { checkExtraSpecs, flavorHasNumaTopology, registry, type ExtraSpecValidator } from "../components/render/extra-specs";
-import { ZED_VALIDATORS } from "../components/render/extra-specs-zed";
+import { atLeast } from "../domain/releases";
+import {
+  charmOptions,
+  flavorSpecs,
+  pciAliasJson,
+  pciWhitelistJson,
+  schedulerFilters,
+  type CharmOptions,
+  type FlavorSpec,
+} from "../components/render/nova";
+import { checkExtraSpecs, registry } from "../domain/extra-specs/releases";
+import { flavorHasNumaTopology } from "../domain/extra-specs/numa";
+import type { ExtraSpecValidator } from "../domain/extra-specs/types";
+import { ZED_VALIDATORS } from "../domain/extra-specs/zed";
 import { NUMA_FLAVORS } from "./numa-flavors";
 import { ROOT, STACKS, editStack, loadStack, needTool } from "./helpers";
 
@@ -464,15 +482,15 @@ test("Nova rejects what it must: the script can fail", { skip }, () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Per-release Nova rules (components/render/extra-specs.ts) against Nova 26 itself
+// Per-release Nova rules (domain/extra-specs/releases.ts) against Nova 26 itself
 
-test("the Zed extra-spec table is exactly what python3-nova registers (scripts/nova-extra-specs.py)", { skip }, () => {
-  const r = spawnSync(PYTHON, [path.join(ROOT, "scripts", "nova-extra-specs.py")], { encoding: "utf8", timeout: 120_000 });
+test("the Zed extra-spec table is exactly what python3-nova registers (tools/gen-extra-specs/main.py)", { skip }, () => {
+  const r = spawnSync(PYTHON, [path.join(ROOT, "tools", "gen-extra-specs", "main.py")], { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(
     r.stdout,
-    readFileSync(path.join(ROOT, "components", "render", "extra-specs-zed.ts"), "utf8"),
-    "components/render/extra-specs-zed.ts differs from the installed Nova: run `npm run gen:extra-specs` and review the diff",
+    readFileSync(path.join(ROOT, "domain", "extra-specs", "zed.ts"), "utf8"),
+    "domain/extra-specs/zed.ts differs from the installed Nova: run `npm run gen:extra-specs` and review the diff",
   );
 });
 

@@ -2,9 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { requireSiteConfig, allDevices } from "../components/config";
-import { defaultSchedulerFilters } from "../components/render/releases";
+import { defaultSchedulerFilters } from "../domain/releases";
 import {
-  CHARM_APPS,
   charmOptions,
   charmResetOptions,
   flavorSpecs,
@@ -15,6 +14,7 @@ import {
   renderCharmConfig,
   schedulerFilters,
 } from "../components/render/nova";
+import { CHARM_APPS } from "../domain/charms";
 import { STACKS, editStack, expectGolden, loadStack } from "./helpers";
 
 const site = (stack: string, edit: (raw: Record<string, any>) => void) => requireSiteConfig(editStack(stack, edit));

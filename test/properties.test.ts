@@ -15,7 +15,7 @@ import { renderRunbook } from "../components/render/runbook";
 import { renderUserdata } from "../components/render/host";
 import { charmOptions } from "../components/render/nova";
 import { parseTagComment, tagCommentWithClaim } from "../components/render/commands";
-import { registry, validatedNamespace, validatorFor } from "../components/render/extra-specs";
+import { registry, validatedNamespace, validatorFor } from "../domain/extra-specs/releases";
 import { importLspci, parseLspci, renderSnippet } from "../components/lspci";
 import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
 import { ROOT, editStack, rawStack } from "./helpers";

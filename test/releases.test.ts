@@ -9,8 +9,8 @@ import {
   validatesExtraSpecs,
   ubuntuBases,
   ubuntuFor,
-} from "../components/render/releases";
-import { charmTrack, computeChannel, computeEndpoints } from "../components/render/compute-charm";
+} from "../domain/releases";
+import { charmTrack, computeChannel, computeEndpoints } from "../domain/charms";
 
 test("release table runs queens ... 2025.2 in Nova version order", () => {
   assert.equal(RELEASES[0]!.name, "queens");

@@ -17,7 +17,8 @@
 //   environment, a script's text or a command line, and nothing a step prints carries them (`maas login`'s
 //   own output, which may repeat a malformed key, is discarded), so the steps' messages are shown;
 // - whether an object exists is read from the data a CLI prints on success, never from an error's text.
-import { deviceId, groupPath, type HostGroup, type SiteConfig } from "../config";
+import { groupPath, type HostGroup, type SiteConfig } from "../config";
+import { deviceId } from "../../domain/pci";
 import { configuredAddresses, vfioIds } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
 

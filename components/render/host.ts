@@ -6,7 +6,7 @@
 import { Document } from "yaml";
 import type { HostGroup } from "../config";
 import { VFIO_MODULES, kernelCmdline, kernelOptions, vfioIds, type HostPrep } from "./host-kernel";
-import { YAML_OPTIONS } from "./host-juju";
+import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import {
   BIND_NOW,
   BIND_SCRIPT_PATH,
@@ -21,7 +21,6 @@ import { prepareUserdataParts } from "./host-prepare";
 
 export * from "./host-kernel";
 export * from "./host-scripts";
-export * from "./host-juju";
 
 export const MODPROBE_CONF_PATH = "/etc/modprobe.d/pci-passthrough.conf";
 export const MODULES_LOAD_PATH = "/etc/modules-load.d/pci-passthrough.conf";
@@ -172,9 +171,9 @@ export function userdataParts(groups: readonly HostGroup[]): { files: HostFile[]
  */
 export function renderUserdata(groups: readonly HostGroup[]): string {
   const { files, commands, header } = userdataParts(groups);
-  const doc = new Document({ write_files: files.map(writeFile), postruncmd: commands }, { version: YAML_OPTIONS.version });
+  const doc = new Document({ write_files: files.map(writeFile), postruncmd: commands }, { version: JUJU_YAML_OPTIONS.version });
   doc.commentBefore = header;
-  return doc.toString({ lineWidth: YAML_OPTIONS.lineWidth });
+  return doc.toString({ lineWidth: JUJU_YAML_OPTIONS.lineWidth });
 }
 
 /** The model-config values this module owns. */
@@ -184,7 +183,7 @@ export function modelConfig(groups: readonly HostGroup[]): Record<string, string
 
 /** modelConfig as a YAML file for `juju add-model --config F` and `juju model-config --file F` (3.x). */
 export function renderModelConfig(groups: readonly HostGroup[]): string {
-  return new Document(modelConfig(groups), { version: YAML_OPTIONS.version }).toString({ lineWidth: YAML_OPTIONS.lineWidth });
+  return new Document(modelConfig(groups), { version: JUJU_YAML_OPTIONS.version }).toString({ lineWidth: JUJU_YAML_OPTIONS.lineWidth });
 }
 
 /** What the userdata does to a machine, in plain text: the files it writes (scripts decoded from their

@@ -4,13 +4,12 @@
 // Formats: DOMAIN.md "Charm options" and "Nova formats"; checked against Nova itself by
 // test/nova_conformance.py.
 import { Document, isSeq } from "yaml";
-import { allDevices, deviceId, type DeviceConfig, type SiteConfig } from "../config";
-import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "./releases";
-import { usesPciNumaPolicy } from "./extra-specs";
-import { COMPUTE_CHARM, computeChannel, computeRelations } from "./compute-charm";
-
-/** The two charms this program configures, by their application names in the OpenStack bundles. */
-export const CHARM_APPS = { controller: "nova-cloud-controller", compute: "nova-compute" } as const;
+import { CHARM_APPS } from "../../domain/charms";
+import { allDevices, type DeviceConfig, type SiteConfig } from "../config";
+import { deviceId } from "../../domain/pci";
+import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "../../domain/releases";
+import { usesPciNumaPolicy } from "../../domain/extra-specs/numa";
+import { COMPUTE_CHARM, computeChannel, computeRelations } from "../../domain/charms";
 
 // ---------------------------------------------------------------------------------------------------
 // PCI alias and whitelist (nova.conf [pci] alias / device_spec)
@@ -114,11 +113,11 @@ export function charmOptions(site: SiteConfig): CharmOptions {
 }
 
 // Long JSON values stay on one line: folding them is valid YAML but unreadable and hard to diff.
-const YAML_OPTIONS = { lineWidth: 0 } as const;
+const LONG_LINES = { lineWidth: 0 } as const;
 
 /** The file for `juju config APP --file F`: `APP: {option: value}` for both applications. */
 export function renderCharmConfig(site: SiteConfig): string {
-  return new Document(charmOptions(site)).toString(YAML_OPTIONS);
+  return new Document(charmOptions(site)).toString(LONG_LINES);
 }
 
 /** Per application, the option names this program sets: what `juju config APP --reset` resets on delete. */
@@ -239,7 +238,7 @@ export function renderBundleOverlay(site: SiteConfig): string {
         : " (renamed device_spec in zed)."),
     ` pci-alias is one [pci] alias line per list element, identical on both applications.`,
   ].join("\n");
-  return doc.toString({ ...YAML_OPTIONS, flowCollectionPadding: false });
+  return doc.toString({ ...LONG_LINES, flowCollectionPadding: false });
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import type { SiteConfig } from "../config";
 import { charmResetArgv, destroyModelArgv, type CommandSpec } from "./commands";
 import type { FlavorSpec } from "./nova";
 import type { SiteArtifacts } from "./site";
-import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "./releases";
+import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "../../domain/releases";
 import { shellAssignments, shellCommand, shellQuote } from "./shell";
 
 function indent(text: string, by = "  "): string {

@@ -8,7 +8,8 @@
 // `AcceptEnv`, which a stock sshd_config does not have): the step's script, its environment and its secrets
 // travel on ssh's standard input as base64 here-documents of a payload that `sh -s` runs there. The only
 // command line on the jump host is `sh -s`.
-import { HOST_KEY_ALGORITHMS, type RunnerConfig } from "../config";
+import type { RunnerConfig } from "../config";
+import { HOST_KEY_ALGORITHMS } from "../../domain/ssh";
 import { PHASES, type CommandSpec, type Phase, type SecretSource } from "./commands";
 import { shellQuote } from "./shell";
 

@@ -6,9 +6,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { HostGroup, SiteConfig } from "../../components/config";
 import { selectingDevices } from "../../components/render/commands";
-import { CHARM_APPS } from "../../components/render/nova";
-import { COMPUTE_CHARM } from "../../components/render/compute-charm";
-import { DEFAULT_PORTS, REPO, ensureState, labPaths, readState, type LabPaths, type LabState, type Ports, type ServicePaths } from "./paths";
+import { CHARM_APPS, COMPUTE_CHARM } from "../../domain/charms";
+import {
+  DEFAULT_PORTS,
+  REPO,
+  ensureState,
+  labPaths,
+  readState,
+  type LabPaths,
+  type LabState,
+  type Ports,
+  type ServicePaths,
+} from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
 import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
 import { adminEnv, keystoneConf, keystoneUrl, keystoneUwsgiIni, novaConf, novaRootUrl, novaUrl, novaUwsgiIni, openrc } from "./config";

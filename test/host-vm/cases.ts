@@ -7,7 +7,8 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { BINDINGS, requireSiteConfig, type Binding, type SiteConfig } from "../../components/config";
 import { fromStackFile } from "../../components/config-source";
-import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH, YAML_OPTIONS } from "../../components/render/host";
+import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH } from "../../components/render/host";
+import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
 import type { Iommu } from "./guest";
 import type { HostVmCase, Machine } from "./harness";
@@ -141,7 +142,7 @@ function editPrepareScript(userdata: string, edit: (script: string) => string): 
   const edited = edit(script);
   if (edited === script) throw new Error("the edit changed nothing");
   doc.write_files = doc.write_files.map((f) => (f === entry ? { ...f, content: Buffer.from(edited, "utf8").toString("base64") } : f));
-  return stringify(doc, YAML_OPTIONS);
+  return stringify(doc, JUJU_YAML_OPTIONS);
 }
 
 /** The here-document that writes `file` in the prepare script (`put` or `append`), up to its end line. */

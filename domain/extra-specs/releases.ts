@@ -1,5 +1,6 @@
 // Flavor extra specs per OpenStack release: which keys a release's Nova knows, how the Compute API checks
-// them, the one key that was renamed, and when a PCI NUMA policy can act. Pure data and functions.
+// them, and the one key that was renamed. Pure data and functions (docs/domain.md, "Nova: extra specs by
+// release").
 //
 // How Nova checks (nova/api/validation/extra_specs/validators.py `validate`, from 21.0.0 Ussuri, API
 // microversion 2.86): a key that a registered validator's name matches (exactly, else by its regex) has its
@@ -7,39 +8,15 @@
 // some validator lives in is refused with HTTP 400 ("does not appear to be a valid extra spec"); any other
 // key passes. Before Ussuri nothing is checked and an unknown key is silently ignored.
 //
-// The table: ZED_VALIDATORS is generated from python3-nova 26 (scripts/nova-extra-specs.py, held against
+// The table: ZED_VALIDATORS is generated from python3-nova 26 (tools/gen-extra-specs/main.py, held against
 // the installed Nova by test/nova-conformance.test.ts). Older releases are Zed minus the keys and values
 // added since (KEY_CHANGES / VALUE_CHANGES) plus the keys removed by Zed (powervm), each change cited.
 // For releases after Zed the table is only a lower bound (Nova keeps adding keys; the later release notes
 // are not all sourced here): what it cannot vouch for there is a warning, not an error.
-import { AGGREGATE_EXTRA_SPECS_FILTER, atLeast, release, validatesExtraSpecs, type Release } from "./releases";
-import { ZED_VALIDATORS } from "./extra-specs-zed";
-
-/** A name parameter of a validator, e.g. `{group}` in `resources{group}:VCPU` (base.py `parameters`). */
-export interface ExtraSpecParameter {
-  readonly name: string;
-  /** Python regex the parameter matches. */
-  readonly pattern: string;
-}
-
-/** The checked part of a validator's value (base.py ExtraSpecValidator.validate). */
-export interface ExtraSpecValue {
-  readonly type: "int" | "str" | "bool";
-  readonly enum?: readonly string[];
-  /** Python regex the whole value must match (str only). */
-  readonly pattern?: string;
-  readonly min?: number;
-  readonly max?: number;
-}
-
-/** One registered validator, as nova.api.validation.extra_specs.base.ExtraSpecValidator holds it. */
-export interface ExtraSpecValidator {
-  /** Name with `{parameter}` placeholders, e.g. `hw:numa_cpus.{num}`. */
-  readonly name: string;
-  readonly parameters?: readonly ExtraSpecParameter[];
-  readonly value: ExtraSpecValue;
-  readonly deprecated?: boolean;
-}
+import { AGGREGATE_EXTRA_SPECS_FILTER, atLeast, release, validatesExtraSpecs, type Release } from "../releases";
+import { fullMatch, pythonInt } from "./python";
+import type { ExtraSpecValidator, ExtraSpecValue } from "./types";
+import { ZED_VALIDATORS } from "./zed";
 
 // ---------------------------------------------------------------------------------------------------
 // Per-release differences, each with its source
@@ -201,18 +178,6 @@ export function namespaceOf(v: ExtraSpecValidator): string | undefined {
   return regex.includes(":") ? regex.split(":", 1)[0] : undefined;
 }
 
-/** Python's `re.fullmatch(pattern, s)` for the regexes Nova uses (named groups are the only syntax that
- * differs in JavaScript). */
-const compiled = new Map<string, RegExp>();
-function fullMatch(pattern: string, s: string): boolean {
-  let re = compiled.get(pattern);
-  if (re === undefined) {
-    re = new RegExp(`^(?:${pattern.replace(/\(\?P</g, "(?<")})$`);
-    compiled.set(pattern, re);
-  }
-  return re.test(s);
-}
-
 /** What a release's Compute API validates, and how sure the table is. */
 export interface Registry {
   readonly release: Release;
@@ -260,11 +225,6 @@ export function validatedNamespace(reg: Registry, key: string): string | undefin
 // oslo_utils.strutils TRUE_STRINGS / FALSE_STRINGS, compared stripped and lower-cased (bool_from_string).
 const BOOLEAN_STRINGS = ["1", "t", "true", "on", "y", "yes", "0", "f", "false", "off", "n", "no"];
 
-/** Python's int(s): surrounding blanks, a sign and digit-separating underscores are accepted. */
-function pythonInt(s: string): number | undefined {
-  return /^\s*[+-]?\d+(_\d+)*\s*$/.test(s) ? Number(s.trim().replace(/_/g, "")) : undefined;
-}
-
 /** Why `value` fails a validator's value rule (base.py `_validate_int/_bool/_str`), or undefined. */
 export function valueProblem(rule: ExtraSpecValue, value: string): string | undefined {
   const shown = JSON.stringify(value);
@@ -294,7 +254,8 @@ export interface ExtraSpecFinding {
   readonly message: string;
 }
 
-const label = (r: Release) => `Nova ${r.nova} (${r.name})`;
+/** `Nova 26 (zed)`: how messages name a release's Nova. */
+export const novaLabel = (r: Release): string => `Nova ${r.nova} (${r.name})`;
 
 /**
  * Checks a flavor's extra specs against `releaseName`: what the release's Compute API refuses or its Nova ignores.
@@ -313,7 +274,7 @@ export function checkExtraSpecs(specs: Readonly<Record<string, string>>, release
 
   for (const [key, value] of Object.entries(specs)) {
     if ((key === h.key || key === h.oldKey) && !atLeast(rel.name, h.oldFrom)) {
-      error(key, `${label(rel)} has no flavor extra spec that hides the hypervisor id (${h.oldKey} arrived in rocky); set the image property ${h.imageProperty} instead`);
+      error(key, `${novaLabel(rel)} has no flavor extra spec that hides the hypervisor id (${h.oldKey} arrived in rocky); set the image property ${h.imageProperty} instead`);
       continue;
     }
     if (key === h.key && !atLeast(rel.name, h.newFrom)) {
@@ -321,7 +282,7 @@ export function checkExtraSpecs(specs: Readonly<Record<string, string>>, release
       if (backport === undefined) {
         error(
           key,
-          `${label(rel)} ignores it: ${h.key} arrived in Nova 22.0.0 (victoria), backported only to 21.1.2 (ussuri) and 20.6.1 (train) ` +
+          `${novaLabel(rel)} ignores it: ${h.key} arrived in Nova 22.0.0 (victoria), backported only to 21.1.2 (ussuri) and 20.6.1 (train) ` +
             `(bug 1841932); set the image property ${h.imageProperty} instead`,
         );
         continue;
@@ -338,7 +299,7 @@ export function checkExtraSpecs(specs: Readonly<Record<string, string>>, release
       // Before Ussuri the API checks nothing: a key from a later release is accepted and ignored.
       const added = addedIn.get(key);
       if (added !== undefined && !atLeast(rel.name, added)) {
-        error(key, `arrived in ${label(release(added))}; ${label(rel)} accepts it and ignores it`);
+        error(key, `arrived in ${novaLabel(release(added))}; ${novaLabel(rel)} accepts it and ignores it`);
       }
       continue;
     }
@@ -348,13 +309,13 @@ export function checkExtraSpecs(specs: Readonly<Record<string, string>>, release
       if (ns === undefined) continue;
       const added = addedIn.get(key);
       if (added !== undefined) {
-        error(key, `arrived in ${label(release(added))}; ${label(rel)} refuses it with HTTP 400`);
+        error(key, `arrived in ${novaLabel(release(added))}; ${novaLabel(rel)} refuses it with HTTP 400`);
       } else if (reg.exact) {
-        error(key, `is not an extra spec ${label(rel)} knows; its API refuses unknown keys in the ${ns.split("(")[0]} namespace with HTTP 400`);
+        error(key, `is not an extra spec ${novaLabel(rel)} knows; its API refuses unknown keys in the ${ns.split("(")[0]} namespace with HTTP 400`);
       } else {
         warn(
           key,
-          `is not in the extra-spec table, which is exact up to zed (Nova 26); ${label(rel)} refuses it with HTTP 400 unless it added the key`,
+          `is not in the extra-spec table, which is exact up to zed (Nova 26); ${novaLabel(rel)} refuses it with HTTP 400 unless it added the key`,
         );
       }
       continue;
@@ -365,59 +326,11 @@ export function checkExtraSpecs(specs: Readonly<Record<string, string>>, release
       refuse(
         key,
         late
-          ? `${JSON.stringify(value)} arrived in ${label(release(late.added))}; ${label(rel)} refuses it with HTTP 400`
-          : `${problem}; ${label(rel)} refuses it with HTTP 400` + (reg.exact ? "" : " (by Nova 26's rule; a later release may accept it)"),
+          ? `${JSON.stringify(value)} arrived in ${novaLabel(release(late.added))}; ${novaLabel(rel)} refuses it with HTTP 400`
+          : `${problem}; ${novaLabel(rel)} refuses it with HTTP 400` + (reg.exact ? "" : " (by Nova 26's rule; a later release may accept it)"),
       );
     }
     if (v.deprecated && key === h.oldKey && atLeast(rel.name, h.newFrom)) warn(key, `is deprecated (Nova 26 registers it so); write ${h.key}, which every release from victoria on knows`);
   }
   return findings;
 }
-
-// ---------------------------------------------------------------------------------------------------
-// PCI NUMA policies
-
-/** The flavor extra spec that sets a PCI NUMA policy for the whole instance (Ussuri on). */
-export const PCI_NUMA_POLICY_KEY = "hw:pci_numa_affinity_policy";
-
-/** Why a `[pci] alias` numa_policy is refused on a release, or undefined: `socket` arrived with the same
- * Wallaby feature as the flavor value (VALUE_CHANGES); an older Nova's alias schema refuses it
- * (nova/pci/request.py, PciInvalidAlias). */
-export function aliasNumaPolicyProblem(policy: string, releaseName: string): string | undefined {
-  const late = VALUE_CHANGES.find((c) => c.name === PCI_NUMA_POLICY_KEY && c.value === policy && !atLeast(releaseName, c.added));
-  return late && `${JSON.stringify(policy)} arrived in ${label(release(late.added))}; ${label(release(releaseName))} refuses the [pci] alias with it`;
-}
-
-/** Whether a site sets a PCI NUMA policy anywhere: an alias `numa_policy` or a flavor's extra spec. */
-export function usesPciNumaPolicy(
-  devices: readonly { readonly numaPolicy?: string }[],
-  flavors: readonly { readonly extraSpecs: Readonly<Record<string, string>> }[],
-): boolean {
-  return devices.some((d) => d.numaPolicy !== undefined) || flavors.some((f) => f.extraSpecs[PCI_NUMA_POLICY_KEY] !== undefined);
-}
-
-/**
- * Whether Nova gives a guest of this flavor a NUMA topology, from the flavor alone (an image may add
- * hw_numa_nodes or hw_cpu_policy). nova/virt/hardware.py `numa_get_constraints` builds one only for
- * `hw:numa_nodes`, `hw:mem_page_size`, `hw:pmem` labels, or a CPU policy of dedicated or mixed, which
- * `hw:cpu_policy` sets, or a `resources[N]:PCPU` request without it (`_get_vcpu_pcpu_resources`).
- * Checked against Nova's own function by test/nova_conformance.py.
- */
-export function flavorHasNumaTopology(specs: Readonly<Record<string, string>>): boolean {
-  // Nova reads these with `if not value`: an empty string is unset.
-  const set = (k: string) => (specs[k] ?? "") !== "";
-  if (set("hw:numa_nodes") || set("hw:mem_page_size")) return true;
-  if ((specs["hw:pmem"] ?? "").split(",").some((label) => label.trim() !== "")) return true;
-  const policy = specs["hw:cpu_policy"];
-  if (policy !== undefined && policy !== "") return policy === "dedicated" || policy === "mixed";
-  // re.match('resources([1-9][0-9]*)?:PCPU', key): a prefix match; unparsable counts are skipped.
-  const pcpus = Object.entries(specs)
-    .filter(([k]) => /^resources([1-9][0-9]*)?:PCPU/.test(k))
-    .reduce((sum, [, v]) => sum + (pythonInt(v) ?? 0), 0);
-  return pcpus !== 0;
-}
-
-/** What gives a guest a NUMA topology, for messages. */
-export const NUMA_TOPOLOGY_HINT =
-  "add hw:numa_nodes (or hw:cpu_policy dedicated or mixed, hw:mem_page_size, hw:pmem, resources:PCPU; " +
-  "nova/virt/hardware.py numa_get_constraints), or set hw_numa_nodes or hw_cpu_policy on the image";

@@ -1,6 +1,7 @@
 // The one table of OpenStack releases this program knows, and everything that depends on the release.
 // Sources: openstack/nova release notes (removed filters, option renames, microversions) and
-// charm-nova-cloud-controller hooks/nova_cc_context.py (the charm's default scheduler filters).
+// charm-nova-cloud-controller hooks/nova_cc_context.py (the charm's default scheduler filters); docs/domain.md,
+// "Nova: scheduler filters by release".
 
 export interface Release {
   /** Canonical name as users write it: a codename up to zed, the year-based name from 2023.1 on. */
@@ -38,7 +39,7 @@ export const RELEASES: readonly Release[] = [
   { name: "2023.2", codename: "bobcat", nova: 28, series: "jammy", bases: ["jammy"] },
   { name: "2024.1", codename: "caracal", nova: 29, series: "jammy", bases: ["jammy", "noble"] },
   // Nova's facts only: the OpenStack charms have no release after 2024.1 and config refuses these
-  // (compute-charm.ts charmTrack).
+  // (domain/charms.ts charmTrack).
   { name: "2024.2", codename: "dalmatian", nova: 30, series: "noble", bases: ["noble"] },
   { name: "2025.1", codename: "epoxy", nova: 31, series: "noble", bases: ["noble"] },
   { name: "2025.2", codename: "flamingo", nova: 32, series: "noble", bases: ["noble"] },
@@ -138,7 +139,7 @@ export function charmDefaultFilters(releaseName: string): string[] {
 }
 
 /** The scheduler filter that reads a flavor's un-namespaced extra specs as requirements on the metadata of the
- * host's aggregates (extra-specs.ts unscopedKeyProblem). */
+ * host's aggregates (domain/extra-specs/releases.ts unscopedKeyProblem). */
 export const AGGREGATE_EXTRA_SPECS_FILTER = "AggregateInstanceExtraSpecsFilter";
 
 /** The filters this program adds to the charm's defaults: PciPassthroughFilter is required for PCI

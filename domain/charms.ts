@@ -1,8 +1,14 @@
-// The nova-compute charm as a bundle sees it: its relation endpoints, its Charmhub channel for an OpenStack
-// release, and the relations the openstack-base bundle gives it. Config validation checks
-// `openstack.computeRelations` against these; the bundle overlay uses them to add a host group's application
-// that is not in the operator's bundle (render/nova.ts renderBundleOverlay).
+// The OpenStack charms this program configures (docs/domain.md, "The OpenStack charms"): their applications in
+// the OpenStack bundles, and the nova-compute charm as a bundle sees it: its relation endpoints, its Charmhub
+// channel for an OpenStack release, and the relations the openstack-base bundle gives it. Config validation
+// checks `openstack.computeRelations` against these; the bundle overlay uses them to add a host group's
+// application that is not in the operator's bundle (render/nova/overlay.ts renderBundleOverlay).
 import { atLeast, release } from "./releases";
+
+/** The two charms this program configures, by their application names in the OpenStack bundles: every
+ * OpenStack bundle has both (openstack-charmers/openstack-bundles openstack-base). A site with one kind of host
+ * uses the bundle's nova-compute; a host group's application defaults to it. */
+export const CHARM_APPS = { controller: "nova-cloud-controller", compute: "nova-compute" } as const;
 
 /** The charm a host group's added application is deployed from. It also stands, in
  * `openstack.computeRelations`, for each application the overlay adds. */
@@ -59,7 +65,7 @@ export const FIRST_STABLE_CHARM_RELEASE = "ussuri";
 /**
  * The Charmhub track of the OpenStack charms for a release, named after it: the codename up to zed, the
  * year-based name from 2023.1 on (charm-delivery.rst, "Tracks": nova-compute yoga, zed, 2023.1), exactly the
- * release names of releases.ts; undefined for a release the charms do not have (after LAST_CHARM_RELEASE).
+ * release names of domain/releases.ts; undefined for a release the charms do not have (after LAST_CHARM_RELEASE).
  */
 export function charmTrack(releaseName: string): CharmTrack | undefined {
   const r = release(releaseName);

@@ -1,10 +1,20 @@
-// Juju's rules for the model's cloudinit-userdata, and the userdata as cloud-init receives it after Juju
-// has merged in its own commands. Sources: juju/juju environs/config/config.go (validation) and
-// internal/cloudconfig/userdatacfg_unix.go (ConfigureBasic / ConfigureJuju / ConfigureCustomOverrides).
-import { parse, stringify } from "yaml";
+// Juju's rules (docs/domain.md, "Juju models and cloudinit-userdata" and "Juju bundles and overlays"): the names
+// of models, applications and relation endpoints, and what Juju accepts in a model's cloudinit-userdata.
+// Sources: juju/names (names), juju/juju environs/config/config.go (the userdata's validation).
+import { parse } from "yaml";
+
+/** Juju model names: lowercase letters, digits and hyphens, not starting with a hyphen (juju/names). */
+export const JUJU_MODEL_NAME = /^[a-z0-9]+[a-z0-9-]*$/;
+
+/** Juju application names (juju/names IsValidApplication): lowercase letters, digits and hyphens, starting
+ * with a letter, every hyphen-separated part holding a letter. */
+export const JUJU_APPLICATION_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$/;
+
+/** `APP:ENDPOINT` as a bundle's relations write it (juju/names application and relation names). */
+export const JUJU_ENDPOINT_REF = /^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*):([a-z][a-z0-9]*(?:[_-][a-z0-9]+)*)$/;
 
 /** Juju and cloud-init read YAML 1.1 (go-yaml, PyYAML): `on`, `yes`, `0644` must come out quoted. */
-export const YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
+export const JUJU_YAML_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
 
 /** Keys Juju refuses in cloudinit-userdata, with its own messages (environs/config/config.go). */
 const REJECTED: Readonly<Record<string, string>> = {
@@ -15,9 +25,6 @@ const REJECTED: Readonly<Record<string, string>> = {
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
-
-/** A preruncmd/postruncmd entry: a string, or a list of strings (Juju 3 runCmdToString). */
-type RunCmd = string | string[];
 
 /** What Juju would refuse in a parsed cloudinit-userdata value, as `cloudinit-userdata: ...` lines. */
 export function jujuUserdataProblems(userdata: unknown): string[] {
@@ -51,23 +58,4 @@ export function parseJujuUserdata(userdata: string): Record<string, unknown> {
   const problems = jujuUserdataProblems(value);
   if (problems.length > 0 || !isMapping(value)) throw new Error(problems.join("\n"));
   return value;
-}
-
-/**
- * A stand-in for the runcmd entries Juju adds itself between preruncmd and postruncmd: `set -xe` after
- * preruncmd (ConfigureBasic), a few of its own commands, and `set +xe` before postruncmd (LP #1978454).
- */
-export const JUJU_OWN_RUNCMD = ["set -xe", "mkdir -p /var/lib/juju/locks", "mkdir -p /var/log/juju"] as const;
-
-/**
- * The userdata as cloud-init sees it once Juju has merged it: preruncmd entries, Juju's own commands and
- * postruncmd entries folded into one `runcmd` list, every other key kept as given, with the
- * `#cloud-config` header cloud-init needs. This is what `cloud-init schema` must accept.
- */
-export function asCloudInitSeesIt(userdata: string): string {
-  const { preruncmd, postruncmd, ...rest } = parseJujuUserdata(userdata);
-  const pre = (preruncmd ?? []) as RunCmd[];
-  const post = (postruncmd ?? []) as RunCmd[];
-  const runcmd: RunCmd[] = [...pre, ...JUJU_OWN_RUNCMD, ...(post.length > 0 ? ["set +xe"] : []), ...post];
-  return `#cloud-config\n${stringify({ ...rest, runcmd }, YAML_OPTIONS)}`;
 }
