@@ -3,7 +3,7 @@
 // scripts/import-lspci.ts. The runbook derives exactly these values by hand from lspci ("Determine the
 // vendor and product ID ... the PCI device IDs ... which driver we are blacklisting ... Kernel modules").
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
-import { NAMESPACE } from "./config";
+import { NAMESPACE } from "../config/problems";
 import { CHARM_APPS } from "../domain/charms";
 import { BMC_GRAPHICS_VENDORS, deviceId, normalizePciAddress } from "../domain/pci";
 

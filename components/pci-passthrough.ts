@@ -1,6 +1,7 @@
 // The whole site: MAAS tag -> Juju model -> charm options -> flavors -> smoke test, the runbook's order.
 import * as pulumi from "@pulumi/pulumi";
-import { formatProblems, type ConfigProblem, type SiteConfig } from "./config";
+import { formatProblems, type ConfigProblem } from "../config/problems";
+import type { SiteConfig } from "../config/types";
 import { renderSite, type SiteArtifacts } from "./render/site";
 import { makeRunner } from "./runner";
 import { MaasPciTag } from "./maas-tag";

@@ -3,8 +3,9 @@
 // Components call run() and do not care where.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { SiteConfig } from "./config";
-import { secretValue, secretsStdin, type CommandSpec } from "./render/commands";
+import type { SiteConfig } from "../config/types";
+import { secretsStdin, type CommandSpec } from "./render/commands";
+import { secretValue } from "../config/types";
 import { runnerWhere, stepInputs } from "./render/runner";
 
 export type CommandResource = command.local.Command;

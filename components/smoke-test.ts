@@ -2,7 +2,7 @@
 // a check that the GPU hosts have vfio-pci bound.
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import type { SmokeTestConfig } from "./config";
+import type { SmokeTestConfig } from "../config/types";
 import type { CommandSpec } from "./render/commands";
 import type { Runner, CommandResource } from "./runner";
 

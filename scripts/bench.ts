@@ -17,11 +17,10 @@
 import { cpus, availableParallelism, loadavg, tmpdir } from "node:os";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { fromStackFile } from "../components/config-source";
+import { fromStackFile, toStackFile } from "../config/stack";
 import type { RecordedResource } from "./mock-program";
 import { linearFit, medianTiming, timeOk, type Sample, type Timing } from "./bench/measure";
 import { FULL_SITE, generateSite, sizeAt, type SiteSize } from "./bench/site";
-import { toStackFile } from "../components/config-source";
 import { diffRenders, type RenderDiff } from "./bench/isolation";
 import { formatBuckets, hotspots } from "./bench/profile";
 

@@ -4,8 +4,10 @@
 // each on stderr, nothing written. Config warnings: one `warning: <key path>: <message>` line each on stderr. Secure stack values are never decrypted: they show as [secret].
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseSiteConfig, formatProblems, formatWarnings, type SiteConfig } from "../components/config";
-import { fromStackFile, type StackFile } from "../components/config-source";
+import { parseSiteConfig } from "../config/parse";
+import { formatProblems, formatWarnings } from "../config/problems";
+import type { SiteConfig } from "../config/types";
+import { fromStackFile, type StackFile } from "../config/stack";
 import { renderSite, type GroupArtifacts } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderHostFilesText } from "../components/render/host";

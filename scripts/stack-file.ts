@@ -2,8 +2,10 @@
 // config, validated; a broken config is reported with its key paths (the tool then exits 2, reading nothing).
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { formatProblems, parseSiteConfig, type SiteConfig } from "../components/config";
-import { fromStackFile, type StackFile } from "../components/config-source";
+import { formatProblems } from "../config/problems";
+import { parseSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
+import { fromStackFile, type StackFile } from "../config/stack";
 
 const ROOT = path.resolve(__dirname, "..");
 

@@ -9,7 +9,8 @@
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { SECRET_PLACEHOLDER, type SiteConfig } from "../components/config";
+import { SECRET_PLACEHOLDER } from "../config/problems";
+import type { SiteConfig } from "../config/types";
 import { liveReadCommand, secretsStdin } from "../components/render/commands";
 import { runnerWhere, stepInputs } from "../components/render/runner";
 import { renderSite } from "../components/render/site";

@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { requireSiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
 import { liveReadCommand } from "../components/render/commands";
 import { renderSite } from "../components/render/site";
 import { fakeSeeds } from "../scripts/lab/commands";

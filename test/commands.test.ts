@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { requireSiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderUserdata } from "../components/render/host";

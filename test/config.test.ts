@@ -1,19 +1,14 @@
-// Every rule of the site configuration (components/config.ts), each with a valid and an invalid case, asserting
+// Every rule of the site configuration (config/), each with a valid and an invalid case, asserting
 // the exact key path and message of every error line.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import {
-  ConfigError,
-  SECRET_PLACEHOLDER,
-  formatProblems,
-  parseSiteConfig,
-  requireSiteConfig,
-  type SiteConfig,
-} from "../components/config";
-import { fromStackFile } from "../components/config-source";
+import { ConfigError, SECRET_PLACEHOLDER, formatProblems } from "../config/problems";
+import { parseSiteConfig, requireSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
+import { fromStackFile } from "../config/stack";
 import { ROOT, STACKS, editStack, loadStack, rawStack } from "./helpers";
 
 type Raw = Record<string, any>;

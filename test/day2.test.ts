@@ -5,7 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
 import { parseTagComment } from "../components/render/commands";
 import { renderSite } from "../components/render/site";
 import { fakeSeeds } from "../scripts/lab/commands";

@@ -4,7 +4,8 @@
 // table and the NUMA predicate in test/nova-conformance.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { formatPath, parseSiteConfig, type ParseResult } from "../components/config";
+import { formatPath } from "../config/problems";
+import { parseSiteConfig, type ParseResult } from "../config/parse";
 import { flavorSpecs, schedulerFilters } from "../components/render/nova";
 import { defaultSchedulerFilters, RELEASES } from "../domain/releases";
 import { KEY_CHANGES, VALUE_CHANGES, checkExtraSpecs, registry, validatorFor } from "../domain/extra-specs/releases";

@@ -5,9 +5,10 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { HostGroup, SiteConfig } from "../components/config";
+import type { HostGroup, SiteConfig } from "../config/types";
 import { fakeDeviceHosts } from "../scripts/lab/commands";
-import { secretValue, secretsStdin, selectingDevices, type CommandSpec, type Phase, type SecretSource } from "../components/render/commands";
+import { secretsStdin, selectingDevices, type CommandSpec, type Phase } from "../components/render/commands";
+import { secretValue, type SecretSource } from "../config/types";
 import { ROOT } from "./helpers";
 
 export const FAKES = path.join(ROOT, "test", "fakes");

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import assert from "node:assert/strict";
-import { fromStackFile } from "../components/config-source";
-import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { fromStackFile } from "../config/stack";
+import { requireSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
 
 export const ROOT = path.resolve(__dirname, "..");
 

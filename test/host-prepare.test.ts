@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { requireSiteConfig, type Binding, type HostGroup } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
+import type { Binding, HostGroup } from "../config/types";
 import {
   INITRAMFS_MODULES_PATH,
   MODPROBE_CONF_PATH,

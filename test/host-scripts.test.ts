@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { requireSiteConfig, type Binding, type SiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
+import type { Binding, SiteConfig } from "../config/types";
 import { bindingScript } from "../components/render/host";
 import { NO_OVERRIDE, withFakeHost, type FakeFunction } from "./fake-host";
 import { editStack } from "./helpers";

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { requireSiteConfig, type Binding, type SiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
+import type { Binding, SiteConfig } from "../config/types";
 import {
   GRUB_DROPIN_PATH,
   INITRAMFS_MODULES_PATH,

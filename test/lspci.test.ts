@@ -19,7 +19,8 @@ import {
   type Selection,
   type SiteImport,
 } from "../components/lspci";
-import { parseSiteConfig, formatProblems } from "../components/config";
+import { parseSiteConfig } from "../config/parse";
+import { formatProblems } from "../config/problems";
 import { flavorGroups } from "../domain/nova-pci";
 import { JUJU_APPLICATION_NAME } from "../domain/juju";
 import { ROOT, editStack, expectGolden, rawStack } from "./helpers";

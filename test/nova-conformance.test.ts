@@ -6,14 +6,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import {
-  formatProblems,
-  parseSiteConfig,
-  requireSiteConfig,
-  type DeviceConfig,
-  type HostGroup,
-  type SiteConfig,
-} from "../components/config";
+import { formatProblems } from "../config/problems";
+import { parseSiteConfig, requireSiteConfig } from "../config/parse";
+import type { DeviceConfig, HostGroup, SiteConfig } from "../config/types";
 import { devicesPerHost, flavorGroups } from "../domain/nova-pci";
 import { parseLspci } from "../components/lspci";
 import { atLeast } from "../domain/releases";

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
-import { requireSiteConfig, allDevices } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
+import { allDevices } from "../config/types";
 import { defaultSchedulerFilters } from "../domain/releases";
 import {
   charmOptions,

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import type { RecordedResource } from "../scripts/mock-program";
 import { ARTIFACTS } from "../scripts/render";
-import { toStackFile } from "../components/config-source";
+import { toStackFile } from "../config/stack";
 import { expectGolden, loadStack, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
 import { kernelCmdline } from "../components/render/host";
 

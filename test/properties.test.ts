@@ -8,8 +8,10 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { formatPath, parseSiteConfig, type SiteConfig } from "../components/config";
-import { fromRuntimeConfig } from "../components/config-source";
+import { formatPath } from "../config/problems";
+import { parseSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
+import { fromRuntimeConfig } from "../config/stack";
 import { renderSite } from "../components/render/site";
 import { renderRunbook } from "../components/render/runbook";
 import { renderUserdata } from "../components/render/host";
@@ -61,7 +63,7 @@ const FRAGMENTS = [
   "🐧",
 ];
 
-// What components/config.ts accepts: `text` refuses control characters but tab and newline; `name` is
+// What config/primitives.ts accepts: `text` refuses control characters but tab and newline; `name` is
 // one line without surrounding blanks.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
@@ -79,7 +81,7 @@ const oneLine = (max = 255) =>
     // A leading - would be an option to the CLIs: config refuses it.
     .map((s) => s.replace(/^-+\s*/, ""))
     .filter((s) => s.length > 0);
-/** MAAS profile names: letters, digits, _ . -, not a maas CLI command (see components/config.ts). */
+/** MAAS profile names: letters, digits, _ . -, not a maas CLI command (see domain/maas.ts). */
 const profileName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/).filter((s) => !["login", "logout", "list", "refresh", "init", "apikey"].includes(s));
 
 /** Parses an edited dev stack and insists the generator produced what config accepts. */

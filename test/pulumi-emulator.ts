@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import type { ProgramRun } from "../scripts/mock-program";
 import { ROOT } from "./helpers";
-import type { SiteConfig } from "../components/config";
+import type { SiteConfig } from "../config/types";
 import { secretsStdin, type CommandSpec, type Phase } from "../components/render/commands";
 import { stepInputs, type StepInputs } from "../components/render/runner";
 import { secretsOf, type RunResult, type World } from "./fakes-world";
@@ -212,7 +212,7 @@ export function unprotect(state: StackState, name: string): StackState {
  * `pci-passthrough:*` config, with secret inputs recorded in plain text so their commands can run. */
 export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string): ProgramRun {
   const code = `
-    const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "components", "config-source.ts"))});
+    const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "config", "stack.ts"))});
     const { runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "scripts", "render.ts"))});
     const { runProgram } = require(${JSON.stringify(path.join(ROOT, "scripts", "mock-program.ts"))});
     const { config, secretKeys } = runtimeConfig(fromStackFile(toStackFile(${JSON.stringify(raw)})));

@@ -6,10 +6,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { requireSiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
 import { renderSite } from "../components/render/site";
 import type { RecordedResource } from "../scripts/mock-program";
-import { toStackFile } from "../components/config-source";
+import { toStackFile } from "../config/stack";
 import { fakeLogText, fakeState, ok, runStep, world } from "./fakes-world";
 import { editStack, renderStack, type Rendered } from "./helpers";
 

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { requireSiteConfig } from "../components/config";
+import { requireSiteConfig } from "../config/parse";
 import { parseTagComment } from "../components/render/commands";
 import { renderSite } from "../components/render/site";
 import { fakeSeeds } from "../scripts/lab/commands";

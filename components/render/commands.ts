@@ -17,7 +17,7 @@
 //   environment, a script's text or a command line, and nothing a step prints carries them (`maas login`'s
 //   own output, which may repeat a malformed key, is discarded), so the steps' messages are shown;
 // - whether an object exists is read from the data a CLI prints on success, never from an error's text.
-import { groupPath, type HostGroup, type SiteConfig } from "../config";
+import { groupPath, type HostGroup, type SecretSource, type SiteConfig } from "../../config/types";
 import { deviceId } from "../../domain/pci";
 import { configuredAddresses, vfioIds } from "./host-kernel";
 import { shellCommand, shellQuote } from "./shell";
@@ -46,18 +46,6 @@ export interface CommandSpec {
   readonly protect?: boolean;
   /** Keep the object when the resource is deleted (the delete phase never runs). */
   readonly retainOnDelete?: boolean;
-}
-
-/** Where a secret comes from in the SiteConfig. */
-export type SecretSource = "maas.apiKey" | "runner.privateKey";
-
-export function secretValue(site: SiteConfig, source: SecretSource): string | undefined {
-  switch (source) {
-    case "maas.apiKey":
-      return site.maas.apiKey;
-    case "runner.privateKey":
-      return site.runner?.privateKey;
-  }
 }
 
 /** Standard input of a step with secrets: one `NAME=<base64 of the value>` line each (base64 keeps

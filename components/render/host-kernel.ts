@@ -1,6 +1,6 @@
 // What the GPU host's kernel must be told: the IOMMU and blacklist options (the MAAS tag's kernel_opts and
 // the grub drop-in share them), and the vendor:product ids vfio-pci takes. Pure: no Pulumi import.
-import type { DeviceConfig, HostGroup } from "../config";
+import type { DeviceConfig, HostGroup } from "../../config/types";
 import { deviceId } from "../../domain/pci";
 
 /** What preparing a host takes: how (host) and for which devices. */

@@ -14,7 +14,7 @@
 // cloudconfig/userdatacfg_unix.go ConfigureBasic); only later releases put a `set +xe` before postruncmd
 // (LP #1978454), so under an older Juju 2.9 one failing postruncmd line skipped every line after it. One entry,
 // its own process, its own flags: Juju's do not matter.
-import type { DeviceConfig, HostGroup } from "../config";
+import type { DeviceConfig, HostGroup } from "../../config/types";
 import { deviceId } from "../../domain/pci";
 import type { HostAction, HostFile } from "./host";
 import { BIND_FUNCTIONS, ID_OF_FUNCTION, logAndLeaveContainers } from "./host-scripts";

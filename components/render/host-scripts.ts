@@ -1,7 +1,7 @@
 // The shell text shipped to the hosts: the functions that bind a machine's devices to vfio-pci now (shared by the
 // prepare script and the binding script), the binding script (driver-override and rc-local), its systemd unit,
 // and the guard that keeps every script off containers. Pure: no Pulumi import.
-import type { Binding, DeviceConfig } from "../config";
+import type { Binding, DeviceConfig } from "../../config/types";
 import { addressIds, vfioIds, type HostPrep } from "./host-kernel";
 
 /** Where the driver-override binding script and its unit are installed. */

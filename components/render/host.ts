@@ -4,7 +4,7 @@
 // /etc/default/grub, /etc/modules and /etc/initramfs-tools/modules; per-address binding; nothing done on
 // containers or on machines without the devices (the prepare script, host-prepare.ts). Pure: no Pulumi import.
 import { Document } from "yaml";
-import type { HostGroup } from "../config";
+import type { HostGroup } from "../../config/types";
 import { VFIO_MODULES, kernelCmdline, kernelOptions, vfioIds, type HostPrep } from "./host-kernel";
 import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import {

@@ -4,12 +4,11 @@
 // Formats: DOMAIN.md "Charm options" and "Nova formats"; checked against Nova itself by
 // test/nova_conformance.py.
 import { Document, isSeq } from "yaml";
-import { CHARM_APPS } from "../../domain/charms";
-import { allDevices, type DeviceConfig, type SiteConfig } from "../config";
+import { CHARM_APPS, COMPUTE_CHARM, computeChannel, computeRelations } from "../../domain/charms";
+import { allDevices, type DeviceConfig, type SiteConfig } from "../../config/types";
 import { deviceId } from "../../domain/pci";
 import { defaultSchedulerFilters, release, ubuntuFor, whitelistOption } from "../../domain/releases";
 import { usesPciNumaPolicy } from "../../domain/extra-specs/numa";
-import { COMPUTE_CHARM, computeChannel, computeRelations } from "../../domain/charms";
 
 // ---------------------------------------------------------------------------------------------------
 // PCI alias and whitelist (nova.conf [pci] alias / device_spec)

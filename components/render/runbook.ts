@@ -2,7 +2,7 @@
 // operator could run by hand: the runbook, generated for this site. The maas and juju steps are the very
 // scripts the Pulumi command resources run (components/render/commands.ts); the openstack steps do
 // by hand what the flavor and server resources do.
-import type { SiteConfig } from "../config";
+import type { SiteConfig } from "../../config/types";
 import { charmResetArgv, destroyModelArgv, type CommandSpec } from "./commands";
 import type { FlavorSpec } from "./nova";
 import type { SiteArtifacts } from "./site";

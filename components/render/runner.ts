@@ -8,9 +8,10 @@
 // `AcceptEnv`, which a stock sshd_config does not have): the step's script, its environment and its secrets
 // travel on ssh's standard input as base64 here-documents of a payload that `sh -s` runs there. The only
 // command line on the jump host is `sh -s`.
-import type { RunnerConfig } from "../config";
+import type { RunnerConfig } from "../../config/types";
 import { HOST_KEY_ALGORITHMS } from "../../domain/ssh";
-import { PHASES, type CommandSpec, type Phase, type SecretSource } from "./commands";
+import { PHASES, type CommandSpec, type Phase } from "./commands";
+import type { SecretSource } from "../../config/types";
 import { shellQuote } from "./shell";
 
 /** The inputs of a step's command resource, whichever the runner. `V` is the type of the environment values

@@ -1,6 +1,6 @@
 // Everything rendered for one site, computed once. The Pulumi components, the offline render
 // (out/<stack>/) and the tests all take their artifacts from here.
-import { allDevices, type HostGroup, type SiteConfig } from "../config";
+import { allDevices, type HostGroup, type SiteConfig } from "../../config/types";
 import { kernelCmdline, renderModelConfig, renderUserdata } from "./host";
 import {
   charmOptions,

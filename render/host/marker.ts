@@ -8,7 +8,7 @@
 // ours at all. The render's hash in the marker tells; the files alone cannot (a render may change only a
 // command, or another group's part).
 import { createHash } from "node:crypto";
-import type { HostGroup } from "../../components/config";
+import type { HostGroup } from "../../config/types";
 import type { GroupPreparation } from "../../components/render/host-prepare";
 import { vfioIds } from "../../components/render/host-kernel";
 

@@ -10,7 +10,7 @@
 // followed by space-separated name=value fields. The first line is `pci-passthrough-probe=1`, the last `end=ok`:
 // output without it was cut short. Greppable by hand: `grep ^function= HOST.txt`.
 import { createHash } from "node:crypto";
-import type { Binding, HostGroup } from "../../components/config";
+import type { Binding, HostGroup } from "../../config/types";
 import {
   BIND_UNIT_NAME,
   ID_OF_FUNCTION,

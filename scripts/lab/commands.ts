@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { HostGroup, SiteConfig } from "../../components/config";
+import type { HostGroup, SiteConfig } from "../../config/types";
 import { selectingDevices } from "../../components/render/commands";
 import { CHARM_APPS, COMPUTE_CHARM } from "../../domain/charms";
 import {

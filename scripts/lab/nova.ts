@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { allDevices, type SiteConfig } from "../../components/config";
+import { allDevices, type SiteConfig } from "../../config/types";
 import { pciAliasEntries } from "../../components/render/nova";
 import { DEB_CACHE, REPO, type LabPaths } from "./paths";
 import { INSTALL_HINT, PYTHON } from "./packages";

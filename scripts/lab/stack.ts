@@ -1,8 +1,9 @@
 // A stack's validated SiteConfig, read from Pulumi.<stack>.yaml the way the offline render reads it.
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { fromStackFile } from "../../components/config-source";
-import { requireSiteConfig, type SiteConfig } from "../../components/config";
+import { fromStackFile } from "../../config/stack";
+import { requireSiteConfig } from "../../config/parse";
+import type { SiteConfig } from "../../config/types";
 import { REPO } from "./paths";
 import { LabError } from "./process";
 

@@ -2,7 +2,7 @@
 // liveReadCommand) and `openstack flavor show` print them, against the render of the stack. Pure: the CLI
 // in scripts/verify.ts runs the commands.
 import { createTwoFilesPatch } from "diff";
-import type { SiteConfig } from "../../components/config";
+import type { SiteConfig } from "../../config/types";
 import { parseTagComment, READ_MARK, READS } from "../../components/render/commands";
 import type { FlavorSpec } from "../../components/render/nova";
 import type { GroupArtifacts, SiteArtifacts } from "../../components/render/site";

@@ -5,8 +5,10 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { BINDINGS, requireSiteConfig, type Binding, type SiteConfig } from "../../components/config";
-import { fromStackFile } from "../../components/config-source";
+import { BINDINGS } from "../../config/sections/host";
+import { requireSiteConfig } from "../../config/parse";
+import type { Binding, SiteConfig } from "../../config/types";
+import { fromStackFile } from "../../config/stack";
 import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH } from "../../components/render/host";
 import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";

@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync } from "node:fs";
 import * as path from "node:path";
-import type { SiteConfig } from "../../components/config";
+import type { SiteConfig } from "../../config/types";
 import { hostFiles, userdataParts, type HostFile } from "../../components/render/host";
 import { asCloudInitSeesIt } from "../juju-userdata-merge";
 import { renderSite } from "../../components/render/site";

@@ -1,4 +1,4 @@
-import { allDevices } from "../../components/config";
+import { allDevices } from "../../config/types";
 // The lab itself against the real services: a cold `up`, an idempotent `up`, status, the openrc, the Compute
 // API's own extra-spec validation at microversion 2.86, a restart on changed aliases, and a clean `down`.
 // Its own state folder and ports, so it can run next to apply.test.ts and a developer's lab.

@@ -1,7 +1,7 @@
 // Where the raw `pci-passthrough:*` values come from: the Pulumi runtime (a deployment) or a
 // Pulumi.<stack>.yaml file (the offline render and the tests). Both give parseSiteConfig the same shape.
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { NAMESPACE, SECRET_PLACEHOLDER } from "./config";
+import { NAMESPACE, SECRET_PLACEHOLDER } from "./problems";
 
 /** The raw values of the project's keys, namespace stripped. */
 export type RawConfig = Record<string, unknown>;
