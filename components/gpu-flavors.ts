@@ -1,7 +1,7 @@
 // Nova flavors with `pci_passthrough:alias` extra specs (runbook: "Post Deployment").
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import type { FlavorSpec } from "./render/nova";
+import type { FlavorSpec } from "../render/nova/flavors";
 
 export interface GpuFlavorsArgs {
   /** One flavor per spec, with its extra specs. */

@@ -1,6 +1,6 @@
 // The Juju model whose cloudinit-userdata prepares the GPU hosts (runbook: "In Target Changes").
 import * as pulumi from "@pulumi/pulumi";
-import type { CommandSpec } from "./render/commands";
+import type { CommandSpec } from "../render/steps/script";
 import type { Runner, CommandResource } from "./runner";
 
 export interface JujuModelArgs {

@@ -690,7 +690,7 @@ export interface SelectionScope {
   readonly zone?: string;
 }
 
-export function renderSite(site: SiteImport, scope: SelectionScope = {}): string {
+export function renderProposal(site: SiteImport, scope: SelectionScope = {}): string {
   if (site.kinds.length === 1) {
     const k = site.kinds[0]!;
     const list = k.sources.join(", ");

@@ -1,6 +1,7 @@
 // The MAAS tag that selects the GPU hosts and carries their kernel options (runbook: "MAAS").
 import * as pulumi from "@pulumi/pulumi";
-import { STACK_ENV, type CommandSpec } from "./render/commands";
+import { STACK_ENV } from "../render/steps/maas-claim";
+import type { CommandSpec } from "../render/steps/script";
 import type { Runner, CommandResource } from "./runner";
 
 export interface MaasPciTagArgs {

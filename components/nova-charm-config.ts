@@ -1,6 +1,6 @@
 // The nova-cloud-controller and nova-compute options (runbook: "Deploy OpenStack").
 import * as pulumi from "@pulumi/pulumi";
-import type { CommandSpec } from "./render/commands";
+import type { CommandSpec } from "../render/steps/script";
 import type { Runner, CommandResource } from "./runner";
 
 export interface NovaCharmConfigArgs {

@@ -2,7 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblems, type ConfigProblem } from "../config/problems";
 import type { SiteConfig } from "../config/types";
-import { renderSite, type SiteArtifacts } from "./render/site";
+import { renderSite } from "../render/site";
+import type { SiteArtifacts } from "../render/site";
 import { makeRunner } from "./runner";
 import { MaasPciTag } from "./maas-tag";
 import { JujuModel } from "./juju-model";

@@ -3,10 +3,9 @@
 // Components call run() and do not care where.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { SiteConfig } from "../config/types";
-import { secretsStdin, type CommandSpec } from "./render/commands";
-import { secretValue } from "../config/types";
-import { runnerWhere, stepInputs } from "./render/runner";
+import { type SiteConfig, secretValue } from "../config/types";
+import { secretsStdin, type CommandSpec } from "../render/steps/script";
+import { runnerWhere, stepInputs } from "../render/steps/ssh";
 
 export type CommandResource = command.local.Command;
 

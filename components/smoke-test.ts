@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { SmokeTestConfig } from "../config/types";
-import type { CommandSpec } from "./render/commands";
+import type { CommandSpec } from "../render/steps/script";
 import type { Runner, CommandResource } from "./runner";
 
 export interface SmokeTestArgs {

@@ -7,7 +7,7 @@
 // replace it: delete it by hand), 2 config or usage, 3 Nova could not be read.
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { renderSite } from "../components/render/site";
+import { renderSite } from "../render/site";
 import { runtimeConfig } from "./render";
 import { runProgram } from "./mock-program";
 import { report } from "./verify/compare";

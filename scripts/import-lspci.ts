@@ -11,7 +11,7 @@ import {
   importLspci,
   parseClassOption,
   parseIdOption,
-  renderSite,
+  renderProposal,
   renderSnippet,
   type HostCapture,
   type Selection,
@@ -126,7 +126,7 @@ function severalHosts(captures: HostCapture[], selection: Selection, scope: Sele
       process.stderr.write(`import-lspci: group ${k.name}: list its machines (see the comment under its maas)\n`);
     }
   }
-  process.stdout.write(renderSite(site, scope));
+  process.stdout.write(renderProposal(site, scope));
 }
 
 function main(): void {

@@ -8,9 +8,10 @@ import { parseSiteConfig } from "../config/parse";
 import { formatProblems, formatWarnings } from "../config/problems";
 import type { SiteConfig } from "../config/types";
 import { fromStackFile, type StackFile } from "../config/stack";
-import { renderSite, type GroupArtifacts } from "../components/render/site";
-import { renderRunbook } from "../components/render/runbook";
-import { renderHostFilesText } from "../components/render/host";
+import { renderSite } from "../render/site";
+import type { GroupArtifacts } from "../render/site";
+import { renderRunbook } from "../render/runbook";
+import { renderHostFilesText } from "../render/host/userdata";
 import { runProgram, type RecordedResource } from "./mock-program";
 
 const ROOT = path.resolve(__dirname, "..");

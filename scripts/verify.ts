@@ -11,9 +11,10 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { SECRET_PLACEHOLDER } from "../config/problems";
 import type { SiteConfig } from "../config/types";
-import { liveReadCommand, secretsStdin } from "../components/render/commands";
-import { runnerWhere, stepInputs } from "../components/render/runner";
-import { renderSite } from "../components/render/site";
+import { liveReadCommand } from "../render/steps/reads";
+import { secretsStdin } from "../render/steps/script";
+import { runnerWhere, stepInputs } from "../render/steps/ssh";
+import { renderSite } from "../render/site";
 import { compareFlavor, compareJuju, exitCode, parseReads, report, type Finding } from "./verify/compare";
 import { showFlavor } from "./verify/openstack";
 import { loadStack } from "./stack-file";
@@ -35,7 +36,7 @@ function sshKey(site: SiteConfig, identity: string | undefined): Record<string, 
 /** maas and juju, through the read script on the steps' runner. */
 function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
   const a = renderSite(site);
-  const spec = liveReadCommand(site, Object.keys(a.charmOptions));
+  const spec = liveReadCommand(site.maas, a.groups.map((g) => g.tag), site.juju, Object.keys(a.charmOptions));
   // The read spec asks for no secret; only the SSH key, when there is a runner, travels on stdin.
   const inputs = stepInputs(spec, site.runner ? { ...site.runner, privateKey: undefined } : undefined);
   const r = spawnSync("/bin/sh", ["-c", inputs.create], {

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { SYS_PCI_DEVICES, bindingCheckScript } from "../components/render/commands";
+import { SYS_PCI_DEVICES, bindingCheckScript } from "../render/steps/juju";
 import { withFakeHost, type FakeFunction } from "./fake-host";
 import { loadStack } from "./helpers";
 

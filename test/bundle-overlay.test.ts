@@ -14,8 +14,9 @@ import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
 import type { SiteConfig } from "../config/types";
 import { COMPUTE_CHARM, computeChannel, computeEndpoints, computeRelations, CHARM_APPS } from "../domain/charms";
-import { charmOptions, renderBundleOverlay } from "../components/render/nova";
 import { ROOT, STACKS, editStack, hasTool, loadStack, needTool } from "./helpers";
+import { renderSite } from "../render/site";
+import { charmOptions } from "../render/nova/charm-options";
 
 const CHECK_DIR = path.join(ROOT, "test", "bundle-check");
 const BASES_DIR = path.join(CHECK_DIR, "bases");
@@ -111,7 +112,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
         const site = siteFor(stack, alone);
         // The HA bases are openstack-base's shape: the default relations fit them as they are.
         if (b.startsWith("openstack-ha")) assert.equal(site.openstack.computeRelations, undefined);
-        const overlay = file(`${stack}-overlay.yaml`, renderBundleOverlay(site));
+        const overlay = file(`${stack}-overlay.yaml`, renderSite(site).bundleOverlay);
         const merged = check(base(b), overlay);
         assert.equal(merged.status, 0, merged.stderr);
         assert.equal(merged.stderr, "");
@@ -126,7 +127,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
         // added applications with their charm, channel, tag and options, and their relations appended; every other
         // option, application, relation and the base's OS untouched, no new YAML warning.
         const expected = structuredClone(alone);
-        const ours = charmOptions(site);
+        const ours = charmOptions(site.openstack, site.groups, site.flavors);
         for (const [app, options] of Object.entries(ours)) {
           const group = site.groups.find((g) => g.application === app);
           if (group?.addToBundle) {
@@ -168,7 +169,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
     assert.deepEqual(added, ["nova-compute-a100", "nova-compute-l40s", "nova-compute-nic"]);
     for (const b of BASES.filter((x) => x.startsWith("single-node"))) {
       const alone = check(base(b)).summary;
-      const r = check(base(b), file("mixed-default.yaml", renderBundleOverlay(site)));
+      const r = check(base(b), file("mixed-default.yaml", renderSite(site).bundleOverlay));
       assert.equal(r.status, 1, b);
       assert.equal(r.summary.stage, "verify");
       const missing = computeRelations(site.openstack).filter((x) => alone.applications[x.remote.split(":")[0]!] === undefined);
@@ -186,7 +187,7 @@ describe("the rendered overlay on the operator's bundles, with juju/charm v12", 
     const site = requireSiteConfig(editStack("mixed", (raw) => ((raw.hostGroups[0].units = 2), (raw.hostGroups[1].units = 1))));
     for (const b of BASES.filter((x) => x.startsWith("openstack-ha"))) {
       const alone = check(base(b)).summary;
-      const r = check(base(b), file("mixed-units.yaml", renderBundleOverlay(site)));
+      const r = check(base(b), file("mixed-units.yaml", renderSite(site).bundleOverlay));
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.summary.machines, alone.machines);
       // No `to`: juju/charm replicates "new", a new machine per unit, provisioned with the tag constraint.

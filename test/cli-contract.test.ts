@@ -7,8 +7,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { requireSiteConfig } from "../config/parse";
-import { liveReadCommand } from "../components/render/commands";
-import { renderSite } from "../components/render/site";
+import { liveReadCommand } from "../render/steps/reads";
+import { renderSite } from "../render/site";
 import { fakeSeeds } from "../scripts/lab/commands";
 import { argvLog, openstackBin, world } from "./fakes-world";
 import { STACKS, editStack } from "./helpers";
@@ -47,7 +47,7 @@ test("every call the program makes has a row: up, resync, destroy (its model tea
     const first = up(w, EMPTY_STACK, commandResources(recordProgram(raw, stack))).state;
     const resynced = up(w, first, commandResources(recordProgram({ ...raw, resync: "1" }, stack))).state;
     // verify's reads, where the steps run.
-    const read = liveReadCommand(site, Object.keys(renderSite(site).charmOptions));
+    const read = liveReadCommand(site.maas, renderSite(site).groups.map((g) => g.tag), site.juju, Object.keys(renderSite(site).charmOptions));
     assert.equal(spawnSync("/bin/sh", ["-c", read.script, read.step, "create"], { env: w.env }).status, 0);
     destroy(w, { resources: resynced.resources.map((r) => ({ ...r, protect: false })) });
     for (const cli of ["maas", "juju"] as const) for (const argv of argvLog(w, cli)) made.add(callKind(cli, argv));

@@ -6,12 +6,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { formatPath } from "../config/problems";
 import { parseSiteConfig, type ParseResult } from "../config/parse";
-import { flavorSpecs, schedulerFilters } from "../components/render/nova";
+import { flavorSpecs } from "../render/nova/flavors";
+import { schedulerFilters } from "../render/nova/charm-options";
 import { defaultSchedulerFilters, RELEASES } from "../domain/releases";
 import { KEY_CHANGES, VALUE_CHANGES, checkExtraSpecs, registry, validatorFor } from "../domain/extra-specs/releases";
 import { flavorHasNumaTopology } from "../domain/extra-specs/numa";
 import { editStack } from "./helpers";
 import { NUMA_FLAVORS } from "./numa-flavors";
+import { allDevices } from "../config/types";
 
 const P = "pci-passthrough";
 const KEY = (k: string) => formatPath(["flavors", 0, "extraSpecs", k]);
@@ -39,7 +41,7 @@ function accepted(release: string, specs: Record<string, unknown>, warnings: str
   const r = parse(release, specs);
   assert.deepEqual(lines(r), { errors: [], warnings }, `${release} ${JSON.stringify(specs)}`);
   assert.ok(r.ok);
-  return flavorSpecs(r.config)[0]!.extraSpecs;
+  return flavorSpecs(r.config.flavors)[0]!.extraSpecs;
 }
 
 function refused(release: string, specs: Record<string, unknown>, errors: string[], warnings: string[] = []): void {
@@ -114,7 +116,7 @@ describe("hypervisor id: hw:hide_hypervisor_id from victoria (21.1.2/20.6.1 back
       const r = parse(rel, { hide_hypervisor_id: "true" }, withoutAggregateFilter(rel));
       assert.deepEqual(lines(r), { errors: [], warnings: [] }, rel);
       assert.ok(r.ok);
-      assert.deepEqual(flavorSpecs(r.config)[0]!.extraSpecs, { "pci_passthrough:alias": "gpu:1", hide_hypervisor_id: "true" });
+      assert.deepEqual(flavorSpecs(r.config.flavors)[0]!.extraSpecs, { "pci_passthrough:alias": "gpu:1", hide_hypervisor_id: "true" });
     }
     assert.deepEqual(lines(parse("zed", { hide_hypervisor_id: "true" }, withoutAggregateFilter("zed"))), { errors: [], warnings: [DEPRECATED] });
   });
@@ -270,14 +272,14 @@ describe("PCI NUMA policy: NUMATopologyFilter and a guest NUMA topology", () => 
   test("the default filter list gains NUMATopologyFilter, last, only when a policy is set", () => {
     const none = parse("yoga", {});
     assert.ok(none.ok);
-    assert.deepEqual(schedulerFilters(none.config), defaultSchedulerFilters("yoga"));
-    assert.ok(!schedulerFilters(none.config).includes("NUMATopologyFilter"));
+    assert.deepEqual(schedulerFilters(none.config.openstack, allDevices(none.config), none.config.flavors), defaultSchedulerFilters("yoga"));
+    assert.ok(!schedulerFilters(none.config.openstack, allDevices(none.config), none.config.flavors).includes("NUMATopologyFilter"));
     const viaDevice = parse("yoga", { "hw:numa_nodes": 1 }, (raw) => (raw.devices[0].numaPolicy = "required"));
     const viaFlavor = parse("yoga", { "hw:pci_numa_affinity_policy": "preferred", "hw:numa_nodes": 1 });
     for (const r of [viaDevice, viaFlavor]) {
       assert.deepEqual(lines(r), { errors: [], warnings: [] });
       assert.ok(r.ok);
-      assert.deepEqual(schedulerFilters(r.config), [...defaultSchedulerFilters("yoga"), "NUMATopologyFilter"]);
+      assert.deepEqual(schedulerFilters(r.config.openstack, allDevices(r.config), r.config.flavors), [...defaultSchedulerFilters("yoga"), "NUMATopologyFilter"]);
     }
   });
 
@@ -295,7 +297,7 @@ describe("PCI NUMA policy: NUMATopologyFilter and a guest NUMA topology", () => 
     ]);
     const ok = parse("yoga", { "hw:pci_numa_affinity_policy": "required", "hw:numa_nodes": 1 }, filters(["PciPassthroughFilter", "NUMATopologyFilter"]));
     assert.ok(ok.ok);
-    assert.deepEqual(schedulerFilters(ok.config), ["PciPassthroughFilter", "NUMATopologyFilter"]);
+    assert.deepEqual(schedulerFilters(ok.config.openstack, allDevices(ok.config), ok.config.flavors), ["PciPassthroughFilter", "NUMATopologyFilter"]);
     // No policy, no need.
     assert.ok(parse("yoga", {}, filters(["PciPassthroughFilter"])).ok);
   });

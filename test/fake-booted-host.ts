@@ -29,9 +29,10 @@ import {
 } from "node:fs";
 import * as path from "node:path";
 import type { HostGroup } from "../config/types";
-import { INITRAMFS_MODULES_PATH, hostActions, hostFiles, userdataParts } from "../components/render/host";
-import { PREPARE_SCRIPT_PATH } from "../components/render/host-prepare";
-import { shellQuote } from "../components/render/shell";
+import { INITRAMFS_MODULES_PATH, hostActions, hostFiles } from "../render/host/files";
+import { userdataParts } from "../render/host/userdata";
+import { PREPARE_SCRIPT_PATH } from "../render/host/prepare";
+import { shellQuote } from "../render/shell";
 import {
   MARKER_PATH,
   WRITE_MARKER,

@@ -14,7 +14,8 @@ import { parse } from "yaml";
 import { BINDINGS } from "../config/sections/host";
 import { requireSiteConfig } from "../config/parse";
 import type { HostGroup } from "../config/types";
-import { GRUB_DROPIN_PATH, hostFiles, renderUserdata, type HostFile } from "../components/render/host";
+import { GRUB_DROPIN_PATH, hostFiles, type HostFile } from "../render/host/files";
+import { renderUserdata } from "../render/host/userdata";
 import { asCloudInitSeesIt } from "./juju-userdata-merge";
 import { editStack, needTool, ONE_GROUP_STACKS } from "./helpers";
 

@@ -11,18 +11,10 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { requireSiteConfig } from "../config/parse";
 import type { Binding, HostGroup } from "../config/types";
-import {
-  INITRAMFS_MODULES_PATH,
-  MODPROBE_CONF_PATH,
-  hostFiles,
-  renderHostFilesText,
-  renderModelConfig,
-  renderUserdata,
-  userdataParts,
-  type WriteFileEntry,
-} from "../components/render/host";
+import { INITRAMFS_MODULES_PATH, MODPROBE_CONF_PATH, hostFiles } from "../render/host/files";
+import { renderHostFilesText, renderModelConfig, renderUserdata, userdataParts, type WriteFileEntry } from "../render/host/userdata";
 import { jujuUserdataProblems } from "../domain/juju";
-import { PREPARE_SCRIPT_PATH, prepareUserdataParts } from "../components/render/host-prepare";
+import { PREPARE_SCRIPT_PATH, prepareUserdataParts } from "../render/host/prepare";
 import { fakeHost, snapshot, type FakeFunction, type FakeHost, type FakeHostOptions, type RunResult } from "./fake-host";
 import { editStack, expectGolden, loadStack } from "./helpers";
 
@@ -188,7 +180,7 @@ test("mixed: the userdata is what Juju accepts: write_files with the one script,
 });
 
 test("mixed: model config and host files match the golden files", () => {
-  expectGolden("mixed-model-config.yaml", renderModelConfig(MIXED));
+  expectGolden("mixed-model-config.yaml", renderModelConfig(renderUserdata(MIXED)));
   expectGolden("mixed-host-files.txt", renderHostFilesText(MIXED));
 });
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { requireSiteConfig } from "../config/parse";
 import type { Binding, SiteConfig } from "../config/types";
-import { bindingScript } from "../components/render/host";
+import { bindingScript } from "../render/host/binding";
 import { NO_OVERRIDE, withFakeHost, type FakeFunction } from "./fake-host";
 import { editStack } from "./helpers";
 

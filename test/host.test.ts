@@ -8,25 +8,13 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { requireSiteConfig } from "../config/parse";
 import type { Binding, SiteConfig } from "../config/types";
-import {
-  GRUB_DROPIN_PATH,
-  INITRAMFS_MODULES_PATH,
-  MODPROBE_CONF_PATH,
-  bindingScript,
-  bindingUnit,
-  hostActions,
-  hostFiles,
-  kernelCmdline,
-  kernelOptions,
-  modelConfig,
-  renderModelConfig,
-  renderUserdata,
-  userdataParts,
-  vfioIds,
-} from "../components/render/host";
+import { GRUB_DROPIN_PATH, INITRAMFS_MODULES_PATH, MODPROBE_CONF_PATH, hostActions, hostFiles } from "../render/host/files";
+import { bindingScript, bindingUnit } from "../render/host/binding";
+import { kernelCmdline, kernelOptions, vfioIds } from "../render/host/kernel";
+import { renderModelConfig, renderUserdata, userdataParts } from "../render/host/userdata";
 import { asCloudInitSeesIt } from "./juju-userdata-merge";
 import { jujuUserdataProblems } from "../domain/juju";
-import { PREPARE_SCRIPT_PATH } from "../components/render/host-prepare";
+import { PREPARE_SCRIPT_PATH } from "../render/host/prepare";
 import { editStack, expectGolden, loadStack, STACKS } from "./helpers";
 
 const BINDINGS: readonly Binding[] = ["modprobe", "driver-override", "rc-local"];
@@ -51,7 +39,7 @@ for (const stack of STACKS) {
     const site = loadStack(stack);
     // One line per group's tag.
     expectGolden(`${stack}-kernel-options.txt`, site.groups.map((g) => `${kernelCmdline(g)}\n`).join(""));
-    expectGolden(`${stack}-model-config.yaml`, renderModelConfig(site.groups));
+    expectGolden(`${stack}-model-config.yaml`, renderModelConfig(renderUserdata(site.groups)));
   });
 }
 
@@ -262,9 +250,8 @@ test("host actions: the unit enabled (driver-override), then for every binding t
 test("model config: one key, cloudinit-userdata, holding the userdata text verbatim", () => {
   for (const stack of STACKS) {
     const site = loadStack(stack);
-    assert.deepEqual(modelConfig(site.groups), { "cloudinit-userdata": renderUserdata(site.groups) });
-    assert.deepEqual(parse(renderModelConfig(site.groups), { version: "1.1" }), modelConfig(site.groups));
-    assert.match(renderModelConfig(site.groups), /^cloudinit-userdata: \|/);
+    assert.deepEqual(parse(renderModelConfig(renderUserdata(site.groups)), { version: "1.1" }), { "cloudinit-userdata": renderUserdata(site.groups) });
+    assert.match(renderModelConfig(renderUserdata(site.groups)), /^cloudinit-userdata: \|/);
   }
 });
 

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
 import { toStackFile } from "../config/stack";
-import { renderSite } from "../components/render/site";
+import { renderSite } from "../render/site";
 import { fakeState, openstackBin, world, type World } from "./fakes-world";
 import { ROOT, editStack } from "./helpers";
 import { recordProgram } from "./pulumi-emulator";

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseJujuExec, type JujuCliVersion } from "../domain/juju-exec";
-import { hostExpectations, type HostExpectations } from "../render/host/probe";
+import { hostExpectations, type HostExpectations } from "../render/host/expectations";
 import { analyseUnits, groupSummary, hostsExitCode, hostsJson, hostsReport } from "../tools/verify/hosts";
 import { loadStack } from "./helpers";
 

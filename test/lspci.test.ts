@@ -11,7 +11,7 @@ import {
   parseLspci,
   parseClassOption,
   parseIdOption,
-  renderSite,
+  renderProposal,
   renderSnippet,
   type HostCapture,
   type LspciParse,
@@ -573,10 +573,10 @@ test("several hosts of three kinds: one group per kind, named after its model, s
 
 test("golden hostGroups snippet of three kinds; it validates in the mixed stack, each alias's flavor fits its own group", () => {
   const site = importHosts(THREE_KINDS.map((f) => capture(f)), GPUS_AND_CX6);
-  const snippet = renderSite(site, { pool: "openstack" });
+  const snippet = renderProposal(site, { pool: "openstack" });
   expectGolden("lspci-site-three-kinds.yaml", snippet);
   // Without a scope the groups that select by device say what is missing, and the config refuses them.
-  const unscoped = renderSite(site);
+  const unscoped = renderProposal(site);
   assert.match(unscoped, /among this cloud's machines: add pool: \(its MAAS resource pool\) and\/or zone:, or run again with --pool \/ --zone\./);
   const refused = parseSiteConfig(mixedWith(unscoped));
   assert.ok(!refused.ok);
@@ -608,7 +608,7 @@ test("hosts of one kind: today's devices and host snippet, saying which hosts ag
   assert.equal(site.kinds.length, 1);
   // One kind keeps today's class-based alias: no other kind to tell it from.
   assert.deepEqual(kindSummary(site)[0]!.devices, [["gpu", "10de:20b5", ["0000:17:00.0", "0000:31:00.0"], [], "type-PF"]]);
-  const snippet = renderSite(site);
+  const snippet = renderProposal(site);
   expectGolden("lspci-site-one-kind.yaml", snippet);
   assert.match(snippet, /^# 2 hosts agreed: the same selected functions at the same addresses, the same IOMMU vendor \(test\/fixtures\/lspci-site\/a100-r01-nnkv\.txt, test\/fixtures\/lspci-site\/a100-r02-nnk\.txt\)\.$/m);
   const doc = parseYaml(snippet) as Record<string, any>;
@@ -632,7 +632,7 @@ test("the same devices on Intel and on AMD are two kinds: named by IOMMU, and th
   );
   // The vendor:product in both kinds has one alias, one device_type (from the capture that showed SR-IOV).
   assert.deepEqual(site.kinds.map((k) => k.devices.map((d) => [d.alias, d.deviceType ?? null])), [[["a100", "type-PF"]], [["a100", "type-PF"]]]);
-  const snippet = renderSite(site);
+  const snippet = renderProposal(site);
   assert.match(snippet, /# machines: \[\.\.\.\]: list these hosts' MAAS system IDs \(maas PROFILE machines read\)\. No selectByDevice: 10de:20b5 is also in a100-amd,/);
   // What the comment asks for is exactly what is missing: nothing else is wrong with the groups.
   const refused = parseSiteConfig(mixedWith(snippet));
@@ -660,7 +660,7 @@ test("a host with one card fewer is another kind (other addresses): a100 and a10
       ["l40s", [["l40s", ["0000:17:00.0", "0000:ca:00.0"]]], []],
     ],
   );
-  const parsed = parseSiteConfig(mixedWith(renderSite(site, { zone: "az1" }), (groups) => groups.slice(0, 2).forEach((g, i) => (g.maas.machines = [`host${i}`]))));
+  const parsed = parseSiteConfig(mixedWith(renderProposal(site, { zone: "az1" }), (groups) => groups.slice(0, 2).forEach((g, i) => (g.maas.machines = [`host${i}`]))));
   assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
   // A flavor for two A100s fits only the hosts that have two.
   assert.deepEqual(flavorGroups(parsed.config.groups, { pci: { a100: 2 } }).map((g) => g.name), ["a100"]);
@@ -687,7 +687,7 @@ test("a capture without the host bridge joins the kind with its devices, or is l
   // Alone, such hosts are a kind of their own, whose group must be told its IOMMU vendor.
   const alone = importHosts([capture("gpus-only.txt", gpusOnly), capture("l40s-r03-nnkv.txt")]);
   assert.deepEqual(kindSummary(alone).map((k) => [k.name, k.iommu]), [["a100", null], ["l40s", "amd"]]);
-  assert.match(renderSite(alone), /\n {4}host:\n {6}# Set iommu: intel or amd: no capture of these hosts shows the host bridge\.\n {6}blacklistDrivers:/);
+  assert.match(renderProposal(alone), /\n {4}host:\n {6}# Set iommu: intel or amd: no capture of these hosts shows the host bridge\.\n {6}blacklistDrivers:/);
 });
 
 test("a host with no selected device is left out with its own warnings; none at all leaves no kind", () => {
@@ -734,7 +734,7 @@ test("names without a model word: class-based aliases, group names whose every p
     ["nic1041", "nic-1041"],
   ]);
   for (const k of site.kinds) assert.match(`nova-compute-${k.name}`, JUJU_APPLICATION_NAME);
-  const parsed = parseSiteConfig(mixedWith(renderSite(site, { pool: "openstack" })));
+  const parsed = parseSiteConfig(mixedWith(renderProposal(site, { pool: "openstack" })));
   assert.ok(parsed.ok, parsed.ok ? "" : formatProblems(parsed.problems));
 });
 

@@ -12,21 +12,16 @@ import type { DeviceConfig, HostGroup, SiteConfig } from "../config/types";
 import { devicesPerHost, flavorGroups } from "../domain/nova-pci";
 import { parseLspci } from "../components/lspci";
 import { atLeast } from "../domain/releases";
-import {
-  charmOptions,
-  flavorSpecs,
-  pciAliasJson,
-  pciWhitelistJson,
-  schedulerFilters,
-  type CharmOptions,
-  type FlavorSpec,
-} from "../components/render/nova";
+import { schedulerFilters, type CharmOptions, charmOptions } from "../render/nova/charm-options";
+import { flavorSpecs, type FlavorSpec } from "../render/nova/flavors";
+import { pciAliasJson, pciWhitelistJson } from "../render/nova/aliases";
 import { checkExtraSpecs, registry } from "../domain/extra-specs/releases";
 import { flavorHasNumaTopology } from "../domain/extra-specs/numa";
 import type { ExtraSpecValidator } from "../domain/extra-specs/types";
 import { ZED_VALIDATORS } from "../domain/extra-specs/zed";
 import { NUMA_FLAVORS } from "./numa-flavors";
 import { ROOT, STACKS, editStack, loadStack, needTool } from "./helpers";
+import { allDevices } from "../config/types";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = path.join(ROOT, "test", "nova_conformance.py");
@@ -96,13 +91,13 @@ const label = (g: HostGroup): string => g.name ?? g.application;
  * captures. */
 function input(s: SiteConfig): Input {
   return {
-    charm: charmOptions(s),
+    charm: charmOptions(s.openstack, s.groups, s.flavors),
     groups: s.groups.map((g) => ({
       name: label(g),
       application: g.application,
       devices: g.devices.flatMap((d) => d.addresses.map((address) => hostDevice(d, address))),
     })),
-    flavors: flavorSpecs(s),
+    flavors: flavorSpecs(s.flavors),
     // The installed Nova is Zed: older releases list filters that Zed no longer has, on purpose.
     check_filters: atLeast(s.openstack.release, "zed"),
   };
@@ -239,7 +234,7 @@ test("SR-IOV capable devices are PFs to Nova: an alias without device_type type-
 test("from zed on, every rendered filter exists in Nova's filter registry", { skip }, () => {
   for (const release of ["zed", "2023.2", "2024.1"]) {
     const s = variant("dev", (raw) => (raw.openstack.release = release));
-    assert.deepEqual(passes(input(s)).filters, { checked: schedulerFilters(s) }, release);
+    assert.deepEqual(passes(input(s)).filters, { checked: schedulerFilters(s.openstack, allDevices(s), s.flavors) }, release);
   }
 });
 
@@ -545,7 +540,7 @@ function rulesReport() {
     for (const value of [...good, ...bad]) cases.push([keyFor(v), value]);
   }
   for (const key of UNKNOWN_KEYS) cases.push([key, "1"]);
-  const flavors = [...NUMA_FLAVORS.map((f) => f.specs), ...flavorSpecs(lab).map((f) => f.extraSpecs)];
+  const flavors = [...NUMA_FLAVORS.map((f) => f.specs), ...flavorSpecs(lab.flavors).map((f) => f.extraSpecs)];
   const report = passes({
     ...input(lab),
     extra_spec_cases: cases,
@@ -577,7 +572,7 @@ test("a guest NUMA topology: flavorHasNumaTopology is Nova's numa_get_constraint
 
 test("NUMATopologyFilter, which a PCI NUMA policy adds, is in Nova's filter registry, also in a zed lab's full list", { skip }, () => {
   const { lab, report } = rulesReport();
-  assert.ok(schedulerFilters(lab).includes("NUMATopologyFilter"));
+  assert.ok(schedulerFilters(lab.openstack, allDevices(lab), lab.flavors).includes("NUMATopologyFilter"));
   assert.equal(report.numa_filter_registered, true);
-  assert.deepEqual(report.filters, { checked: schedulerFilters(lab) });
+  assert.deepEqual(report.filters, { checked: schedulerFilters(lab.openstack, allDevices(lab), lab.flavors) });
 });

@@ -4,33 +4,26 @@ import { parse as parseYaml } from "yaml";
 import { requireSiteConfig } from "../config/parse";
 import { allDevices } from "../config/types";
 import { defaultSchedulerFilters } from "../domain/releases";
-import {
-  charmOptions,
-  charmResetOptions,
-  flavorSpecs,
-  pciAliasEntries,
-  pciAliasJson,
-  pciWhitelistJson,
-  renderBundleOverlay,
-  renderCharmConfig,
-  schedulerFilters,
-} from "../components/render/nova";
+import { schedulerFilters, charmOptions } from "../render/nova/charm-options";
+import { flavorSpecs } from "../render/nova/flavors";
+import { pciAliasEntries, pciAliasJson, pciWhitelistJson } from "../render/nova/aliases";
 import { CHARM_APPS } from "../domain/charms";
 import { STACKS, editStack, expectGolden, loadStack } from "./helpers";
+import { renderSite } from "../render/site";
 
 const site = (stack: string, edit: (raw: Record<string, any>) => void) => requireSiteConfig(editStack(stack, edit));
 
 for (const stack of STACKS) {
   test(`${stack}: charm config, bundle overlay and flavors match the golden files`, () => {
     const s = loadStack(stack);
-    expectGolden(`${stack}-charm-config.yaml`, renderCharmConfig(s));
-    expectGolden(`${stack}-bundle-overlay.yaml`, renderBundleOverlay(s));
-    expectGolden(`${stack}-flavors.json`, `${JSON.stringify(flavorSpecs(s), null, 2)}\n`);
+    expectGolden(`${stack}-charm-config.yaml`, renderSite(s).charmConfigYaml);
+    expectGolden(`${stack}-bundle-overlay.yaml`, renderSite(s).bundleOverlay);
+    expectGolden(`${stack}-flavors.json`, `${JSON.stringify(flavorSpecs(s.flavors), null, 2)}\n`);
   });
 
   test(`${stack}: the charm config file reads back as exactly charmOptions`, () => {
     const s = loadStack(stack);
-    assert.deepEqual(parseYaml(renderCharmConfig(s)), charmOptions(s));
+    assert.deepEqual(parseYaml(renderSite(s).charmConfigYaml), charmOptions(s.openstack, s.groups, s.flavors));
   });
 }
 
@@ -43,25 +36,25 @@ test("dev: the runbook's alias as one JSON object, an address-precise whitelist,
   );
   // Yoga: the charm's default after Pike (no Core/Ram/Disk), before Victoria (Retry) and 2023.2 (AvailabilityZone).
   assert.equal(
-    schedulerFilters(s).join(","),
+    schedulerFilters(s.openstack, allDevices(s), s.flavors).join(","),
     "AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter," +
       "ServerGroupAffinityFilter,DifferentHostFilter,SameHostFilter,AggregateInstanceExtraSpecsFilter,PciPassthroughFilter",
   );
-  assert.deepEqual(charmOptions(s), {
+  assert.deepEqual(charmOptions(s.openstack, s.groups, s.flavors), {
     "nova-cloud-controller": {
       "pci-alias": pciAliasJson(allDevices(s)),
-      "scheduler-default-filters": schedulerFilters(s).join(","),
+      "scheduler-default-filters": schedulerFilters(s.openstack, allDevices(s), s.flavors).join(","),
       "console-access-protocol": "spice",
     },
     "nova-compute": { "pci-alias": pciAliasJson(allDevices(s)), "pci-passthrough-whitelist": pciWhitelistJson(s.groups[0]!.devices) },
   });
-  assert.deepEqual(flavorSpecs(s), [
+  assert.deepEqual(flavorSpecs(s.flavors), [
     { name: "m1.gpu", ram: 8192, vcpus: 8, disk: 100, extraSpecs: { "pci_passthrough:alias": "gpu:1" } },
   ]);
 });
 
 test("what `juju config --reset` must reset: exactly the options set, per application", () => {
-  assert.deepEqual(charmResetOptions(loadStack("dev")), {
+  assert.deepEqual(renderSite(loadStack("dev")).charmResetOptions, {
     "nova-cloud-controller": ["pci-alias", "scheduler-default-filters", "console-access-protocol"],
     "nova-compute": ["pci-alias", "pci-passthrough-whitelist"],
   });
@@ -86,11 +79,11 @@ test("lab: several aliases give a JSON list with fixed key order; companions sta
     whitelist.map((w) => `${w.vendor_id}:${w.product_id}@${w.address}`),
     ["10de:2230@0000:41:00.0", "10de:2230@0000:c1:00.0", "8086:1592@0000:21:00.0"],
   );
-  assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "rtx:2,nic:1");
-  assert.deepEqual(Object.keys(flavorSpecs(s)[1]!.extraSpecs), ["pci_passthrough:alias", "hw:numa_nodes", "hw:pci_numa_affinity_policy"]);
+  assert.equal(flavorSpecs(s.flavors)[1]!.extraSpecs["pci_passthrough:alias"], "rtx:2,nic:1");
+  assert.deepEqual(Object.keys(flavorSpecs(s.flavors)[1]!.extraSpecs), ["pci_passthrough:alias", "hw:numa_nodes", "hw:pci_numa_affinity_policy"]);
   // The user's extra specs reach Nova as written, in their order (no key is renamed for the release).
   const hide = site("lab", (raw) => (raw.flavors[1].extraSpecs = { "hw:hide_hypervisor_id": "true", "hw:numa_nodes": 2 }));
-  assert.deepEqual(flavorSpecs(hide)[1]!.extraSpecs, { "pci_passthrough:alias": "rtx:2,nic:1", "hw:hide_hypervisor_id": "true", "hw:numa_nodes": "2" });
+  assert.deepEqual(flavorSpecs(hide.flavors)[1]!.extraSpecs, { "pci_passthrough:alias": "rtx:2,nic:1", "hw:hide_hypervisor_id": "true", "hw:numa_nodes": "2" });
 });
 
 test("devices sharing an alias give one entry each, with device_type (Nova needs it to OR them); identical ones give one", () => {
@@ -109,31 +102,31 @@ test("devices sharing an alias give one entry each, with device_type (Nova needs
 test("scheduler filters: the config's list wins, otherwise the release's default", () => {
   const own = ["ComputeFilter", "PciPassthroughFilter"];
   const s = site("dev", (raw) => (raw.openstack.schedulerFilters = own));
-  assert.deepEqual(schedulerFilters(s), own);
-  assert.equal(charmOptions(s)["nova-cloud-controller"]!["scheduler-default-filters"], "ComputeFilter,PciPassthroughFilter");
+  assert.deepEqual(schedulerFilters(s.openstack, allDevices(s), s.flavors), own);
+  assert.equal(charmOptions(s.openstack, s.groups, s.flavors)["nova-cloud-controller"]!["scheduler-default-filters"], "ComputeFilter,PciPassthroughFilter");
   const bobcat = site("dev", (raw) => (raw.openstack.release = "bobcat"));
-  assert.deepEqual(schedulerFilters(bobcat), defaultSchedulerFilters("2023.2"));
-  assert.ok(!schedulerFilters(bobcat).includes("AvailabilityZoneFilter"));
+  assert.deepEqual(schedulerFilters(bobcat.openstack, allDevices(bobcat), bobcat.flavors), defaultSchedulerFilters("2023.2"));
+  assert.ok(!schedulerFilters(bobcat.openstack, allDevices(bobcat), bobcat.flavors).includes("AvailabilityZoneFilter"));
 });
 
 test("flavor pci_passthrough:alias keeps the config's order", () => {
   const s = site("lab", (raw) => (raw.flavors[1].pci = { nic: 1, rtx: 2 }));
-  assert.equal(flavorSpecs(s)[1]!.extraSpecs["pci_passthrough:alias"], "nic:1,rtx:2");
+  assert.equal(flavorSpecs(s.flavors)[1]!.extraSpecs["pci_passthrough:alias"], "nic:1,rtx:2");
 });
 
 test("bundle overlay: the two applications' options and nothing else (no machines, units, placement, OS)", () => {
   // Every stack whose applications are all in the bundle: options only.
   for (const stack of STACKS.filter((x) => loadStack(x).groups.every((g) => !g.addToBundle))) {
     const s = loadStack(stack);
-    const options = charmOptions(s);
-    assert.deepEqual(parseYaml(renderBundleOverlay(s)), {
+    const options = charmOptions(s.openstack, s.groups, s.flavors);
+    assert.deepEqual(parseYaml(renderSite(s).bundleOverlay), {
       applications: { "nova-compute": { options: options["nova-compute"] }, "nova-cloud-controller": { options: options["nova-cloud-controller"] } },
     });
   }
 });
 
 test("bundle overlay header: the Ubuntu base of the release in the Juju version's words, how GPU hosts are chosen", () => {
-  const dev = renderBundleOverlay(loadStack("dev"));
+  const dev = renderSite(loadStack("dev")).bundleOverlay;
   assert.match(dev, /^# .*OpenStack yoga \(Nova 25\)/);
   assert.match(dev, /^# Use: juju deploy \.\/openstack-bundle\.yaml --overlay \.\/THIS-FILE$/m);
   assert.match(dev, /^# Meant for a bundle with `default-base: ubuntu@22\.04` \(jammy, the base the charms are built for on yoga\)\.$/m);
@@ -142,28 +135,28 @@ test("bundle overlay header: the Ubuntu base of the release in the Juju version'
   assert.match(dev, /must not be GPU hosts `tags=\^pci-pass`/);
   assert.match(dev, /pci-passthrough-whitelist becomes nova\.conf \[pci\] passthrough_whitelist on yoga/);
   // Juju 2.9 names the OS by series.
-  assert.match(renderBundleOverlay(loadStack("lab")), /^# Meant for a bundle with `series: focal` \(ubuntu@20\.04, the base the charms are built for on ussuri\)\.$/m);
+  assert.match(renderSite(loadStack("lab")).bundleOverlay, /^# Meant for a bundle with `series: focal` \(ubuntu@20\.04, the base the charms are built for on ussuri\)\.$/m);
 
-  const on = (release: string) => renderBundleOverlay(site("dev", (raw) => (raw.openstack.release = release)));
+  const on = (release: string) => renderSite(site("dev", (raw) => (raw.openstack.release = release))).bundleOverlay;
   assert.match(on("zed"), /becomes nova\.conf \[pci\] device_spec on zed/);
   assert.match(on("zed"), /`default-base: ubuntu@22\.04`/);
   // nova-cloud-controller's stable/2024.1 builds for 22.04 only; 24.04 is there when asked for.
   assert.match(on("2024.1"), /`default-base: ubuntu@22\.04` \(jammy, the base the charms are built for on 2024\.1\)/);
-  assert.match(renderBundleOverlay(site("dev", (raw) => Object.assign(raw.openstack, { release: "2024.1", base: "noble" }))), /`default-base: ubuntu@24\.04` \(noble, set by openstack\.base; the charms' base for 2024\.1 is ubuntu@22\.04\)/);
+  assert.match(renderSite(site("dev", (raw) => Object.assign(raw.openstack, { release: "2024.1", base: "noble" }))).bundleOverlay, /`default-base: ubuntu@24\.04` \(noble, set by openstack\.base; the charms' base for 2024\.1 is ubuntu@22\.04\)/);
   assert.match(on("queens"), /`default-base: ubuntu@18\.04`/);
   // openstack.base overrides, and the header says so.
-  const focal = renderBundleOverlay(site("dev", (raw) => (raw.openstack.base = "focal")));
+  const focal = renderSite(site("dev", (raw) => (raw.openstack.base = "focal"))).bundleOverlay;
   assert.match(focal, /`default-base: ubuntu@20\.04` \(focal, set by openstack\.base; the charms' base for yoga is ubuntu@22\.04\)/);
 });
 
 test("mixed: the bundle overlay matches its golden file", () => {
-  expectGolden("mixed-bundle-overlay.yaml", renderBundleOverlay(loadStack("mixed")));
+  expectGolden("mixed-bundle-overlay.yaml", renderSite(loadStack("mixed")).bundleOverlay);
 });
 
 test("bundle overlay of host groups: the bundle's nova-compute gets options, the other groups' applications are added with charm, channel, tag and relations", () => {
   // The NIC group on the bundle's own nova-compute, selecting its hosts by device (config refuses it otherwise).
   const s = site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true, pool: "openstack" } }));
-  const options = charmOptions(s);
+  const options = charmOptions(s.openstack, s.groups, s.flavors);
   const added = (app: string, tag: string) => ({ charm: "nova-compute", channel: "2024.1/stable", constraints: `tags=${tag}`, options: options[app] });
   // openstack-base's relations for 2024.1 (OVN), from each added application's side.
   const base = [
@@ -175,7 +168,7 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
     ["juju-info", "ntp:juju-info"],
     ["neutron-plugin", "ovn-chassis:nova-compute"],
   ];
-  assert.deepEqual(parseYaml(renderBundleOverlay(s)), {
+  assert.deepEqual(parseYaml(renderSite(s).bundleOverlay), {
     applications: {
       "nova-compute-a100": added("nova-compute-a100", "gpu-a100"),
       "nova-compute-l40s": added("nova-compute-l40s", "gpu-l40s"),
@@ -190,14 +183,14 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
     raw.openstack.release = "train";
     raw.hostGroups[0].units = 2;
   });
-  const overlay = parseYaml(renderBundleOverlay(train)) as { applications: Record<string, Record<string, unknown>>; relations: string[][] };
+  const overlay = parseYaml(renderSite(train).bundleOverlay) as { applications: Record<string, Record<string, unknown>>; relations: string[][] };
   assert.deepEqual(overlay.applications["nova-compute-a100"]!.num_units, 2);
   // train's track has candidate and edge channels only.
   assert.equal(overlay.applications["nova-compute-a100"]!.channel, "train/candidate");
   assert.equal(overlay.applications["nova-compute-l40s"]!.num_units, undefined, "no units: num_units left out (0)");
   assert.deepEqual(overlay.relations.find((r) => r[0] === "nova-compute-a100:neutron-plugin"), ["nova-compute-a100:neutron-plugin", "neutron-openvswitch:neutron-plugin"]);
   const own = site("mixed", (raw) => (raw.openstack.computeRelations = [["nova-cloud-controller:cloud-compute", "nova-compute:cloud-compute"], ["nova-compute:amqp", "rabbitmq-server:amqp"]]));
-  assert.deepEqual((parseYaml(renderBundleOverlay(own)) as { relations: string[][] }).relations, [
+  assert.deepEqual((parseYaml(renderSite(own).bundleOverlay) as { relations: string[][] }).relations, [
     ["nova-compute-a100:cloud-compute", "nova-cloud-controller:cloud-compute"],
     ["nova-compute-a100:amqp", "rabbitmq-server:amqp"],
     ["nova-compute-l40s:cloud-compute", "nova-cloud-controller:cloud-compute"],
@@ -207,21 +200,21 @@ test("bundle overlay of host groups: the bundle's nova-compute gets options, the
   ]);
   // Nothing is added when every group's application is in the bundle: no relations either.
   const none = site("mixed", (raw) => raw.hostGroups.forEach((g: Record<string, unknown>) => (g.addToBundle = false)));
-  assert.deepEqual(Object.keys(parseYaml(renderBundleOverlay(none)) as object), ["applications"]);
+  assert.deepEqual(Object.keys(parseYaml(renderSite(none).bundleOverlay) as object), ["applications"]);
 });
 
 test("bundle overlay header of host groups: what is added, from which channel, with which units, and what the bundle must have", () => {
-  const text = renderBundleOverlay(loadStack("mixed"));
+  const text = renderSite(loadStack("mixed")).bundleOverlay;
   const header = text.slice(0, text.indexOf("\napplications:")).split("\n");
   assert.ok(header.includes("# It sets options on nova-cloud-controller, and adds nova-compute-a100, nova-compute-l40s and nova-compute-nic, which the bundle does not have:"));
   assert.ok(header.includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: the overlay adds nova-compute-nic, charm nova-compute from 2024.1/stable,"));
   assert.ok(header.includes("# GPU hosts of group a100 are chosen by MAAS tag gpu-a100: the overlay adds nova-compute-a100, charm nova-compute from 2024.1/stable,"));
   assert.ok(header.includes("# with `constraints: tags=gpu-a100` and no units (`juju add-unit nova-compute-a100 -n N` adds them), each on a new machine MAAS finds by the tag."));
   // A group on the bundle's own nova-compute (selecting by device): the bundle places it.
-  const own = renderBundleOverlay(site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true, pool: "openstack" } })));
+  const own = renderSite(site("mixed", (raw) => Object.assign(raw.hostGroups[2], { application: "nova-compute", maas: { tag: "nic-pass", selectByDevice: true, pool: "openstack" } }))).bundleOverlay;
   assert.ok(own.split("\n").includes("# GPU hosts of group nic are chosen by MAAS tag nic-pass: in the bundle, give the machines nova-compute goes onto"));
   assert.ok(own.split("\n").includes("# It sets options on nova-compute and nova-cloud-controller, and adds nova-compute-a100 and nova-compute-l40s, which the bundle does not have:"));
   assert.ok(header.includes("# the bundle must have rabbitmq-server, glance, nova-cloud-controller, ceph-mon, cinder-ceph, ntp and ovn-chassis."));
-  const two = renderBundleOverlay(site("mixed", (raw) => (raw.hostGroups[1].units = 2)));
+  const two = renderSite(site("mixed", (raw) => (raw.hostGroups[1].units = 2))).bundleOverlay;
   assert.match(two, /^# with `constraints: tags=gpu-l40s` and 2 units, each on a new machine MAAS finds by the tag\.$/m);
 });

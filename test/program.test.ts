@@ -10,7 +10,7 @@ import type { RecordedResource } from "../scripts/mock-program";
 import { ARTIFACTS } from "../scripts/render";
 import { toStackFile } from "../config/stack";
 import { expectGolden, loadStack, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
-import { kernelCmdline } from "../components/render/host";
+import { kernelCmdline } from "../render/host/kernel";
 
 const FILES = [...ARTIFACTS].sort();
 

@@ -12,8 +12,8 @@ import * as path from "node:path";
 import type { ProgramRun } from "../scripts/mock-program";
 import { ROOT } from "./helpers";
 import type { SiteConfig } from "../config/types";
-import { secretsStdin, type CommandSpec, type Phase } from "../components/render/commands";
-import { stepInputs, type StepInputs } from "../components/render/runner";
+import { secretsStdin, type CommandSpec, type Phase } from "../render/steps/script";
+import { stepInputs, type StepInputs } from "../render/steps/ssh";
 import { secretsOf, type RunResult, type World } from "./fakes-world";
 
 /** A command resource's inputs as the component builds them (stdin holds the secrets). */

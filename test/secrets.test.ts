@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
-import { renderSite } from "../components/render/site";
+import { renderSite } from "../render/site";
 import type { RecordedResource } from "../scripts/mock-program";
 import { toStackFile } from "../config/stack";
 import { fakeLogText, fakeState, ok, runStep, world } from "./fakes-world";

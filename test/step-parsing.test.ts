@@ -4,17 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import {
-  APPS_MISSING,
-  JSON_LIST_LENGTH,
-  LISTED_MACHINE_PROBLEMS,
-  MODEL_LISTED,
-  READS,
-  SYSTEM_IDS,
-  TAG_COMMENT_UNCLAIMED,
-  TAG_STATE,
-} from "../components/render/commands";
-import { renderSite } from "../components/render/site";
+import { APPS_MISSING, MODEL_LISTED } from "../render/steps/juju";
+import { JSON_LIST_LENGTH, LISTED_MACHINE_PROBLEMS, SYSTEM_IDS } from "../render/steps/maas-selection";
+import { READS } from "../render/steps/reads";
+import { TAG_COMMENT_UNCLAIMED, TAG_STATE } from "../render/steps/maas-claim";
+import { renderSite } from "../render/site";
 import { compareJuju, type Read } from "../scripts/verify/compare";
 import { contract, transcript } from "./contract";
 import { loadStack } from "./helpers";

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
-import { renderSite } from "../components/render/site";
+import { renderSite } from "../render/site";
 import { toStackFile } from "../config/stack";
 import { fakeSeeds } from "../scripts/lab/commands";
 import { compareFlavor, flavorProperties, parseReads } from "../scripts/verify/compare";

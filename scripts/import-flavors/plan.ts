@@ -8,7 +8,7 @@
 // reads each flavor from Nova (the provider's Read); the next `pulumi up` finds the program's flavors and
 // components already in the stack, and changes nothing when Nova's flavor is what the stack declares.
 import type { RecordedResource } from "../mock-program";
-import type { FlavorSpec } from "../../components/render/nova";
+import type { FlavorSpec } from "../../render/nova/flavors";
 import { compareFlavor, type Finding, type Read } from "../verify/compare";
 
 export const FLAVOR_TYPE = "openstack:compute/flavor:Flavor";

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { HostGroup, SiteConfig } from "../../config/types";
-import { selectingDevices } from "../../components/render/commands";
+import { selectingDevices } from "../../render/steps/maas-selection";
 import { CHARM_APPS, COMPUTE_CHARM } from "../../domain/charms";
 import {
   DEFAULT_PORTS,
@@ -201,7 +201,7 @@ const hostPrefix = (g: HostGroup) => (g.name === undefined ? "gpu" : g.name.repl
 export function fakeDeviceHosts(site: SiteConfig): Map<string, string[]> {
   const hosts = new Map<string, string[]>();
   for (const g of site.groups.filter((x) => x.maas.selectByDevice)) {
-    for (const n of [1, 2]) hosts.set(`${hostPrefix(g)}host${n}`, selectingDevices(g));
+    for (const n of [1, 2]) hosts.set(`${hostPrefix(g)}host${n}`, selectingDevices(g.devices));
   }
   if (hosts.size > 0) hosts.set("plainhost", []);
   return hosts;
@@ -226,7 +226,7 @@ function fakeMachines(site: SiteConfig): string[] {
 }
 
 function fakeDevices(site: SiteConfig): string {
-  const twins = site.groups.filter((g) => g.maas.selectByDevice).map((g): [string, string[]] => [elsewhere(g), selectingDevices(g)]);
+  const twins = site.groups.filter((g) => g.maas.selectByDevice).map((g): [string, string[]] => [elsewhere(g), selectingDevices(g.devices)]);
   return [...fakeDeviceHosts(site), ...twins].map(([id, devices]) => `${id}=${devices.join(",")}`).join(" ");
 }
 

@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import type { LabPaths, LabState, Ports, ServicePaths } from "./paths";
 import { KEYSTONE_WSGI } from "./packages";
-import { shellAssignments } from "../../components/render/shell";
+import { shellAssignments } from "../../render/shell";
 
 export const HOST = "127.0.0.1";
 export const REGION = "RegionOne";

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { allDevices, type SiteConfig } from "../../config/types";
-import { pciAliasEntries } from "../../components/render/nova";
+import { pciAliasEntries } from "../../render/nova/aliases";
 import { DEB_CACHE, REPO, type LabPaths } from "./paths";
 import { INSTALL_HINT, PYTHON } from "./packages";
 import { LabError, mustRun, run } from "./process";

@@ -3,9 +3,10 @@
 // in scripts/verify.ts runs the commands.
 import { createTwoFilesPatch } from "diff";
 import type { SiteConfig } from "../../config/types";
-import { parseTagComment, READ_MARK, READS } from "../../components/render/commands";
-import type { FlavorSpec } from "../../components/render/nova";
-import type { GroupArtifacts, SiteArtifacts } from "../../components/render/site";
+import { parseTagComment } from "../../render/steps/maas-claim";
+import { READ_MARK, READS } from "../../render/steps/reads";
+import type { FlavorSpec } from "../../render/nova/flavors";
+import type { GroupArtifacts, SiteArtifacts } from "../../render/site";
 
 export type Status = "in sync" | "drift" | "unreachable";
 

@@ -9,9 +9,10 @@ import { BINDINGS } from "../../config/sections/host";
 import { requireSiteConfig } from "../../config/parse";
 import type { Binding, SiteConfig } from "../../config/types";
 import { fromStackFile } from "../../config/stack";
-import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH } from "../../components/render/host";
+import { RC_LOCAL_PATH } from "../../render/host/binding";
+import { INITRAMFS_MODULES_PATH } from "../../render/host/files";
 import { JUJU_YAML_OPTIONS } from "../../domain/juju";
-import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
+import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
 import type { Iommu } from "./guest";
 import type { HostVmCase, Machine } from "./harness";
 

@@ -15,9 +15,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync } from "node:fs";
 import * as path from "node:path";
 import type { SiteConfig } from "../../config/types";
-import { hostFiles, userdataParts, type HostFile } from "../../components/render/host";
+import { hostFiles, type HostFile } from "../../render/host/files";
+import { userdataParts } from "../../render/host/userdata";
 import { asCloudInitSeesIt } from "../juju-userdata-merge";
-import { renderSite } from "../../components/render/site";
+import { renderSite } from "../../render/site";
 import { boot, copyFromImage, readFromImage, run, writeIntoImage, type Iommu } from "./guest";
 import { CACHE_DIR, type Image } from "./image";
 

@@ -12,7 +12,7 @@ import { alive, livePid, portOpen } from "../../scripts/lab/process";
 import { labSkipReason, openstack, runLab } from "../../scripts/lab/harness";
 import { OPENSTACK } from "../../scripts/lab/packages";
 import { loadStack } from "../helpers";
-import { pciAliasEntries } from "../../components/render/nova";
+import { pciAliasEntries } from "../../render/nova/aliases";
 
 const STATE = path.join(REPO, ".lab", "test-lab");
 const PORTS = { keystone: 15000, nova: 18774 };

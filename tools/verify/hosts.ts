@@ -25,7 +25,9 @@
 //   ready           none of the above.
 // Everything else the probe saw (cloud-init errors, the prepare script's warnings, a package asking for a reboot,
 // the initramfs's contents unknown) is a note: it does not decide.
-import { CLOUD_INIT_OUTPUT_LOG, GRUB_CFG_PATH, parseProbe, type HostExpectations, type ProbeOutput, type ProbedFunction } from "../../render/host/probe";
+import { CLOUD_INIT_OUTPUT_LOG, GRUB_CFG_PATH } from "../../render/host/probe";
+import { parseProbe, type ProbeOutput, type ProbedFunction } from "../../render/host/probe-output";
+import type { HostExpectations } from "../../render/host/expectations";
 import type { UnitExecResult } from "../../domain/juju-exec";
 
 export const VERDICTS = ["ready", "needs reboot", "needs redeploy", "broken", "no devices", "unknown"] as const;

@@ -2,17 +2,16 @@
 // (`pci-passthrough:runner`). Both become the same resource type, command:local:Command, with the same
 // short command lines: only the environment differs. Moving the commands to a jump host (or back) is
 // therefore an in-place update that runs the step's update on the new runner, never a create of a new
-// resource and a delete of the old one (DOMAIN.md, "Pulumi facts"). Pure: no Pulumi import.
+// resource and a delete of the old one (docs/domain.md, "Pulumi and the command provider"). Pure: no Pulumi import.
 //
 // Over SSH, nothing relies on the jump host's sshd accepting environment variables (SSH `Setenv` needs
 // `AcceptEnv`, which a stock sshd_config does not have): the step's script, its environment and its secrets
 // travel on ssh's standard input as base64 here-documents of a payload that `sh -s` runs there. The only
 // command line on the jump host is `sh -s`.
-import type { RunnerConfig } from "../../config/types";
+import type { RunnerConfig, SecretSource } from "../../config/types";
 import { HOST_KEY_ALGORITHMS } from "../../domain/ssh";
-import { PHASES, type CommandSpec, type Phase } from "./commands";
-import type { SecretSource } from "../../config/types";
-import { shellQuote } from "./shell";
+import { shellQuote } from "../shell";
+import { PHASES, type CommandSpec, type Phase } from "./script";
 
 /** The inputs of a step's command resource, whichever the runner. `V` is the type of the environment values
  * only the deployment knows (a Pulumi Output, e.g. another step's ID); plain strings otherwise. */

@@ -1,12 +1,10 @@
-// Host preparation for GPU passthrough: the Juju model's cloudinit-userdata (driver blacklist, vfio
-// modules, early binding, initramfs and grub) and the model-config file that carries it. Follows the
-// runbook's intent ("In Target Changes") without its mistakes: drop-ins instead of replacing
-// /etc/default/grub, /etc/modules and /etc/initramfs-tools/modules; per-address binding; nothing done on
-// containers or on machines without the devices (the prepare script, host-prepare.ts). Pure: no Pulumi import.
-import { Document } from "yaml";
+// The files and commands that prepare a GPU host of one group (driver blacklist, vfio modules, early binding,
+// initramfs and grub): the runbook's intent ("In Target Changes") without its mistakes: drop-ins instead of
+// replacing /etc/default/grub, /etc/modules and /etc/initramfs-tools/modules; per-address binding. The prepare
+// script (prepare.ts) installs them on the group's machines only; the userdata (userdata.ts) ships it. Pure: no
+// Pulumi import (docs/domain.md, "The kernel: IOMMU groups, vfio-pci and companions").
 import type { HostGroup } from "../../config/types";
-import { VFIO_MODULES, kernelCmdline, kernelOptions, vfioIds, type HostPrep } from "./host-kernel";
-import { JUJU_YAML_OPTIONS } from "../../domain/juju";
+import { VFIO_MODULES, kernelCmdline, kernelOptions, vfioIds, type HostPrep } from "./kernel";
 import {
   BIND_NOW,
   BIND_SCRIPT_PATH,
@@ -16,11 +14,7 @@ import {
   bindNowArgs,
   bindingScript,
   bindingUnit,
-} from "./host-scripts";
-import { prepareUserdataParts } from "./host-prepare";
-
-export * from "./host-kernel";
-export * from "./host-scripts";
+} from "./binding";
 
 export const MODPROBE_CONF_PATH = "/etc/modprobe.d/pci-passthrough.conf";
 export const MODULES_LOAD_PATH = "/etc/modules-load.d/pci-passthrough.conf";
@@ -117,7 +111,7 @@ export function hostFiles(group: HostGroupPrep): HostFile[] {
 }
 
 /** One command a group's host runs once its files are in place: a command found on PATH, the absolute path of
- * a file the group installs, or `bind_now` (host-scripts.ts BIND_FUNCTIONS, defined in the prepare script). */
+ * a file the group installs, or `bind_now` (binding.ts BIND_FUNCTIONS, defined in the prepare script). */
 export interface HostAction {
   readonly argv: readonly string[];
 }
@@ -136,70 +130,4 @@ export function hostActions(group: HostPrep): HostAction[] {
     { argv: ["update-initramfs", "-u"] },
     { argv: ["update-grub"] },
   ];
-}
-
-/** A write_files entry as cloud-init takes it (and as the tests read it back from the userdata). */
-export interface WriteFileEntry {
-  readonly path: string;
-  readonly owner: "root:root";
-  readonly permissions: HostFile["permissions"];
-  readonly encoding?: "b64";
-  readonly content: string;
-  readonly append?: true;
-}
-
-function writeFile(f: HostFile): WriteFileEntry {
-  return {
-    path: f.path,
-    owner: "root:root",
-    permissions: f.permissions,
-    ...(f.script ? { encoding: "b64" as const, content: Buffer.from(f.content, "utf8").toString("base64") } : { content: f.content }),
-    ...(f.append ? { append: true as const } : {}),
-  };
-}
-
-/** The files and commands of the model's userdata: the prepare script holding every group's files and commands
- * (hostFiles, hostActions), and running it (host-prepare.ts), for one group as for several. */
-export function userdataParts(groups: readonly HostGroup[]): { files: HostFile[]; commands: string[]; header: string } {
-  return prepareUserdataParts(groups.map((g) => ({ group: g, files: hostFiles(g), actions: hostActions(g) })));
-}
-
-/**
- * The model's `cloudinit-userdata`: a cloud-config mapping that Juju accepts (no users, runcmd or
- * bootcmd; postruncmd entries are strings), with write_files for the host files and postruncmd for the
- * commands.
- */
-export function renderUserdata(groups: readonly HostGroup[]): string {
-  const { files, commands, header } = userdataParts(groups);
-  const doc = new Document({ write_files: files.map(writeFile), postruncmd: commands }, { version: JUJU_YAML_OPTIONS.version });
-  doc.commentBefore = header;
-  return doc.toString({ lineWidth: JUJU_YAML_OPTIONS.lineWidth });
-}
-
-/** The model-config values this module owns. */
-export function modelConfig(groups: readonly HostGroup[]): Record<string, string> {
-  return { "cloudinit-userdata": renderUserdata(groups) };
-}
-
-/** modelConfig as a YAML file for `juju add-model --config F` and `juju model-config --file F` (3.x). */
-export function renderModelConfig(groups: readonly HostGroup[]): string {
-  return new Document(modelConfig(groups), { version: JUJU_YAML_OPTIONS.version }).toString({ lineWidth: JUJU_YAML_OPTIONS.lineWidth });
-}
-
-/** What the userdata does to a machine, in plain text: the files it writes (scripts decoded from their
- * base64) and the commands it runs after Juju's, for reading in a review. */
-export function renderHostFilesText(groups: readonly HostGroup[]): string {
-  const { files, commands } = userdataParts(groups);
-  const out = [
-    "# What the Juju model's cloudinit-userdata does on each machine it provisions (model-config.yaml),",
-    "# decoded for review. Generated by `npm run render`.",
-    "",
-  ];
-  for (const f of files) {
-    out.push(`==> ${f.path}  (mode ${f.permissions}${f.append ? ", appended to the existing file" : ""}${f.script ? ", shipped base64-encoded" : ""}) <==`);
-    out.push(f.content.trimEnd(), "");
-  }
-  out.push("==> postruncmd (after Juju's own commands, on every machine of the model) <==");
-  out.push(...commands.map((c) => `- ${c}`), "");
-  return out.join("\n");
 }

@@ -1,12 +1,13 @@
 // commands.sh: the whole deployment of one site as the ordered maas / juju / openstack commands an
 // operator could run by hand: the runbook, generated for this site. The maas and juju steps are the very
-// scripts the Pulumi command resources run (components/render/commands.ts); the openstack steps do
+// scripts the Pulumi command resources run (render/steps/); the openstack steps do
 // by hand what the flavor and server resources do.
-import type { SiteConfig } from "../../config/types";
-import { charmResetArgv, destroyModelArgv, type CommandSpec } from "./commands";
-import type { FlavorSpec } from "./nova";
+import type { SiteConfig, SmokeTestConfig } from "../config/types";
+import { charmResetArgv, destroyModelArgv } from "./steps/juju";
+import type { CommandSpec } from "./steps/script";
+import type { FlavorSpec } from "./nova/flavors";
 import type { SiteArtifacts } from "./site";
-import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "../../domain/releases";
+import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "../domain/releases";
 import { shellAssignments, shellCommand, shellQuote } from "./shell";
 
 function indent(text: string, by = "  "): string {
@@ -32,8 +33,8 @@ function step(n: number, spec: CommandSpec): string {
 }
 
 /** The `openstack` prefix: microversion 2.86+ makes Nova validate extra specs (Ussuri and later). */
-function openstackCli(site: SiteConfig): { argv: string[]; note: string } {
-  if (validatesExtraSpecs(site.openstack.release)) {
+function openstackCli(release: string): { argv: string[]; note: string } {
+  if (validatesExtraSpecs(release)) {
     return {
       argv: ["openstack", "--os-compute-api-version", EXTRA_SPEC_VALIDATION_MICROVERSION],
       note: `# Compute API microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION}: Nova validates the extra specs and refuses a bad one with HTTP 400.`,
@@ -42,7 +43,7 @@ function openstackCli(site: SiteConfig): { argv: string[]; note: string } {
   return {
     argv: ["openstack"],
     note:
-      `# ${site.openstack.release} predates compute microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION} (Ussuri): the API cannot validate extra specs,\n` +
+      `# ${release} predates compute microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION} (Ussuri): the API cannot validate extra specs,\n` +
       "# so a malformed one is only found when a server boots. pci-passthrough validated them before rendering.",
   };
 }
@@ -84,8 +85,7 @@ function flavorStep(n: number, f: FlavorSpec, cli: string[]): string {
   ].join("\n");
 }
 
-function serverStep(n: number, site: SiteConfig, server: { name: string; flavor: string }, cli: string[]): string {
-  const st = site.smokeTest!;
+function serverStep(n: number, st: SmokeTestConfig, server: { name: string; flavor: string }, cli: string[]): string {
   const create = shellCommand([
     ...cli,
     "server",
@@ -115,16 +115,16 @@ function removal(site: SiteConfig, a: SiteArtifacts): string[] {
     "# Removing this site later (`pulumi destroy` does the first two and keeps the rest):",
     ...a.flavors.map((f) => `#   ${shellCommand(["openstack", "flavor", "delete", f.name])}`),
     ...site.groups.map((g) => `#   ${shellCommand(["maas", site.maas.profile, "tag", "delete", g.maas.tag])}   # only if this stack created the tag`),
-    ...Object.entries(a.charmResetOptions).map(([app, options]) => `#   ${shellCommand(charmResetArgv(site, app, options))}`),
+    ...Object.entries(a.charmResetOptions).map(([app, options]) => `#   ${shellCommand(charmResetArgv(site.juju, app, options))}`),
     c.modelTeardown
-      ? `#   ${shellCommand(destroyModelArgv(site))}   # destroys the whole cloud (juju.destroyModelOnDelete)`
+      ? `#   ${shellCommand(destroyModelArgv(site.juju))}   # destroys the whole cloud (juju.destroyModelOnDelete)`
       : `#   the Juju model ${site.juju.model} is kept (juju.destroyModelOnDelete is false)`,
   ];
 }
 
 /** The whole commands.sh for a stack. */
 export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string): string {
-  const { argv: cli, note } = openstackCli(site);
+  const { argv: cli, note } = openstackCli(site.openstack.release);
   let n = 0;
   const c = a.commands;
   // Steps of several host groups export the same variables, each in its own subshell, on purpose.
@@ -152,7 +152,7 @@ export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string)
   const verify = a.groups.flatMap((g) => (g.commands.verify ? [g.commands.verify] : []));
   if (site.smokeTest && verify.length > 0) {
     out.push('if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then', "");
-    for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site, s, cli)), "");
+    for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site.smokeTest, s, cli)), "");
     out.push(verify.map((v) => indent(step(++n, v))).join("\n\n"), "fi", "");
   }
   out.push(...removal(site, a));

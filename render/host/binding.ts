@@ -2,7 +2,7 @@
 // prepare script and the binding script), the binding script (driver-override and rc-local), its systemd unit,
 // and the guard that keeps every script off containers. Pure: no Pulumi import.
 import type { Binding, DeviceConfig } from "../../config/types";
-import { addressIds, vfioIds, type HostPrep } from "./host-kernel";
+import { addressIds, vfioIds, type HostPrep } from "./kernel";
 
 /** Where the driver-override binding script and its unit are installed. */
 export const BIND_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-bind";

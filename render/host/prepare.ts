@@ -16,10 +16,10 @@
 // its own process, its own flags: Juju's do not matter.
 import type { DeviceConfig, HostGroup } from "../../config/types";
 import { deviceId } from "../../domain/pci";
-import type { HostAction, HostFile } from "./host";
-import { BIND_FUNCTIONS, ID_OF_FUNCTION, logAndLeaveContainers } from "./host-scripts";
-import { vfioIds } from "./host-kernel";
-import { shellCommand, shellQuote } from "./shell";
+import type { HostAction, HostFile } from "./files";
+import { BIND_FUNCTIONS, ID_OF_FUNCTION, logAndLeaveContainers } from "./binding";
+import { vfioIds } from "./kernel";
+import { shellCommand, shellQuote } from "../shell";
 
 /** Where the userdata installs the script that prepares a machine for its group. */
 export const PREPARE_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-prepare";
