@@ -6,6 +6,9 @@ import { MAAS_API_KEY, MAAS_CLI_COMMANDS, MAAS_OBJECT_NAME, MAAS_PROFILE_NAME, M
 import { SECRET_PLACEHOLDER } from "../problems";
 import { ALWAYS, bool, mapping, quote, text, unique } from "../primitives";
 
+/** A tag's comment when the config gives none (the MAAS UI shows it). */
+export const DEFAULT_TAG_COMMENT = "PCI Passthrough kernel parameters (managed by pci-passthrough)";
+
 /** The ways a tag selects its machines; exactly one is given. */
 const SELECTIONS = ["machines", "definition", "selectByDevice"] as const;
 
@@ -44,7 +47,7 @@ const tagShape = {
   /** Tag selecting the GPU hosts; it carries the kernel options. */
   tag: tagName().default("pci-pass"),
   /** The tag's comment, shown in the MAAS UI. */
-  comment: text().default("PCI Passthrough kernel parameters (managed by pci-passthrough)"),
+  comment: text().default(DEFAULT_TAG_COMMENT),
   /** MAAS system IDs to tag by hand (`tag update-nodes`); excludes `definition`. */
   machines: z
     .array(

@@ -1,9 +1,9 @@
 // Every maas/juju step becomes one command:local:Command, whether it runs here or on the jump host of
-// `pci-passthrough:runner` (components/render/runner.ts renders the difference: only the environment).
-// Components call run() and do not care where.
+// `pci-passthrough:runner` (render/steps/ssh.ts renders the difference: only the environment). Components call
+// run() and do not care where.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { type SiteConfig, secretValue } from "../config/types";
+import type { RunnerConfig, SecretSource } from "../config/types";
 import { secretsStdin, type CommandSpec } from "../render/steps/script";
 import { runnerWhere, stepInputs } from "../render/steps/ssh";
 
@@ -31,17 +31,23 @@ export interface Runner {
  */
 const FORMER_TYPES: pulumi.Alias[] = [{ type: "command:remote:Command" }];
 
-export function makeRunner(site: SiteConfig): Runner {
+/**
+ * Where the steps run: on the jump host of `runner` over SSH (its private key, when given, on the resource's
+ * standard input), or here without one. `secrets` holds the values of the other secret keys the steps may
+ * ask for (the MAAS API key): each travels on standard input only.
+ */
+export function makeRunner(runner: RunnerConfig | undefined, secrets: Partial<Record<SecretSource, string>> = {}): Runner {
+  const known: Partial<Record<SecretSource, string>> = { ...secrets, "runner.privateKey": runner?.privateKey };
   return {
-    where: runnerWhere(site.runner),
+    where: runnerWhere(runner),
     run(name, spec, opts, extraEnvironment = {}) {
       // One environment, rendered once: over SSH the wrapper forwards every variable of it.
-      const inputs = stepInputs(spec, site.runner, extraEnvironment);
-      const secrets: Record<string, string> = {};
+      const inputs = stepInputs(spec, runner, extraEnvironment);
+      const stdin: Record<string, string> = {};
       for (const [env, source] of Object.entries(inputs.secrets)) {
-        const value = secretValue(site, source);
+        const value = known[source];
         if (value === undefined) throw new Error(`${source} is needed by step "${spec.step}" but not set`);
-        secrets[env] = value;
+        stdin[env] = value;
       }
       return new command.local.Command(
         name,
@@ -52,7 +58,7 @@ export function makeRunner(site: SiteConfig): Runner {
           environment: inputs.environment,
           // Secrets travel on standard input only: the environment stays readable in previews, and nothing a
           // step prints carries a secret, so its messages ("created", "kept", "deleted") are shown.
-          stdin: Object.keys(secrets).length > 0 ? pulumi.secret(secretsStdin(secrets)) : undefined,
+          stdin: Object.keys(stdin).length > 0 ? pulumi.secret(secretsStdin(stdin)) : undefined,
           interpreter: ["/bin/sh", "-c"],
           triggers: inputs.triggers ? [...inputs.triggers] : undefined,
         },
