@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { requireSiteConfig } from "../config/parse";
 import { liveReadCommand } from "../render/steps/reads";
 import { renderSite } from "../render/site";
-import { fakeSeeds } from "../scripts/lab/commands";
+import { fakeSeeds } from "../tools/lab/commands";
 import { argvLog, openstackBin, world } from "./fakes-world";
 import { STACKS, editStack } from "./helpers";
 import { callKind, contract, expectStream, runRow } from "./contract";

@@ -13,7 +13,7 @@ import { renderUserdata } from "../render/host/userdata";
 import { parseTagComment } from "../render/steps/maas-claim";
 import { editStack, loadStack } from "./helpers";
 import { argvLog, fakeState, ok, openstackBin, runStep, setFakeState, world, type World } from "./fakes-world";
-import { fakeSeeds } from "../scripts/lab/commands";
+import { fakeSeeds } from "../tools/lab/commands";
 
 const API_KEY = "k3yC0nsumer:t0kenVal:s3cretPart";
 

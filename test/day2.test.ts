@@ -9,7 +9,7 @@ import { requireSiteConfig } from "../config/parse";
 import type { SiteConfig } from "../config/types";
 import { parseTagComment } from "../render/steps/maas-claim";
 import { renderSite } from "../render/site";
-import { fakeSeeds } from "../scripts/lab/commands";
+import { fakeSeeds } from "../tools/lab/commands";
 import { argvLog, cloneWorld, fakeState, seededMachines, world, type World } from "./fakes-world";
 import { editStack, rawStack } from "./helpers";
 import {

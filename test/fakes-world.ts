@@ -6,7 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type HostGroup, type SiteConfig, secretValue, type SecretSource } from "../config/types";
-import { fakeDeviceHosts } from "../scripts/lab/commands";
+import { fakeDeviceHosts } from "../tools/lab/commands";
 import { secretsStdin, type CommandSpec, type Phase } from "../render/steps/script";
 import { selectingDevices } from "../render/steps/maas-selection";
 import { ROOT } from "./helpers";

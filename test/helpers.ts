@@ -87,7 +87,7 @@ export interface Rendered {
 export function renderStack(stack: string, stackText?: string): Rendered {
   const base = mkdtempSync(path.join(tmpdir(), "pcipt-render-"));
   const dir = path.join(base, "out", stack);
-  const args = ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir];
+  const args = ["--import", "tsx", path.join(ROOT, "tools", "render", "main.ts"), stack, "--out", dir];
   if (stackText !== undefined) {
     const file = path.join(base, `Pulumi.${stack}.yaml`);
     writeFileSync(file, stackText);

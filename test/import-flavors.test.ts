@@ -17,7 +17,7 @@ import { recordProgram } from "./pulumi-emulator";
 function importFlavors(w: World, raw: Record<string, unknown>, stack: string) {
   const file = path.join(w.dir, `Pulumi.${stack}.yaml`);
   writeFileSync(file, toStackFile(raw));
-  return spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "import-flavors.ts"), stack, "--stack-file", file], { env: w.env, encoding: "utf8" });
+  return spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "tools", "import-flavors", "main.ts"), stack, "--stack-file", file], { env: w.env, encoding: "utf8" });
 }
 
 /** As commands.sh leaves them: each flavor created, then its extra specs set. */

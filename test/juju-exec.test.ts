@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { parseJujuExec, type JujuCliVersion } from "../domain/juju-exec";
 import { hostExpectations, type HostExpectations } from "../render/host/expectations";
-import { analyseUnits, groupSummary, hostsExitCode, hostsJson, hostsReport } from "../tools/verify/hosts";
+import { analyseUnits } from "../tools/verify/hosts";
+import { groupSummary, hostsExitCode, hostsJson, hostsReport } from "../tools/verify/hosts-report";
 import { loadStack } from "./helpers";
 
 const DIR = path.join(__dirname, "fixtures", "juju-exec");

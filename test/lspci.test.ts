@@ -4,21 +4,11 @@ import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import {
-  importHosts,
-  importLspci,
-  modelName,
-  parseLspci,
-  parseClassOption,
-  parseIdOption,
-  renderProposal,
-  renderSnippet,
-  type HostCapture,
-  type LspciParse,
-  type PciFunction,
-  type Selection,
-  type SiteImport,
-} from "../components/lspci";
+import { importHosts, type HostCapture, type SiteImport } from "../tools/import-lspci/hosts";
+import { importLspci, parseClassOption, parseIdOption, type Selection } from "../tools/import-lspci/import";
+import { modelName } from "../tools/lib/names";
+import { parseLspci, type LspciParse, type PciFunction } from "../tools/import-lspci/lspci";
+import { renderProposal, renderSnippet } from "../tools/import-lspci/proposal";
 import { parseSiteConfig } from "../config/parse";
 import { formatProblems } from "../config/problems";
 import { flavorGroups } from "../domain/nova-pci";
@@ -49,7 +39,7 @@ const SRIOV_UNKNOWN =
 
 /** Runs the CLI the way `npm run import-lspci` does (tsx), from the repository root. */
 function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/import-lspci.ts", ...args], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "tools/import-lspci/main.ts", ...args], {
     cwd: ROOT,
     input: input ?? "",
     encoding: "utf8",

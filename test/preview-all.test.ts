@@ -8,10 +8,10 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ROOT, STACKS, exampleProject } from "./helpers";
-import { ARTIFACTS } from "../scripts/render";
-import { chooseMode, detectPulumiCli, listStacks, renderOffline, summarize, type PulumiCli } from "../scripts/preview-all";
+import { ARTIFACTS } from "../tools/render/main";
+import { chooseMode, detectPulumiCli, listStacks, renderOffline, summarize, type PulumiCli } from "../tools/preview-all/main";
 
-const SCRIPT = path.join(ROOT, "scripts", "preview-all.ts");
+const SCRIPT = path.join(ROOT, "tools", "preview-all", "main.ts");
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), "preview-all-"));

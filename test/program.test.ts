@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import type { RecordedResource } from "../scripts/mock-program";
-import { ARTIFACTS } from "../scripts/render";
+import type { RecordedResource } from "../tools/lib/mock-program";
+import { ARTIFACTS } from "../tools/render/main";
 import { toStackFile } from "../config/stack";
 import { expectGolden, loadStack, needTool, rawStack, renderStack, ROOT, STACKS, type Rendered } from "./helpers";
 import { kernelCmdline } from "../render/host/kernel";
@@ -185,7 +185,7 @@ test("config warnings: render prints each on stderr and succeeds, the program lo
 
 test("invalid config stops the program before any resource is registered", () => {
   const code = `
-    const { runProgram } = require(${JSON.stringify(path.join(ROOT, "scripts", "mock-program.ts"))});
+    const { runProgram } = require(${JSON.stringify(path.join(ROOT, "tools", "lib", "mock-program.ts"))});
     runProgram({ stack: "broken", config: { "pci-passthrough:maas": "{}", "pci-passthrough:host": "{\\"iommu\\":\\"arm\\"}" } })
       .then((r) => console.log(JSON.stringify({ n: r.resources.length, error: r.error && r.error.message })));`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, encoding: "utf8" });

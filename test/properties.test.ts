@@ -17,7 +17,9 @@ import { renderRunbook } from "../render/runbook";
 import { renderUserdata } from "../render/host/userdata";
 import { parseTagComment, tagCommentWithClaim } from "../render/steps/maas-claim";
 import { registry, validatedNamespace, validatorFor } from "../domain/extra-specs/releases";
-import { importLspci, parseLspci, renderSnippet } from "../components/lspci";
+import { importLspci } from "../tools/import-lspci/import";
+import { parseLspci } from "../tools/import-lspci/lspci";
+import { renderSnippet } from "../tools/import-lspci/proposal";
 import { argvLog, fakeState, ok, openstackBin, runStep, world, type World } from "./fakes-world";
 import { ROOT, editStack, rawStack } from "./helpers";
 

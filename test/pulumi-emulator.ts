@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import type { ProgramRun } from "../scripts/mock-program";
+import type { ProgramRun } from "../tools/lib/mock-program";
 import { ROOT } from "./helpers";
 import type { SiteConfig } from "../config/types";
 import { secretsStdin, type CommandSpec, type Phase } from "../render/steps/script";
@@ -213,8 +213,7 @@ export function unprotect(state: StackState, name: string): StackState {
 export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string): ProgramRun {
   const code = `
     const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "config", "stack.ts"))});
-    const { runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "scripts", "render.ts"))});
-    const { runProgram } = require(${JSON.stringify(path.join(ROOT, "scripts", "mock-program.ts"))});
+    const { runProgram, runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "tools", "lib", "mock-program.ts"))});
     const { config, secretKeys } = runtimeConfig(fromStackFile(toStackFile(${JSON.stringify(raw)})));
     runProgram({ config, secretKeys, stack: ${JSON.stringify(stack)}, revealSecrets: true }).then((r) =>
       process.stdout.write("\\n@@" + JSON.stringify({ ...r, error: r.error && r.error.message })));`;

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
 import { renderSite } from "../render/site";
-import type { RecordedResource } from "../scripts/mock-program";
+import type { RecordedResource } from "../tools/lib/mock-program";
 import { toStackFile } from "../config/stack";
 import { fakeLogText, fakeState, ok, runStep, world } from "./fakes-world";
 import { editStack, renderStack, type Rendered } from "./helpers";

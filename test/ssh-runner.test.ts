@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
 import { parseTagComment } from "../render/steps/maas-claim";
 import { renderSite } from "../render/site";
-import { fakeSeeds } from "../scripts/lab/commands";
+import { fakeSeeds } from "../tools/lab/commands";
 import { FAKES, argvLog, fakeLogText, fakeState, world, type World } from "./fakes-world";
 import { editStack } from "./helpers";
 import { EMPTY_STACK, attempt, commandResources, destroy, recordProgram, up } from "./pulumi-emulator";

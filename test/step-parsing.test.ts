@@ -1,5 +1,5 @@
 // The steps read the CLIs' answers with small parsers (components/render/commands.ts) and verify reads them
-// with scripts/verify/compare.ts: here both are fed the exact bytes the real CLIs write, the transcripts of
+// with tools/verify/compare.ts: here both are fed the exact bytes the real CLIs write, the transcripts of
 // test/contract/ (which test/cli-contract.test.ts holds the doubles to).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +9,8 @@ import { JSON_LIST_LENGTH, LISTED_MACHINE_PROBLEMS, SYSTEM_IDS } from "../render
 import { READS } from "../render/steps/reads";
 import { TAG_COMMENT_UNCLAIMED, TAG_STATE } from "../render/steps/maas-claim";
 import { renderSite } from "../render/site";
-import { compareJuju, type Read } from "../scripts/verify/compare";
+import { compareJuju } from "../tools/verify/compare";
+import type { Read } from "../tools/lib/findings";
 import { contract, transcript } from "./contract";
 import { loadStack } from "./helpers";
 

@@ -10,8 +10,9 @@ import * as path from "node:path";
 import { requireSiteConfig } from "../config/parse";
 import { renderSite } from "../render/site";
 import { toStackFile } from "../config/stack";
-import { fakeSeeds } from "../scripts/lab/commands";
-import { compareFlavor, flavorProperties, parseReads } from "../scripts/verify/compare";
+import { fakeSeeds } from "../tools/lab/commands";
+import { compareFlavor, flavorProperties } from "../tools/lib/openstack";
+import { parseReads } from "../tools/verify/compare";
 import { FAKES, cloneWorld, fakeState, openstackBin, seededMachines, setFakeState, world, type World } from "./fakes-world";
 import { ROOT, STACKS, editStack } from "./helpers";
 import { EMPTY_STACK, commandResources, recordProgram, up, type StackState } from "./pulumi-emulator";
@@ -20,7 +21,7 @@ import { EMPTY_STACK, commandResources, recordProgram, up, type StackState } fro
 function verify(w: World, raw: Record<string, unknown>, extraArgs: string[] = []): { status: number | null; stdout: string; stderr: string } {
   const file = path.join(w.dir, "Pulumi.site.yaml");
   writeFileSync(file, toStackFile(raw));
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "verify.ts"), "site", "--stack-file", file, ...extraArgs], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "tools", "verify", "main.ts"), "site", "--stack-file", file, ...extraArgs], {
     env: w.env,
     encoding: "utf8",
   });

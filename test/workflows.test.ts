@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ROOT, STACKS, exampleProject } from "./helpers";
-import { listStacks } from "../scripts/preview-all";
+import { listStacks } from "../tools/preview-all/main";
 
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
 const VALIDATOR = path.join(ROOT, "node_modules", ".bin", "action-validator");
@@ -117,8 +117,8 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   // test:host-vm runs as root (debootstrap, mount, systemd-nspawn), as .ci/run does, with the runner's PATH and CI.
   const asRoot = 'sudo env "PATH=$PATH" "CI=$CI" ';
   const npmOf = (run: string | undefined) => run?.replace(asRoot, "");
-  assert.ok(ciRun.includes("scripts/install-lab-packages.sh"), ".ci/run installs the lab packages");
-  const lab = step(job, (s) => s.run === "sudo scripts/install-lab-packages.sh", "installing the lab packages");
+  assert.ok(ciRun.includes("tools/lab/install-packages.sh"), ".ci/run installs the lab packages");
+  const lab = step(job, (s) => s.run === "sudo tools/lab/install-packages.sh", "installing the lab packages");
   assert.ok(indexOf(job, lab) < indexOf(job, step(job, (s) => s.run === "npm ci", "npm ci")));
   const npmSteps = job.steps.filter((s) => npmOf(s.run)?.startsWith("npm "));
   assert.deepEqual(
@@ -219,7 +219,7 @@ test("preview.yml's matrix step lists both example stacks, as listStacks() does"
   assert.equal(r.output, `stacks=${JSON.stringify([...STACKS])}\n`);
   assert.deepEqual(listStacks(examples), [...STACKS]);
 
-  // Odd names: same answer as scripts/preview-all.ts; none at all fails the job instead of an empty matrix.
+  // Odd names: same answer as tools/preview-all/main.ts; none at all fails the job instead of an empty matrix.
   for (const f of ["Pulumi.yaml", "Pulumi.prod.eu.yaml", "Pulumi.b.yml", "Pulumi.a-1.yaml"]) writeFileSync(path.join(repo, f), "");
   const odd = runListStep(repo, scratch);
   assert.equal(odd.output, `stacks=${JSON.stringify(listStacks(repo))}\n`);

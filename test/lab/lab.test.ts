@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { labPaths, REPO } from "../../scripts/lab/paths";
-import { alive, livePid, portOpen } from "../../scripts/lab/process";
-import { labSkipReason, openstack, runLab } from "../../scripts/lab/harness";
-import { OPENSTACK } from "../../scripts/lab/packages";
+import { labPaths, REPO } from "../../tools/lab/paths";
+import { alive, livePid, portOpen } from "../../tools/lab/process";
+import { labSkipReason, openstack, runLab } from "../../tools/lab/harness";
+import { OPENSTACK } from "../../tools/lab/packages";
 import { loadStack } from "../helpers";
 import { pciAliasEntries } from "../../render/nova/aliases";
 

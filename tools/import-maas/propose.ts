@@ -2,7 +2,7 @@
 // maas-hardware.ts), the host groups to propose, each decision with the reason a YAML comment will say, and
 // what is refused. No I/O, no YAML: the CLI reads MAAS (live or `--from DIR`) and writes the proposal.
 import { CHARM_APPS } from "../../domain/charms";
-import { modelName } from "../../components/lspci";
+import { modelName } from "../lib/names";
 import { checkGroup, describeMember, driverKeepsGroupViable, type GroupFinding } from "../../domain/iommu";
 import { consoleFunctions, hostCritical, iommuGroupOf, type MachineHardware, type PciFunctionInfo } from "../../domain/maas-hardware";
 import { deviceId } from "../../domain/pci";

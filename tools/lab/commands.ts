@@ -296,5 +296,5 @@ export async function verify(o: LabOptions): Promise<number> {
   const stack = o.stack;
   if (stack === undefined) throw new LabError("usage: npm run lab -- verify <stack>", 2);
   const { env } = await fakesAndLabEnv(o, stack);
-  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "scripts", "verify.ts"), stack], env);
+  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "tools", "verify", "main.ts"), stack], env);
 }

@@ -1,19 +1,18 @@
 // `npm run import-flavors -- <stack> [--stack-file FILE] [--out FILE]`: moves a site's Nova flavors, made by
 // commands.sh (or by hand), under the program. It reads each flavor the stack declares from Nova (`openstack
 // flavor show`, the usual OS_* credentials) and writes the `pulumi import --file` document for those Nova
-// has as the stack declares them (scripts/import-flavors/plan.ts). Then:
+// has as the stack declares them (tools/import-flavors/plan.ts). Then:
 //   pulumi import --file import.json --protect=false --generate-code=false --yes && pulumi up
 // Exit 0 written (or nothing to import), 1 a flavor differs from the stack (fix it, or let the program
 // replace it: delete it by hand), 2 config or usage, 3 Nova could not be read.
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { renderSite } from "../render/site";
-import { runtimeConfig } from "./render";
-import { runProgram } from "./mock-program";
-import { report } from "./verify/compare";
-import { showFlavor } from "./verify/openstack";
-import { flavorImportPlan } from "./import-flavors/plan";
-import { loadStack } from "./stack-file";
+import { renderSite } from "../../render/site";
+import { runtimeConfig, runProgram } from "../lib/mock-program";
+import { report } from "../lib/findings";
+import { showFlavor } from "../lib/openstack";
+import { flavorImportPlan } from "./plan";
+import { loadStack } from "../lib/stack-file";
 import { getVersion } from "@pulumi/openstack/utilities";
 
 const USAGE = "usage: npm run import-flavors -- <stack> [--stack-file FILE] [--out FILE]\n";

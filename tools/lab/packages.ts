@@ -12,7 +12,7 @@ export const KEYSTONE_WSGI = "/usr/bin/keystone-wsgi-public";
 /** uwsgi-core finds `plugins = python3` here (an alternatives link owned by uwsgi-plugin-python3). */
 export const UWSGI_PYTHON3_PLUGIN = "/usr/lib/uwsgi/plugins/python3_plugin.so";
 
-export const INSTALL_HINT = "run scripts/install-lab-packages.sh (as root) to install them";
+export const INSTALL_HINT = "run tools/lab/install-packages.sh (as root) to install them";
 
 const importable = (module: string) => () =>
   spawnSync(PYTHON, ["-c", `import ${module}`], { stdio: "ignore" }).status === 0;

@@ -1,15 +1,15 @@
 // `npm run preview-all [-- --offline] [--out DIR] [--dir PROJECT]`: what every site of this repository (or of
 // the project directory PROJECT) would do, one Pulumi.<stack>.yaml at a time. With a working `pulumi` CLI it
 // runs `pulumi preview` for each stack through the Automation API (LocalWorkspace on that directory); without one, or with --offline, it
-// renders each stack offline with Pulumi's mocks (scripts/render.ts) and says so on its first line.
+// renders each stack offline with Pulumi's mocks (tools/render/main.ts) and says so on its first line.
 // Every stack is attempted; the exit code is 1 when any of them failed, after a summary of all.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 
-const ROOT = path.resolve(__dirname, "..");
-const RENDER = path.join(ROOT, "scripts", "render.ts");
+const ROOT = path.resolve(__dirname, "..", "..");
+const RENDER = path.join(ROOT, "tools", "render", "main.ts");
 
 /** The stacks of a project directory: every Pulumi.<stack>.yaml (the project file Pulumi.yaml is not one), sorted. */
 export function listStacks(dir: string = ROOT): string[] {
@@ -73,7 +73,7 @@ function run(cmd: string, args: string[], cwd: string): Promise<Spawned> {
 }
 
 /**
- * Renders each stack (`<stackDir>/Pulumi.<stack>.yaml`) with scripts/render.ts into `<outRoot>/<stack>/`, a
+ * Renders each stack (`<stackDir>/Pulumi.<stack>.yaml`) with tools/render/main.ts into `<outRoot>/<stack>/`, a
  * process per stack (Pulumi's mocks are process-global), a few at a time; prints each stack's output in order.
  */
 export async function renderOffline(

@@ -35,12 +35,12 @@ const TSX = path.join(REPO, "node_modules", ".bin", "tsx");
 
 /** `npm run lab -- ARGS --state-dir DIR` (through tsx directly: npm adds nothing but startup time). */
 export function runLab(stateDir: string, args: readonly string[]): Ran {
-  return ran(TSX, [path.join(REPO, "scripts", "lab.ts"), ...args, "--state-dir", stateDir], process.env);
+  return ran(TSX, [path.join(REPO, "tools", "lab", "main.ts"), ...args, "--state-dir", stateDir], process.env);
 }
 
 /** `npm run render -- ARGS`. */
 export function runRender(args: readonly string[]): Ran {
-  return ran(TSX, [path.join(REPO, "scripts", "render.ts"), ...args], process.env);
+  return ran(TSX, [path.join(REPO, "tools", "render", "main.ts"), ...args], process.env);
 }
 
 /** `npm run import-flavors -- ARGS` as the lab admin of the lab in `stateDir` (its Nova's flavors). */
@@ -48,7 +48,7 @@ export function runImportFlavors(stateDir: string, args: readonly string[]): Ran
   const p = labPaths(stateDir);
   const state = readState(p);
   if (state === undefined) throw new Error(`no lab in ${stateDir}`);
-  return ran(TSX, [path.join(REPO, "scripts", "import-flavors.ts"), ...args], clientEnv(p, state));
+  return ran(TSX, [path.join(REPO, "tools", "import-flavors", "main.ts"), ...args], clientEnv(p, state));
 }
 
 /** The real openstack client as the lab admin of the lab in `stateDir`. */

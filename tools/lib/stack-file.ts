@@ -2,12 +2,12 @@
 // config, validated; a broken config is reported with its key paths (the tool then exits 2, reading nothing).
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { formatProblems } from "../config/problems";
-import { parseSiteConfig } from "../config/parse";
-import type { SiteConfig } from "../config/types";
-import { fromStackFile, type StackFile } from "../config/stack";
+import { formatProblems } from "../../config/problems";
+import { parseSiteConfig } from "../../config/parse";
+import type { SiteConfig } from "../../config/types";
+import { fromStackFile, type StackFile } from "../../config/stack";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The positional stack name and `--stack-file` of a tool's arguments; `usage` reports a misuse and exits. */
 export function loadStack(positionals: readonly string[], stackFile: string | undefined, usage: (message: string) => never): { stack: string; file: StackFile; site?: SiteConfig } {

@@ -4,6 +4,7 @@
 // the program tests and the benchmarks; it needs no Pulumi CLI, backend or credentials.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import type { StackFile } from "../../config/stack";
 
 export const SECRET_MARK = "[secret]";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -86,6 +87,16 @@ function sorted(value: unknown): unknown {
   return value;
 }
 
+/** The runtime config the Pulumi CLI would hand the program: namespaced keys, objects as JSON text. */
+export function runtimeConfig(file: StackFile): { config: Record<string, string>; secretKeys: string[] } {
+  const config: Record<string, string> = {};
+  const all: Record<string, unknown> = { ...file.other };
+  for (const [k, v] of Object.entries(file.raw)) all[`pci-passthrough:${k}`] = v;
+  for (const [k, v] of Object.entries(all)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  const secretKeys = [...new Set(file.secretPaths.map((p) => p.split(/[.[]/)[0]!))];
+  return { config, secretKeys };
+}
+
 export interface RunOptions {
   /** Namespaced config keys (`pci-passthrough:maas`) to values: objects as JSON text, as the CLI gives them. */
   config: Record<string, string>;
@@ -136,7 +147,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     };
   }
 
-  const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
+  const program = opts.program ?? path.resolve(__dirname, "..", "..", "index.ts");
   let error: Error | undefined;
   const outputs = await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {

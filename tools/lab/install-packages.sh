@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what `npm run lab` needs to run Keystone and nova-api on loopback (../shared/OPENSTACK-LAB.md):
+# Installs what `npm run lab` needs to run Keystone and nova-api on loopback (docs/development.md, the lab):
 # the Python libraries and uwsgi from Debian, never the `keystone`, `nova-api` or `nova-common` packages
 # (they bring service units, /etc files and dbconfig prompts). The one file needed from nova-common,
 # api-paste.ini, is taken from its .deb without installing it (the .deb is cached in .lab/cache/).
 # Run as root (or through sudo) from anywhere in the repository.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update

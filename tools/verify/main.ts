@@ -9,15 +9,16 @@
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { SECRET_PLACEHOLDER } from "../config/problems";
-import type { SiteConfig } from "../config/types";
-import { liveReadCommand } from "../render/steps/reads";
-import { secretsStdin } from "../render/steps/script";
-import { runnerWhere, stepInputs } from "../render/steps/ssh";
-import { renderSite } from "../render/site";
-import { compareFlavor, compareJuju, exitCode, parseReads, report, type Finding } from "./verify/compare";
-import { showFlavor } from "./verify/openstack";
-import { loadStack } from "./stack-file";
+import { SECRET_PLACEHOLDER } from "../../config/problems";
+import type { SiteConfig } from "../../config/types";
+import { liveReadCommand } from "../../render/steps/reads";
+import { secretsStdin } from "../../render/steps/script";
+import { runnerWhere, stepInputs } from "../../render/steps/ssh";
+import { renderSite } from "../../render/site";
+import { exitCode, report, type Finding } from "../lib/findings";
+import { compareFlavor, showFlavor } from "../lib/openstack";
+import { compareJuju, parseReads } from "./compare";
+import { loadStack } from "../lib/stack-file";
 
 const USAGE = "usage: npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]\n";
 

@@ -1,5 +1,5 @@
 // Change isolation: which resources' recorded inputs differ between two renders of the same stack.
-import type { RecordedResource } from "../mock-program";
+import type { RecordedResource } from "../lib/mock-program";
 
 export interface ResourceChange {
   readonly name: string;

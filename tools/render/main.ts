@@ -4,31 +4,20 @@
 // each on stderr, nothing written. Config warnings: one `warning: <key path>: <message>` line each on stderr. Secure stack values are never decrypted: they show as [secret].
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseSiteConfig } from "../config/parse";
-import { formatProblems, formatWarnings } from "../config/problems";
-import type { SiteConfig } from "../config/types";
-import { fromStackFile, type StackFile } from "../config/stack";
-import { renderSite } from "../render/site";
-import type { GroupArtifacts } from "../render/site";
-import { renderRunbook } from "../render/runbook";
-import { renderHostFilesText } from "../render/host/userdata";
-import { runProgram, type RecordedResource } from "./mock-program";
+import { parseSiteConfig } from "../../config/parse";
+import { formatProblems, formatWarnings } from "../../config/problems";
+import type { SiteConfig } from "../../config/types";
+import { fromStackFile } from "../../config/stack";
+import { renderSite, type GroupArtifacts } from "../../render/site";
+import { renderRunbook } from "../../render/runbook";
+import { renderHostFilesText } from "../../render/host/userdata";
+import { runProgram, runtimeConfig, type RecordedResource } from "../lib/mock-program";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run render -- <stack> [--out DIR] [--stack-file FILE]\n`);
   process.exit(2);
-}
-
-/** The runtime config the Pulumi CLI would hand the program: namespaced keys, objects as JSON text. */
-export function runtimeConfig(file: StackFile): { config: Record<string, string>; secretKeys: string[] } {
-  const config: Record<string, string> = {};
-  const all: Record<string, unknown> = { ...file.other };
-  for (const [k, v] of Object.entries(file.raw)) all[`pci-passthrough:${k}`] = v;
-  for (const [k, v] of Object.entries(all)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
-  const secretKeys = [...new Set(file.secretPaths.map((p) => p.split(/[.[]/)[0]!))];
-  return { config, secretKeys };
 }
 
 /** The resource tree, one line a resource, like `pulumi preview`. */

@@ -1,30 +1,12 @@
-// What `npm run verify` compares: the live objects, as the read script (components/render/commands.ts
-// liveReadCommand) and `openstack flavor show` print them, against the render of the stack. Pure: the CLI
-// in scripts/verify.ts runs the commands.
+// What `npm run verify` compares for maas and juju: the live objects, as the read script (render/steps/reads.ts
+// liveReadCommand) prints them, against the render of the stack (the flavors are tools/lib/openstack.ts's).
+// Pure: the CLI in tools/verify/main.ts runs the commands.
 import { createTwoFilesPatch } from "diff";
 import type { SiteConfig } from "../../config/types";
+import { quoteValue, unreachable, verdict, type Finding, type Read } from "../lib/findings";
 import { parseTagComment } from "../../render/steps/maas-claim";
 import { READ_MARK, READS } from "../../render/steps/reads";
-import type { FlavorSpec } from "../../render/nova/flavors";
 import type { GroupArtifacts, SiteArtifacts } from "../../render/site";
-
-export type Status = "in sync" | "drift" | "unreachable";
-
-/** One object's verdict, with what differs (or why it could not be read). */
-export interface Finding {
-  readonly object: string;
-  readonly status: Status;
-  readonly details: readonly string[];
-  /** Drift that a resync (the program's own steps run again) cannot repair: the details say what can. */
-  readonly manual?: boolean;
-}
-
-/** A command's result: its exit code, its stdout and (when the read script ran it) its stderr. */
-export interface Read {
-  readonly rc: number;
-  readonly out: string;
-  readonly err?: string;
-}
 
 /** Splits the read script's output into its sections, by name: after each mark line, the command's stdout
  * and stderr as one base64 line each. */
@@ -39,22 +21,7 @@ export function parseReads(output: string): Map<string, Read> {
   return reads;
 }
 
-const quoteValue = (s: string) => (s === "" ? "(unset)" : JSON.stringify(s));
 const trimEnd = (s: string) => s.replace(/\n+$/, "");
-
-/** A read that failed: nothing is known about the object (its details say what the CLI said). */
-function unreachable(object: string, read: Read | undefined): Finding {
-  if (read === undefined) return { object, status: "unreachable", details: ["the read script did not get this far"] };
-  const said = [read.err ?? "", read.out].flatMap((t) => t.split("\n")).find((l) => l.trim() !== "");
-  return { object, status: "unreachable", details: [said?.trim() ?? `exit ${read.rc}`] };
-}
-
-const verdict = (object: string, details: string[], manual = false): Finding => ({
-  object,
-  status: details.length > 0 ? "drift" : "in sync",
-  details,
-  ...(manual && details.length > 0 ? { manual } : {}),
-});
 
 const ids = (json: string): string[] => (JSON.parse(json) as Array<{ system_id: string }>).map((m) => m.system_id).sort();
 
@@ -163,43 +130,3 @@ export function compareJuju(site: SiteConfig, a: SiteArtifacts, reads: Map<strin
   return out;
 }
 
-/** What `openstack flavor show -f json` gives: properties as a mapping, or as `k='v', ...` from older
- * clients. */
-export function flavorProperties(shown: { properties?: unknown }): Record<string, string> {
-  const p = shown.properties;
-  if (p && typeof p === "object" && !Array.isArray(p)) return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
-  if (typeof p !== "string" || p === "") return {};
-  return Object.fromEntries(
-    [...p.matchAll(/([^,=\s]+)='((?:[^'\\]|\\.)*)'/g)].map((m) => [m[1]!, m[2]!.replace(/\\(.)/g, "$1")]),
-  );
-}
-
-/** One flavor: size and extra specs, against `openstack flavor show` (exit code and output). */
-export function compareFlavor(f: FlavorSpec, read: Read): Finding {
-  const object = `flavor ${f.name}`;
-  // openstackclient's "No Flavor found" is the one answer that says the flavor is not there (its exit status
-  // is 1 for any failure).
-  if (read.rc !== 0) return /No Flavor found|No flavor with a name or ID/i.test(read.out) ? verdict(object, ["missing"]) : unreachable(object, read);
-  const shown = JSON.parse(read.out) as { ram: number; vcpus: number; disk: number; properties?: unknown };
-  const details: string[] = [];
-  for (const k of ["ram", "vcpus", "disk"] as const) if (Number(shown[k]) !== f[k]) details.push(`${k} is ${shown[k]}, want ${f[k]}`);
-  const live = flavorProperties(shown);
-  for (const [k, v] of Object.entries(f.extraSpecs)) {
-    if (!(k in live)) details.push(`extra spec ${k} is missing, want ${quoteValue(v)}`);
-    else if (live[k] !== v) details.push(`extra spec ${k} is ${quoteValue(live[k]!)}, want ${quoteValue(v)}`);
-  }
-  for (const k of Object.keys(live)) if (!(k in f.extraSpecs)) details.push(`extra spec ${k}=${quoteValue(live[k]!)} is not in the render`);
-  return verdict(object, details);
-}
-
-/** Exit code of `verify`: 3 when anything could not be read (the picture is incomplete), else 1 on drift. */
-export function exitCode(findings: readonly Finding[]): 0 | 1 | 3 {
-  if (findings.some((f) => f.status === "unreachable")) return 3;
-  return findings.some((f) => f.status === "drift") ? 1 : 0;
-}
-
-/** The report, object by object. */
-export function report(findings: readonly Finding[]): string {
-  const label: Record<Status, string> = { "in sync": "in sync    ", drift: "DRIFT      ", unreachable: "UNREACHABLE" };
-  return findings.map((f) => [`${label[f.status]} ${f.object}`, ...f.details.map((d) => `              ${d}`)].join("\n")).join("\n") + "\n";
-}

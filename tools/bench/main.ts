@@ -1,7 +1,7 @@
 // `npm run bench [-- --runs N] [--scale-runs N] [--only render,scaling,isolation] [--profile DIR] [--root DIR]`
 //
 // What the program costs, measured on this machine, each figure against its goal (issue 7):
-//  1. render vs floor: `tsx scripts/render.ts dev --out T` against scripts/bench/floor.ts, a process that
+//  1. render vs floor: `tsx tools/render/main.ts dev --out T` against tools/bench/floor.ts, a process that
 //     only loads @pulumi/pulumi, @pulumi/openstack and @pulumi/command and registers one resource under
 //     mocks, through the same loader (tsx). Goal: render/floor <= 1.15.
 //  2. scaling: a generated site (64 device addresses over 8 aliases, 200 flavors, 200 smoke servers, 500
@@ -17,16 +17,16 @@
 import { cpus, availableParallelism, loadavg, tmpdir } from "node:os";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { fromStackFile, toStackFile } from "../config/stack";
-import type { RecordedResource } from "./mock-program";
-import { linearFit, medianTiming, timeOk, type Sample, type Timing } from "./bench/measure";
-import { FULL_SITE, generateSite, sizeAt, type SiteSize } from "./bench/site";
-import { diffRenders, type RenderDiff } from "./bench/isolation";
-import { formatBuckets, hotspots } from "./bench/profile";
+import { fromStackFile, toStackFile } from "../../config/stack";
+import type { RecordedResource } from "../lib/mock-program";
+import { linearFit, medianTiming, timeOk, type Sample, type Timing } from "./measure";
+import { FULL_SITE, generateSite, sizeAt, type SiteSize } from "./site";
+import { diffRenders, type RenderDiff } from "./isolation";
+import { formatBuckets, hotspots } from "./profile";
 
-const HERE = path.resolve(__dirname, "..");
+const HERE = path.resolve(__dirname, "..", "..");
 const TSX = path.join(HERE, "node_modules", ".bin", "tsx");
-const FLOOR = path.join(HERE, "scripts", "bench", "floor.ts");
+const FLOOR = path.join(HERE, "tools", "bench", "floor.ts");
 
 const GOAL_RENDER = 1.15;
 const GOAL_SCALING = 1.5;
@@ -80,7 +80,7 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 
 /** The argv of one offline render of `stack` from the checkout at `root`. */
 function renderArgv(root: string, stack: string, out: string, stackFile?: string): string[] {
-  return [TSX, path.join(root, "scripts", "render.ts"), stack, "--out", out, ...(stackFile ? ["--stack-file", stackFile] : [])];
+  return [TSX, path.join(root, "tools", "render", "main.ts"), stack, "--out", out, ...(stackFile ? ["--stack-file", stackFile] : [])];
 }
 
 function fmtTiming(t: Timing): string {
@@ -102,8 +102,8 @@ function benchRender(o: Options, tmp: string): { floor: Sample[]; dev: Sample[];
   const d = medianTiming(dev);
   const ratio = d.cpuMs / f.cpuMs;
   say(`1. Render of the dev stack vs the floor: median of ${o.runs} runs each, interleaved`);
-  say(`   floor   tsx scripts/bench/floor.ts                ${fmtTiming(f)}`);
-  say(`   render  tsx scripts/render.ts dev --out <tmp>     ${fmtTiming(d)}`);
+  say(`   floor   tsx tools/bench/floor.ts                  ${fmtTiming(f)}`);
+  say(`   render  tsx tools/render/main.ts dev --out <tmp>  ${fmtTiming(d)}`);
   say(`   render/floor = ${ratio.toFixed(2)} (wall ${(d.wallMs / f.wallMs).toFixed(2)})   goal <= ${GOAL_RENDER}   ${verdict(ratio <= GOAL_RENDER)}`);
   say();
   return { floor, dev, ratio };
@@ -277,8 +277,8 @@ function profileRuns(o: Options, tmp: string): void {
   writeFileSync(full, toStackFile(generateSite(sizeAt(1))));
   const runs: [string, string[], string][] = [
     ["floor", [FLOOR], HERE],
-    ["render-dev", [path.join(o.root, "scripts", "render.ts"), "dev", "--out", path.join(tmp, "prof-dev")], o.root],
-    ["render-1x", [path.join(o.root, "scripts", "render.ts"), "gen", "--out", path.join(tmp, "prof-1x"), "--stack-file", full], o.root],
+    ["render-dev", [path.join(o.root, "tools", "render", "main.ts"), "dev", "--out", path.join(tmp, "prof-dev")], o.root],
+    ["render-1x", [path.join(o.root, "tools", "render", "main.ts"), "gen", "--out", path.join(tmp, "prof-1x"), "--stack-file", full], o.root],
   ];
   say(`Profiles (node --cpu-prof --import tsx, main thread) in ${dir}:`);
   for (const [name, args, cwd] of runs) {

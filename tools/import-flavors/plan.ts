@@ -1,15 +1,16 @@
 // The `pulumi import --file` document that moves a site's Nova flavors, made by commands.sh (or by hand), under
 // the program: each flavor the stack declares that Nova already has, as the program would create it, by its
-// Nova ID, with the components the program puts it under. Pure: scripts/import-flavors.ts reads Nova.
+// Nova ID, with the components the program puts it under. Pure: tools/import-flavors/main.ts reads Nova.
 //
 // Pulumi's import file (pulumi/pulumi pkg/cmd/pulumi import, `pulumi import --file`): `resources`, each with
 // `type`, `name`, `id` (a custom resource) or `component: true` (an empty component the import creates), the
 // name of its `parent` among the file's resources or in `nameTable`, and the provider `version`. The import
 // reads each flavor from Nova (the provider's Read); the next `pulumi up` finds the program's flavors and
 // components already in the stack, and changes nothing when Nova's flavor is what the stack declares.
-import type { RecordedResource } from "../mock-program";
+import type { RecordedResource } from "../lib/mock-program";
 import type { FlavorSpec } from "../../render/nova/flavors";
-import { compareFlavor, type Finding, type Read } from "../verify/compare";
+import { compareFlavor } from "../lib/openstack";
+import type { Finding, Read } from "../lib/findings";
 
 export const FLAVOR_TYPE = "openstack:compute/flavor:Flavor";
 
@@ -38,7 +39,7 @@ export interface ImportPlan {
 }
 
 /**
- * The import of a stack's flavors. `resources` are the program's own (scripts/mock-program.ts: type, name,
+ * The import of a stack's flavors. `resources` are the program's own (tools/lib/mock-program.ts: type, name,
  * parent), `flavors` the render's, `show` reads one flavor from Nova (`openstack flavor show -f json`), `version`
  * is @pulumi/openstack's (the provider the program registers its flavors with). A flavor that differs from
  * the render is a problem: Pulumi refuses to import a resource whose declared inputs differ from what it reads

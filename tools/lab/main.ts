@@ -17,10 +17,10 @@
 //
 // --state-dir DIR keeps the state elsewhere than .lab/ (the tests run their own labs).
 // Exit codes: 0 ok, 1 failure, 2 usage or missing input, 3 lab down, 4 missing Debian package
-// (scripts/install-lab-packages.sh installs them).
+// (tools/lab/install-packages.sh installs them).
 import { parseArgs } from "node:util";
-import { apply, down, env, status, up, verify, type LabOptions } from "./lab/commands";
-import { LabError } from "./lab/process";
+import { apply, down, env, status, up, verify, type LabOptions } from "./commands";
+import { LabError } from "./process";
 
 const USAGE = `usage: npm run lab -- up|down|status|env [--stack NAME] [--keystone-port N] [--nova-port N] [--state-dir DIR]
        npm run lab -- apply|verify STACK [--state-dir DIR]`;

@@ -4,20 +4,10 @@
 // prints `hostGroups`, one group per kind. Exit 2 on bad options, an unreadable file, or when no device matched.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import {
-  DEFAULT_SELECTION,
-  describeSelection,
-  importHosts,
-  importLspci,
-  parseClassOption,
-  parseIdOption,
-  renderProposal,
-  renderSnippet,
-  type HostCapture,
-  type Selection,
-  type SelectionScope,
-} from "../components/lspci";
-import { MAAS_OBJECT_NAME } from "../domain/maas";
+import { DEFAULT_SELECTION, describeSelection, importLspci, parseClassOption, parseIdOption, type Selection } from "./import";
+import { importHosts, type HostCapture } from "./hosts";
+import { renderProposal, renderSnippet, type SelectionScope } from "./proposal";
+import { MAAS_OBJECT_NAME } from "../../domain/maas";
 
 const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]
   Reads \`lspci -nn\`, \`-nnk\` or \`-nnkvvv\` output (from FILE, or stdin when FILE is absent or -) and

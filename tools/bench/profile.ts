@@ -1,6 +1,6 @@
 // Reads V8 .cpuprofile files (`node --cpu-prof`) and sums self time by where the code lives: an npm
 // package, a project directory, or Node's own internals. Used by `npm run bench -- --profile` and by
-// hand: `tsx scripts/bench/profile.ts FILE.cpuprofile...`.
+// hand: `tsx tools/bench/profile.ts FILE.cpuprofile...`.
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 
