@@ -28,7 +28,7 @@ export interface Live {
   readonly stdout: string;
 }
 
-/** The resource a step becomes for a site (with its runner), as components/runner.ts builds it. */
+/** The resource a step becomes for a site (with its runner), as components/step-runner.ts builds it. */
 export function resourceOf(site: SiteConfig, spec: CommandSpec, extraEnvironment: Record<string, string> = {}): Resource {
   const inputs = stepInputs(spec, site.runner, extraEnvironment);
   return {
@@ -208,14 +208,14 @@ export function unprotect(state: StackState, name: string): StackState {
 // ---------------------------------------------------------------------------------------------------
 // The real program's resources, as the emulator's program.
 
-/** Runs the real program (index.ts) under mocks in a child process (mocks are process-wide) for a raw
- * `pci-passthrough:*` config, with secret inputs recorded in plain text so their commands can run. */
-export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string): ProgramRun {
+/** Runs the real program (index.ts, or `program`) under mocks in a child process (mocks are process-wide) for a
+ * raw `pci-passthrough:*` config, with secret inputs recorded in plain text so their commands can run. */
+export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string, program?: string): ProgramRun {
   const code = `
     const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "config", "stack.ts"))});
     const { runProgram, runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "tools", "lib", "mock-program.ts"))});
     const { config, secretKeys } = runtimeConfig(fromStackFile(toStackFile(${JSON.stringify(raw)})));
-    runProgram({ config, secretKeys, stack: ${JSON.stringify(stack)}, revealSecrets: true }).then((r) =>
+    runProgram({ config, secretKeys, stack: ${JSON.stringify(stack)}, revealSecrets: true${program !== undefined ? `, program: ${JSON.stringify(program)}` : ""} }).then((r) =>
       process.stdout.write("\\n@@" + JSON.stringify({ ...r, error: r.error && r.error.message })));`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, r.stderr);

@@ -127,11 +127,11 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   );
   assert.equal(npmSteps.at(-1)!.run, `${asRoot}npm run test:host-vm`);
   // The SSH runner suite skips when not root (GitHub's runner user): a step runs it as root, right after npm test.
-  const ssh = step(job, (s) => s.run?.includes("test/ssh-runner.test.ts") ?? false, "running the SSH runner suite");
-  assert.equal(ssh.run, `${asRoot}node --import tsx --test test/ssh-runner.test.ts`);
+  const ssh = step(job, (s) => s.run?.includes("test/components/ssh-runner.test.ts") ?? false, "running the SSH runner suite");
+  assert.equal(ssh.run, `${asRoot}node --import tsx --test test/components/ssh-runner.test.ts`);
   assert.deepEqual(ssh.env, { CI: "true" });
   assert.equal(indexOf(job, ssh), indexOf(job, npmSteps.find((s) => s.run === "npm test")!) + 1);
-  assert.ok(readFileSync(path.join(ROOT, "test", "ssh-runner.test.ts"), "utf8").includes("process.getuid?.() !== 0"), "the suite it runs is the one that skips when not root");
+  assert.ok(readFileSync(path.join(ROOT, "test", "components", "ssh-runner.test.ts"), "utf8").includes("process.getuid?.() !== 0"), "the suite it runs is the one that skips when not root");
   assert.ok(indexOf(job, install) < indexOf(job, npmSteps[0]!), "tools before npm");
   for (const s of npmSteps.slice(-3)) assert.deepEqual(s.env, { CI: "true" }, `${s.run} runs with CI=true: missing tools fail, not skip`);
 });

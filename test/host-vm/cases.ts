@@ -14,7 +14,7 @@ import { INITRAMFS_MODULES_PATH } from "../../render/host/files";
 import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
 import type { Iommu } from "./guest";
-import type { HostVmCase, Machine } from "./harness";
+import type { HostVmCase, Machine } from "./types";
 
 /** A stack file of this folder, as the program reads it. */
 const standinStack = (file: string) => fromStackFile(readFileSync(path.join(__dirname, file), "utf8")).raw as Record<string, any>;

@@ -9,7 +9,9 @@ import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
 import { renderSite } from "../../render/site";
 import { needTool } from "../helpers";
 import { MIXED_GROUPS_CASE, NEGATIVE_CASE, POSITIVE_CASES } from "./cases";
-import { foreignToMachine, runCase, type CaseResult, type HostVmCase } from "./harness";
+import { runCase } from "./harness";
+import { foreignToMachine } from "./render";
+import type { CaseResult, HostVmCase } from "./types";
 import { ensureImage, type Image } from "./image";
 
 const log = (line: string) => process.stderr.write(`host-vm: ${line}\n`);
