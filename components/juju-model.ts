@@ -63,7 +63,7 @@ export class JujuModel extends pulumi.ComponentResource {
       this.teardownCommand.urn.apply((urn) =>
         pulumi.log.warn(
           `Juju model ${args.name} and everything in it is DESTROYED when this stack is deleted. The step that ` +
-            `destroys it is protected: run \`pulumi state unprotect '${urn}'\` first (README "Deleting the stack")`,
+            `destroys it is protected: run \`pulumi state unprotect '${urn}'\` first (docs/day2.md, "Deleting the stack")`,
           this,
         ),
       );

@@ -10,7 +10,7 @@ import { flavorProblems } from "./rules/flavors";
 import { groupProblems } from "./rules/groups";
 import { novaReleaseRules } from "./rules/nova-release";
 import { openstackProblems } from "./rules/openstack";
-import type { GroupView, Groups, Parsed } from "./rules/view";
+import type { GroupView, Groups, ParsedSections } from "./rules/view";
 import { deviceSchema, devicesSchema } from "./sections/devices";
 import { flavorsSchema } from "./sections/flavors";
 import { hostSchema } from "./sections/host";
@@ -104,7 +104,7 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
     if (result.success) parsed[section] = result.data;
     else problems.push(...problemsFrom(section, schema, result.error));
   }
-  const p = parsed as Parsed;
+  const p = parsed as ParsedSections;
   const groups = groupsOf(p, grouped, raw);
   // Rules across keys; each runs on what parsed: device rules on every device that parsed (per group), rules
   // across groups when every group parsed, a flavor's alias against the raw device aliases when some device has
@@ -138,7 +138,7 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
 
 /** The groups of a site: one unnamed group from the top-level maas tag, host and devices, or hostGroups.
  * `parsed` is set only when every group parsed; `views` carry what parsed of each, for the rules. */
-function groupsOf(p: Parsed, grouped: boolean, raw: Readonly<Record<string, unknown>>): Groups {
+function groupsOf(p: ParsedSections, grouped: boolean, raw: Readonly<Record<string, unknown>>): Groups {
   const devicesThatParsed = (rawDevices: unknown, parsedDevices: DeviceConfig[] | undefined): Array<[number, DeviceConfig]> =>
     parsedDevices
       ? parsedDevices.map((d, i) => [i, d])

@@ -108,7 +108,7 @@ function serverStep(n: number, st: SmokeTestConfig, server: { name: string; flav
 }
 
 /** What removing the site by hand takes, as comments: what `pulumi destroy` does and what it keeps
- * (README "Deleting the stack"). */
+ * (docs/day2.md, "Deleting the stack"). */
 function removal(site: SiteConfig, a: SiteArtifacts): string[] {
   const c = a.commands;
   return [

@@ -3,7 +3,7 @@
 
 Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
 
-  {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
+  {"charm": {APP: {option: value}},          # render/nova/charm-options.ts charmOptions
    "groups": [{"name", "application",         # every host group of the site, with
                "devices": [{"alias", "vendor_id", "product_id", "address",   # one host's devices, from config,
                             "sriov_totalvfs", "physfn"}]}],  # and what its sysfs says: VFs it can have, its PF if a VF

@@ -11,7 +11,7 @@ import {
 import { checkExtraSpecs, unscopedKeyProblem } from "../../domain/extra-specs/releases";
 import { AGGREGATE_EXTRA_SPECS_FILTER, NUMA_FILTER, defaultSchedulerFilters } from "../../domain/releases";
 import { formatPath, type ConfigProblem } from "../problems";
-import { locatedDevices, type GroupView, type Parsed } from "./view";
+import { locatedDevices, type GroupView, type ParsedSections } from "./view";
 
 /**
  * Per-release rules (domain/extra-specs/, domain/charms.ts), on what parsed: a release whose charm track
@@ -22,7 +22,7 @@ import { locatedDevices, type GroupView, type Parsed } from "./view";
  * it is refused) and a guest NUMA topology (a flavor that carries a policy without giving one is warned
  * about: Nova would ignore the policy).
  */
-export function novaReleaseRules(c: Parsed, groups: { views: readonly GroupView[] }): { errors: ConfigProblem[]; warnings: ConfigProblem[] } {
+export function novaReleaseRules(c: ParsedSections, groups: { views: readonly GroupView[] }): { errors: ConfigProblem[]; warnings: ConfigProblem[] } {
   const errors: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   const rel = c.openstack?.release;

@@ -18,7 +18,7 @@ import type {
 } from "../types";
 
 /** The sections as parsed, before the groups are made. */
-export interface Parsed {
+export interface ParsedSections {
   maas?: MaasAccess & Partial<TagConfig>;
   juju?: JujuConfig;
   host?: HostConfig;

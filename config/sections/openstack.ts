@@ -58,7 +58,7 @@ export const openstackSchema = mapping({
       return z.NEVER;
     }
     if (!charmTrack(r.name)) {
-      // compute-charm.ts LAST_CHARM_RELEASE: no track, no branch, no charm that installs this release.
+      // domain/charms.ts LAST_CHARM_RELEASE: no track, no branch, no charm that installs this release.
       ctx.addIssue({
         code: "custom",
         message:

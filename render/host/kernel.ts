@@ -15,7 +15,8 @@ const unique = (items: readonly string[]): string[] => [...new Set(items)];
 /**
  * Every vendor:product handed to vfio-pci: each device's own id and its companions (other functions of
  * the same IOMMU group, e.g. a GPU's HDMI audio; all functions of a group must go to vfio-pci or QEMU
- * fails with "group N is not viable", DOMAIN.md "Early binding"). Sorted, no duplicates. The kernel
+ * fails with "group N is not viable"; docs/domain.md, "The kernel: IOMMU groups, vfio-pci and companions").
+ * Sorted, no duplicates. The kernel
  * options, the modprobe file and the binding scripts all take their ids from here.
  */
 export function vfioIds(devices: readonly DeviceConfig[]): string[] {

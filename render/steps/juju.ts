@@ -101,7 +101,7 @@ export function jujuModelCommand(juju: JujuConfig, modelConfigYaml: string, resy
  * With `juju.destroyModelOnDelete`, the one step whose delete destroys the model. Pulumi runs a delete for a
  * stack deletion and for a replacement alike (`--replace`, a changed provider), in either order, so no script
  * can tell them apart: the step is protected, and destroying the model is a deliberate act
- * (`pulumi state unprotect URN`, then `pulumi destroy`; README "Deleting the stack").
+ * (`pulumi state unprotect URN`, then `pulumi destroy`; docs/day2.md, "Deleting the stack").
  */
 export function modelTeardownCommand(juju: JujuConfig, resync?: string): CommandSpec | undefined {
   if (!juju.destroyModelOnDelete || juju.existingModel) return undefined;
@@ -129,7 +129,7 @@ export function modelTeardownCommand(juju: JujuConfig, resync?: string): Command
 }
 
 /** The charm options: one `juju config APP --file F` per application (the file holds both sections).
- * Deleting it removes nothing (README "Safety": a replaced step must not reset what the new one set);
+ * Deleting it removes nothing (docs/day2.md: a replaced step must not reset what the new one set);
  * `charmResetArgv` gives the reset commands for removing a site by hand. */
 export function charmConfigCommand(juju: ModelRef, charmConfigYaml: string, apps: readonly string[], resync?: string): CommandSpec {
   const ref = modelRef(juju);

@@ -167,7 +167,7 @@ describe("the model survives every replacement, with destroyModelOnDelete too", 
   });
 });
 
-describe("pulumi destroy does what README \"Deleting the stack\" says", () => {
+describe("pulumi destroy does what docs/day2.md, \"Deleting the stack\", says", () => {
   test("dev: the tag this stack created is deleted; the model and the charm options are kept", () => {
     const v = variant("dev", "as-is");
     const { w, state } = deploy(v);

@@ -53,7 +53,7 @@ describe("hostGroups", () => {
     assert.equal(acceptedMixed((r) => ((r.hostGroups[2].application = "nova-compute"), (r.hostGroups[2].addToBundle = true))).groups[2]!.addToBundle, true);
     // A bundle's own application made for the group (not nova-compute) is the operator's statement that it is the group's.
     assert.equal(acceptedMixed((r) => (r.hostGroups[2].addToBundle = false)).groups[2]!.addToBundle, false);
-    // A site with one group: nova-compute is its GPU hosts' application (README: constraints tags=<tag> in the bundle).
+    // A site with one group: nova-compute is its GPU hosts' application (docs/host-groups.md: constraints tags=<tag> in the bundle).
     assert.equal(loadStack("lab").groups[0]!.application, "nova-compute");
   });
 
@@ -197,7 +197,7 @@ describe("hostGroups", () => {
       { endpoint: "cloud-compute", remote: "nova-cloud-controller:cloud-compute" },
       { endpoint: "ceph", remote: "ceph-mon:client" },
     ]);
-    assert.equal(acceptedMixed().openstack.computeRelations, undefined, "left out: openstack-base's (render/compute-charm.ts)");
+    assert.equal(acceptedMixed().openstack.computeRelations, undefined, "left out: openstack-base's (domain/charms.ts)");
     const cc = ["nova-compute:cloud-compute", "nova-cloud-controller:cloud-compute"];
     refusedMixed(
       (r) =>

@@ -39,7 +39,7 @@ const NETDEVS = ["user,id=net0,restrict=on"];
 /** vfio modules in the initramfs, before any GPU driver. */
 const VFIO_IN_INITRAMFS = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 
-/** What the prepare script says (components/render/host-prepare.ts prepareScript). */
+/** What the prepare script says (render/host/prepare.ts prepareScript). */
 const PREPARE_SAYS = (what: string) => new RegExp(`^pci-passthrough-prepare: ${what}\\r?$`, "m");
 
 /** The companion on its host driver at the first boot (snd_hda_intel is not blacklisted), taken by the prepare

@@ -1,4 +1,4 @@
-// The smoke test's binding check (components/render/commands.ts bindingCheckScript), run for real on a fake GPU
+// The smoke test's binding check (render/steps/juju.ts bindingCheckScript), run for real on a fake GPU
 // host (test/fake-host.ts): it must list each configured device and every function of its IOMMU group with a
 // configured vendor:product (a GPU's HDMI audio), once each, and nothing else of the host.
 import { test } from "node:test";

@@ -85,7 +85,7 @@ const base = (name: string) => path.join(BASES_DIR, name);
 /**
  * The stack's site for a base bundle: as written when every application its overlay relates the added applications
  * to is in the bundle (openstack-base's shape), else with the bundle's own nova-compute relations in
- * openstack.computeRelations, copied as the README tells an operator of such a bundle to do.
+ * openstack.computeRelations, copied as docs/bundle-overlay.md tells an operator of such a bundle to do.
  */
 function siteFor(stack: string, alone: Summary): SiteConfig {
   const site = loadStack(stack);

@@ -1,4 +1,4 @@
-// The steps read the CLIs' answers with small parsers (components/render/commands.ts) and verify reads them
+// The steps read the CLIs' answers with small parsers (render/steps/) and verify reads them
 // with tools/verify/compare.ts: here both are fed the exact bytes the real CLIs write, the transcripts of
 // test/contract/ (which test/cli-contract.test.ts holds the doubles to).
 import { test } from "node:test";

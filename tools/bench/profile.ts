@@ -86,7 +86,7 @@ if (require.main === module) {
   for (const f of process.argv.slice(2)) process.stdout.write(formatBuckets(f, root, 25) + "\n");
 }
 
-/** Inclusive times of the places the benchmark found hot (see /work/notes/bench-results.md). */
+/** Inclusive times of the places the benchmark found hot (docs/performance.md has the figures). */
 export function hotspots(file: string): [string, number][] {
   const fn = (name: string, urlPart = "") => (f: CallFrame) => f.functionName === name && f.url.includes(urlPart);
   const { buckets } = selfTimeByBucket(file, path.resolve(__dirname, "..", ".."));

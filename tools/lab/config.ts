@@ -1,5 +1,6 @@
 // The lab's configuration files, as pure functions of paths, ports and passwords. Each setting is one
-// found necessary in ../shared/OPENSTACK-LAB.md; the comments say why it is there.
+// found necessary to run Keystone and nova-api from Debian's packages (docs/development.md, the lab); the
+// comments say why it is there.
 import * as path from "node:path";
 import type { LabPaths, LabState, Ports, ServicePaths } from "./paths";
 import { KEYSTONE_WSGI } from "./packages";

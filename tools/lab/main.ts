@@ -1,5 +1,5 @@
 // `npm run lab -- up | down | status | env | apply <stack> | verify <stack>`: a real Keystone and nova-api on 127.0.0.1
-// from Debian packages (../shared/OPENSTACK-LAB.md), to apply the generated commands.sh against.
+// from Debian packages (docs/development.md, the lab), to apply the generated commands.sh against.
 //
 //   up     [--stack dev] [--keystone-port 5000] [--nova-port 8774]
 //          starts both APIs (first time: databases, keys, catalog, ~25 s; then ~3 s) and waits until they

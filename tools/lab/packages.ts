@@ -1,4 +1,4 @@
-// The Debian packages the lab runs from (../shared/OPENSTACK-LAB.md), each with a probe that tells whether
+// The Debian packages the lab runs from (docs/development.md, the lab), each with a probe that tells whether
 // it is installed, so a missing one is named instead of surfacing as a Python traceback.
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";

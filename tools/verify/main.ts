@@ -1,7 +1,7 @@
 // `npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]`: reads the live
 // objects of a site read-only and prints, object by object, what differs from the render. The command
 // provider has no read, so `pulumi refresh` cannot see drift in the maas/juju steps: this can.
-//   maas and juju: one read-only script (components/render/commands.ts liveReadCommand), run where the
+//   maas and juju: one read-only script (render/steps/reads.ts liveReadCommand), run where the
 //   steps run: here, or on the jump host of `pci-passthrough:runner` over the same SSH path (key from
 //   --identity, a plain-text runner.privateKey, or your agent; runner.hostKey pinned).
 //   flavors: `openstack flavor show -f json` here, with the usual OS_* credentials.
