@@ -1,7 +1,7 @@
 // commands.sh: the whole deployment of one site as the ordered maas / juju / openstack commands an
-// operator could run by hand: the runbook, generated for this site. The maas and juju steps are the very
-// scripts the Pulumi command resources run (render/steps/); the openstack steps do
-// by hand what the flavor and server resources do.
+// operator could run by hand: the runbook, generated for this site (docs/domain.md, "The runbook and what is
+// dated in it"). The maas and juju steps are the very scripts the Pulumi command resources run (render/steps/);
+// the openstack steps do by hand what the flavor and server resources do.
 import type { SiteConfig, SmokeTestConfig } from "../config/types";
 import { charmResetArgv, destroyModelArgv } from "./steps/juju";
 import type { CommandSpec } from "./steps/script";

@@ -11,7 +11,8 @@ import { SRIOV_NAME } from "./lspci";
 
 const uniqueItems = <T>(items: readonly T[]): T[] => [...new Set(items)];
 
-/** Why an SR-IOV capable device is proposed as `type-PF`: the comment above it in the snippet. */
+/** Why an SR-IOV capable device is proposed as `type-PF` (docs/domain.md, "SR-IOV devices are PFs to Nova"): the
+ * comment above it in the snippet. */
 function sriovWhy(totalVfs: number | undefined): string[] {
   return [
     `SR-IOV capable (lspci: "${SRIOV_NAME}"${totalVfs !== undefined ? `, Total VFs: ${totalVfs}` : ""}): libvirt reports a`,
