@@ -3,9 +3,9 @@
 // render (out/<stack>/), commands.sh (runbook.ts), `npm run verify` and the tests take their artifacts from
 // here; the Pulumi components render their own steps from the same renderers and the same pieces.
 import type { HostGroup, SiteConfig } from "../config/types";
+import { CHARM_APPS } from "../domain/charms";
 import { kernelCmdline } from "./host/kernel";
 import { renderModelConfig, renderUserdata } from "./host/userdata";
-import { pciAliasJson } from "./nova/aliases";
 import { charmOptions, charmResetOptions, renderCharmConfig, type CharmOptions } from "./nova/charm-options";
 import { flavorSpecs, type FlavorSpec } from "./nova/flavors";
 import { renderBundleOverlay } from "./nova/overlay";
@@ -86,7 +86,8 @@ function computeSite(site: SiteConfig): SiteArtifacts {
     groups: site.groups.map((g) => computeGroup(site, g)),
     userdata,
     modelConfigYaml,
-    aliasJson: pciAliasJson(site.groups.flatMap((g) => g.devices)),
+    // The alias text the options carry: computed once, by charmOptions.
+    aliasJson: options[CHARM_APPS.controller]!["pci-alias"]!,
     charmOptions: options,
     charmConfigYaml,
     charmResetOptions: resetOptions,

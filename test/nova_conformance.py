@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks a site's rendered Nova configuration with Nova's own code (Debian python3-nova, Nova 26 Zed).
 
-Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
+Run by test/render/nova-*.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
 
   {"charm": {APP: {option: value}},          # render/nova/charm-options.ts charmOptions
    "groups": [{"name", "application",         # every host group of the site, with

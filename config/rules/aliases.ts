@@ -14,7 +14,7 @@ export function aliasProblems(views: readonly GroupView[]): ConfigProblem[] {
   // spec matches (nova/pci/stats.py _filter_pools_for_spec; a spec without dev_type never takes a PF,
   // _filter_pools_for_unrequested_pfs). Two aliases that match the same devices are one pool: a flavor asking
   // for one may be given the other's devices, and config's count per alias (flavorGroups) would be wrong
-  // (test/nova-conformance.test.ts shows Nova giving gpu:2 to a host listing one "gpu" and one "gpu2").
+  // (test/render/nova-scheduling.test.ts shows Nova giving gpu:2 to a host listing one "gpu" and one "gpu2").
   const located = locatedDevices(views);
   const cloud = located.map((l) => l.device);
   const aliases = [...new Set(cloud.map((d) => d.alias))];

@@ -9,7 +9,7 @@
 // key passes. Before Ussuri nothing is checked and an unknown key is silently ignored.
 //
 // The table: ZED_VALIDATORS is generated from python3-nova 26 (tools/gen-extra-specs/main.py, held against
-// the installed Nova by test/nova-conformance.test.ts). Older releases are Zed minus the keys and values
+// the installed Nova by test/render/nova-extra-specs.test.ts). Older releases are Zed minus the keys and values
 // added since (KEY_CHANGES / VALUE_CHANGES) plus the keys removed by Zed (powervm), each change cited.
 // For releases after Zed the table is only a lower bound (Nova keeps adding keys; the later release notes
 // are not all sourced here): what it cannot vouch for there is a warning, not an error.

@@ -32,7 +32,7 @@ interface OverlayApplication {
  * that the operator's bundle does not have (hostGroups[].addToBundle).
  *
  * Juju merges an overlay onto the operator's bundle by juju/charm's rules (overlay.go, ReadAndMergeBundleData;
- * checked with that code by test/bundle-overlay.test.ts): an overlay's `machines` replace the bundle's whole
+ * checked with that code by test/render/bundle-overlay.test.ts): an overlay's `machines` replace the bundle's whole
  * machines map, an application's scalar and list fields (`num_units`, `to`, `constraints`, `series`, `base`)
  * overwrite the bundle's, and only maps such as `options` are merged key by key. So for the bundle's own
  * applications the overlay carries no machines, unit counts, placements or constraints: they are the operator's.

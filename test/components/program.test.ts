@@ -117,7 +117,7 @@ for (const stack of STACKS) {
       // What makes `triggers` a replacement (a renamed tag) is @pulumi/command's own resource option: the SDK
       // merges replaceOnChanges ["triggers[*]"] into every Command (node_modules/@pulumi/command/local/
       // command.js). The day-2 emulator replaces on exactly what is registered here, so an upgrade that
-      // changes it fails this test and the renamed-tag tests of test/day2.test.ts.
+      // changes it fails this test and the renamed-tag tests of test/components/day2.test.ts.
       assert.deepEqual(r.options.replaceOnChanges, ["triggers[*]"], `${r.name}: @pulumi/command registers triggers[*] as replaceOnChanges`);
     }
   });

@@ -1,7 +1,7 @@
 // Per-release Nova rules as the user meets them: a flavor's extra specs refused or translated with the key
 // path and the release named, the flavor Nova gets, and the PCI NUMA rules (NUMATopologyFilter, a guest NUMA
 // topology). Each rule is tried on both sides of the release where it changes. Nova's own code checks the
-// table and the NUMA predicate in test/nova-conformance.test.ts.
+// table and the NUMA predicate in test/render/nova-extra-specs.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { formatPath } from "../../config/problems";
@@ -30,7 +30,7 @@ function parse(release: string, extraSpecs: Record<string, unknown>, edit: (raw:
 }
 
 /** Errors and warnings, but the warning on a release whose charms are no longer maintained (queens ... train;
- * test/config.test.ts holds it), which every one of those releases carries. */
+ * test/config/openstack-flavors.test.ts holds it), which every one of those releases carries. */
 const lines = (r: ParseResult) => ({
   errors: r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`),
   warnings: r.warnings.filter((w) => w.path !== formatPath(["openstack", "release"])).map((w) => `${w.path}: ${w.message}`),

@@ -109,7 +109,7 @@ test("on zed our verdict on every registered key (valid and invalid values) and 
 
 test("a guest NUMA topology: flavorHasNumaTopology is Nova's numa_get_constraints (flavor side)", { skip }, () => {
   const { flavors, report } = rulesReport();
-  // Nova's answers are the expectations test/extra-specs.test.ts holds flavorHasNumaTopology to; the lab's
+  // Nova's answers are the expectations test/domain/extra-specs.test.ts holds flavorHasNumaTopology to; the lab's
   // two flavors (hw:numa_nodes, for their PCI NUMA policy) give their guests a topology.
   assert.deepEqual(report.numa_topology, [...NUMA_FLAVORS.map((f) => f.topology), true, true]);
   assert.deepEqual(flavors.map(flavorHasNumaTopology), report.numa_topology);

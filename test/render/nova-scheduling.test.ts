@@ -154,7 +154,7 @@ test("config's flavorGroups is Nova's verdict on every flavor the aliases can as
 });
 
 test("why config refuses two aliases for one kind of device: Nova gives either alias's devices to a flavor asking for one", { skip }, () => {
-  // The dev hosts with their two P5000s split over "gpu" and "gpu2": config refuses this (test/config.test.ts).
+  // The dev hosts with their two P5000s split over "gpu" and "gpu2": config refuses this (test/config/rules.test.ts).
   const raw = editStack("dev", (r) => {
     r.devices = [
       { alias: "gpu", vendorId: "10de", productId: "1bb0", addresses: ["0000:83:00.0"] },

@@ -1,6 +1,6 @@
 // The steps read the CLIs' answers with small parsers (render/steps/) and verify reads them
 // with tools/verify/compare.ts: here both are fed the exact bytes the real CLIs write, the transcripts of
-// test/contract/ (which test/cli-contract.test.ts holds the doubles to).
+// test/contract/ (which test/components/cli-contract.test.ts holds the doubles to).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
