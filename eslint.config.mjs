@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "out/", ".lab/", "test/fakes/"] },
+  { ignores: ["node_modules/", "out/", ".lab/", ".host-vm/", "test/fakes/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,9 +3,8 @@
 // The program is an exported function (Pulumi calls it and takes its result as the stack outputs) so that
 // an output that does not apply, such as the smoke test's, is left out rather than exported as undefined.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseSiteConfig } from "./components/config";
-import { fromRuntimeConfig } from "./components/config-source";
-import { PciPassthrough } from "./components/pci-passthrough";
+import { ConfigError, PciPassthrough, parseSiteConfig } from "./components";
+import { fromRuntimeConfig } from "./config/stack";
 
 export = async (): Promise<Record<string, unknown>> => {
   const parsed = parseSiteConfig(fromRuntimeConfig(pulumi.runtime.allConfig()));

@@ -1,11 +1,14 @@
-// Nova flavors with `pci_passthrough:alias` extra specs (runbook: "Post Deployment").
+// Nova flavors with `pci_passthrough:alias` extra specs (runbook: "Post Deployment"; docs/domain.md, "Nova: PCI
+// aliases, device specs and flavors").
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import type { FlavorSpec } from "./render/nova";
+import type { FlavorSpec } from "../render/nova/flavors";
 
 export interface GpuFlavorsArgs {
-  /** One flavor per spec, with its extra specs. */
-  flavors: FlavorSpec[];
+  /** One public flavor per spec: name, RAM (MB), vCPUs, disk (GB) and extra specs as the Compute API takes them
+   * (render/nova/flavors.ts flavorSpecs puts `pci_passthrough:alias` first). A changed flavor is deleted before
+   * its replacement is created: Nova flavors are immutable and their names unique. */
+  flavors: readonly FlavorSpec[];
 }
 
 export class GpuFlavors extends pulumi.ComponentResource {

@@ -1,5 +1,5 @@
 // The CLI contract (test/contract/cli-contract.yaml) and its transcripts, and how a row runs against the maas
-// and juju test doubles: shared by test/cli-contract.test.ts and test/step-parsing.test.ts.
+// and juju test doubles: shared by test/components/cli-contract.test.ts and test/render/step-parsing.test.ts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

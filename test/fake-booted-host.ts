@@ -13,13 +13,34 @@
 // of the machine running it. The kernel's part (which driver takes a function) is the test's to say, but for
 // one rule: a function whose driver_override the prepare script set to vfio-pci is on vfio-pci after its probe.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import * as path from "node:path";
-import type { HostGroup } from "../components/config";
-import { INITRAMFS_MODULES_PATH, hostActions, hostFiles, userdataParts } from "../components/render/host";
-import { PREPARE_SCRIPT_PATH } from "../components/render/host-prepare";
-import { shellQuote } from "../components/render/shell";
-import { MARKER_PATH, WRITE_MARKER, WRITE_MARKER_FUNCTION, markerGroupName, preparationHash, type MarkerResult } from "../render/host/marker";
+import type { HostGroup } from "../config/types";
+import { INITRAMFS_MODULES_PATH, hostActions, hostFiles } from "../render/host/files";
+import { userdataParts } from "../render/host/userdata";
+import { PREPARE_SCRIPT_PATH } from "../render/host/prepare";
+import { shellQuote } from "../render/shell";
+import {
+  MARKER_PATH,
+  WRITE_MARKER,
+  WRITE_MARKER_FUNCTION,
+  markerGroupName,
+  preparationHash,
+  type MarkerResult,
+} from "../render/host/marker";
 import { CLOUD_INIT_OUTPUT_LOG, CLOUD_INIT_RESULT_PATH, CLOUD_INIT_STATUS_PATH, GRUB_CFG_PATH, initramfsPath } from "../render/host/probe";
 import { fakeHost, NO_OVERRIDE, type FakeFunction, type FakeHost, type RunResult } from "./fake-host";
 

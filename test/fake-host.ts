@@ -4,10 +4,22 @@
 // (with its `unbind` file), vendor/device/driver_override files, an iommu_group symlink to
 // kernel/iommu_groups/N whose devices/ holds links to its members, and bus/pci/drivers_probe; and
 // cloud-init's data directory (CLOUD_DATA) with the machine's instance-id.
-// Shared by test/host-scripts.test.ts (the binding scripts) and test/host-prepare.test.ts (the script that
-// prepares a machine for its host group).
+// Shared by test/render/host-binding.test.ts (the binding scripts) and test/render/host-prepare*.test.ts (the
+// script that prepares a machine for its host group).
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 

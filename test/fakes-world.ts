@@ -5,9 +5,10 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import type { HostGroup, SiteConfig } from "../components/config";
-import { fakeDeviceHosts } from "../scripts/lab/commands";
-import { secretValue, secretsStdin, selectingDevices, type CommandSpec, type Phase, type SecretSource } from "../components/render/commands";
+import { type HostGroup, type SiteConfig, secretValue, type SecretSource } from "../config/types";
+import { fakeDeviceHosts } from "../tools/lab/commands";
+import { secretsStdin, type CommandSpec, type Phase } from "../render/steps/script";
+import { selectingDevices } from "../render/steps/maas-selection";
 import { ROOT } from "./helpers";
 
 export const FAKES = path.join(ROOT, "test", "fakes");
@@ -34,7 +35,7 @@ export function world(seed: Record<string, string> = {}, bin: readonly string[] 
  * with its devices. */
 export function seededMachines(site: SiteConfig, group: HostGroup): string[] {
   if (group.maas.machines) return group.maas.machines;
-  const ids = selectingDevices(group);
+  const ids = selectingDevices(group.devices);
   return [...fakeDeviceHosts(site)].filter(([, devices]) => devices.some((d) => ids.includes(d))).map(([id]) => id).sort();
 }
 

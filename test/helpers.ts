@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import assert from "node:assert/strict";
-import { fromStackFile } from "../components/config-source";
-import { requireSiteConfig, type SiteConfig } from "../components/config";
+import { fromStackFile } from "../config/stack";
+import { requireSiteConfig } from "../config/parse";
+import type { SiteConfig } from "../config/types";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -86,7 +87,7 @@ export interface Rendered {
 export function renderStack(stack: string, stackText?: string): Rendered {
   const base = mkdtempSync(path.join(tmpdir(), "pcipt-render-"));
   const dir = path.join(base, "out", stack);
-  const args = ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), stack, "--out", dir];
+  const args = ["--import", "tsx", path.join(ROOT, "tools", "render", "main.ts"), stack, "--out", dir];
   if (stackText !== undefined) {
     const file = path.join(base, `Pulumi.${stack}.yaml`);
     writeFileSync(file, stackText);

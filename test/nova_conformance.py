@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Checks a site's rendered Nova configuration with Nova's own code (Debian python3-nova, Nova 26 Zed).
 
-Run by test/nova-conformance.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
+Run by test/render/nova-*.test.ts with /usr/bin/python3. Input on stdin, one JSON object:
 
-  {"charm": {APP: {option: value}},          # components/render/nova.ts charmOptions(site)
+  {"charm": {APP: {option: value}},          # render/nova/charm-options.ts charmOptions
    "groups": [{"name", "application",         # every host group of the site, with
                "devices": [{"alias", "vendor_id", "product_id", "address",   # one host's devices, from config,
                             "sriov_totalvfs", "physfn"}]}],  # and what its sysfs says: VFs it can have, its PF if a VF

@@ -1,6 +1,6 @@
 // Flavors and whether Nova gives their guests a NUMA topology (nova/virt/hardware.py numa_get_constraints,
-// from the flavor alone). test/extra-specs.test.ts holds flavorHasNumaTopology to these answers;
-// test/nova-conformance.test.ts holds Nova itself to them, so the expectations are Nova's, not ours.
+// from the flavor alone). test/domain/extra-specs.test.ts holds flavorHasNumaTopology to these answers;
+// test/render/nova-extra-specs.test.ts holds Nova itself to them, so the expectations are Nova's, not ours.
 export const NUMA_FLAVORS: ReadonlyArray<{ readonly specs: Readonly<Record<string, string>>; readonly topology: boolean }> = [
   { specs: {}, topology: false },
   { specs: { "hw:numa_nodes": "1" }, topology: true },

@@ -9,11 +9,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import type { ProgramRun } from "../scripts/mock-program";
+import type { ProgramRun } from "../tools/lib/mock-program";
 import { ROOT } from "./helpers";
-import type { SiteConfig } from "../components/config";
-import { secretsStdin, type CommandSpec, type Phase } from "../components/render/commands";
-import { stepInputs, type StepInputs } from "../components/render/runner";
+import type { SiteConfig } from "../config/types";
+import { secretsStdin, type CommandSpec, type Phase } from "../render/steps/script";
+import { stepInputs, type StepInputs } from "../render/steps/ssh";
 import { secretsOf, type RunResult, type World } from "./fakes-world";
 
 /** A command resource's inputs as the component builds them (stdin holds the secrets). */
@@ -28,7 +28,7 @@ export interface Live {
   readonly stdout: string;
 }
 
-/** The resource a step becomes for a site (with its runner), as components/runner.ts builds it. */
+/** The resource a step becomes for a site (with its runner), as components/step-runner.ts builds it. */
 export function resourceOf(site: SiteConfig, spec: CommandSpec, extraEnvironment: Record<string, string> = {}): Resource {
   const inputs = stepInputs(spec, site.runner, extraEnvironment);
   return {
@@ -208,15 +208,14 @@ export function unprotect(state: StackState, name: string): StackState {
 // ---------------------------------------------------------------------------------------------------
 // The real program's resources, as the emulator's program.
 
-/** Runs the real program (index.ts) under mocks in a child process (mocks are process-wide) for a raw
- * `pci-passthrough:*` config, with secret inputs recorded in plain text so their commands can run. */
-export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string): ProgramRun {
+/** Runs the real program (index.ts, or `program`) under mocks in a child process (mocks are process-wide) for a
+ * raw `pci-passthrough:*` config, with secret inputs recorded in plain text so their commands can run. */
+export function recordProgram(raw: Readonly<Record<string, unknown>>, stack: string, program?: string): ProgramRun {
   const code = `
-    const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "components", "config-source.ts"))});
-    const { runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "scripts", "render.ts"))});
-    const { runProgram } = require(${JSON.stringify(path.join(ROOT, "scripts", "mock-program.ts"))});
+    const { fromStackFile, toStackFile } = require(${JSON.stringify(path.join(ROOT, "config", "stack.ts"))});
+    const { runProgram, runtimeConfig } = require(${JSON.stringify(path.join(ROOT, "tools", "lib", "mock-program.ts"))});
     const { config, secretKeys } = runtimeConfig(fromStackFile(toStackFile(${JSON.stringify(raw)})));
-    runProgram({ config, secretKeys, stack: ${JSON.stringify(stack)}, revealSecrets: true }).then((r) =>
+    runProgram({ config, secretKeys, stack: ${JSON.stringify(stack)}, revealSecrets: true${program !== undefined ? `, program: ${JSON.stringify(program)}` : ""} }).then((r) =>
       process.stdout.write("\\n@@" + JSON.stringify({ ...r, error: r.error && r.error.message })));`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, r.stderr);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ROOT, STACKS, exampleProject } from "./helpers";
-import { listStacks } from "../scripts/preview-all";
+import { listStacks } from "../tools/preview-all/main";
 
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
 const VALIDATOR = path.join(ROOT, "node_modules", ".bin", "action-validator");
@@ -117,8 +117,8 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   // test:host-vm runs as root (debootstrap, mount, systemd-nspawn), as .ci/run does, with the runner's PATH and CI.
   const asRoot = 'sudo env "PATH=$PATH" "CI=$CI" ';
   const npmOf = (run: string | undefined) => run?.replace(asRoot, "");
-  assert.ok(ciRun.includes("scripts/install-lab-packages.sh"), ".ci/run installs the lab packages");
-  const lab = step(job, (s) => s.run === "sudo scripts/install-lab-packages.sh", "installing the lab packages");
+  assert.ok(ciRun.includes("tools/lab/install-packages.sh"), ".ci/run installs the lab packages");
+  const lab = step(job, (s) => s.run === "sudo tools/lab/install-packages.sh", "installing the lab packages");
   assert.ok(indexOf(job, lab) < indexOf(job, step(job, (s) => s.run === "npm ci", "npm ci")));
   const npmSteps = job.steps.filter((s) => npmOf(s.run)?.startsWith("npm "));
   assert.deepEqual(
@@ -127,11 +127,11 @@ test("test.yml: on every push and pull request, the steps of .ci/run with CI set
   );
   assert.equal(npmSteps.at(-1)!.run, `${asRoot}npm run test:host-vm`);
   // The SSH runner suite skips when not root (GitHub's runner user): a step runs it as root, right after npm test.
-  const ssh = step(job, (s) => s.run?.includes("test/ssh-runner.test.ts") ?? false, "running the SSH runner suite");
-  assert.equal(ssh.run, `${asRoot}node --import tsx --test test/ssh-runner.test.ts`);
+  const ssh = step(job, (s) => s.run?.includes("test/components/ssh-runner.test.ts") ?? false, "running the SSH runner suite");
+  assert.equal(ssh.run, `${asRoot}node --import tsx --test test/components/ssh-runner.test.ts`);
   assert.deepEqual(ssh.env, { CI: "true" });
   assert.equal(indexOf(job, ssh), indexOf(job, npmSteps.find((s) => s.run === "npm test")!) + 1);
-  assert.ok(readFileSync(path.join(ROOT, "test", "ssh-runner.test.ts"), "utf8").includes("process.getuid?.() !== 0"), "the suite it runs is the one that skips when not root");
+  assert.ok(readFileSync(path.join(ROOT, "test", "components", "ssh-runner.test.ts"), "utf8").includes("process.getuid?.() !== 0"), "the suite it runs is the one that skips when not root");
   assert.ok(indexOf(job, install) < indexOf(job, npmSteps[0]!), "tools before npm");
   for (const s of npmSteps.slice(-3)) assert.deepEqual(s.env, { CI: "true" }, `${s.run} runs with CI=true: missing tools fail, not skip`);
 });
@@ -219,7 +219,7 @@ test("preview.yml's matrix step lists both example stacks, as listStacks() does"
   assert.equal(r.output, `stacks=${JSON.stringify([...STACKS])}\n`);
   assert.deepEqual(listStacks(examples), [...STACKS]);
 
-  // Odd names: same answer as scripts/preview-all.ts; none at all fails the job instead of an empty matrix.
+  // Odd names: same answer as tools/preview-all/main.ts; none at all fails the job instead of an empty matrix.
   for (const f of ["Pulumi.yaml", "Pulumi.prod.eu.yaml", "Pulumi.b.yml", "Pulumi.a-1.yaml"]) writeFileSync(path.join(repo, f), "");
   const odd = runListStep(repo, scratch);
   assert.equal(odd.output, `stacks=${JSON.stringify(listStacks(repo))}\n`);

@@ -8,9 +8,9 @@
 // ours at all. The render's hash in the marker tells; the files alone cannot (a render may change only a
 // command, or another group's part).
 import { createHash } from "node:crypto";
-import type { HostGroup } from "../../components/config";
-import type { GroupPreparation } from "../../components/render/host-prepare";
-import { vfioIds } from "../../components/render/host-kernel";
+import type { HostGroup } from "../../config/types";
+import type { GroupPreparation } from "./prepare";
+import { vfioIds } from "./kernel";
 
 /** Where the prepare script records how it prepared the machine (under DESTDIR in tests). */
 export const MARKER_PATH = "/var/lib/pci-passthrough/prepared";
@@ -43,7 +43,7 @@ export interface Marker {
 }
 
 /** How the prepare script names a group in its messages and in the marker: its name, or for the one unnamed
- * group of a site written without hostGroups its MAAS tag (components/render/host-prepare.ts nameOf, which
+ * group of a site written without hostGroups its MAAS tag (render/host/prepare.ts nameOf, which
  * phase B makes use this). */
 export function markerGroupName(group: Pick<HostGroup, "name" | "maas">): string {
   return group.name ?? group.maas.tag;

@@ -1,32 +1,23 @@
-// The host probe: a read-only POSIX sh script that reports what a machine runs for PCI passthrough, its
-// parser, and what a host of each group must show (hostExpectations). The script is rendered from the same
-// renderers that write the prepare script (components/render/host.ts hostFiles, hostActions, kernelOptions, the
-// binding's paths; render/host/marker.ts), so it looks where the prepare script wrote and compares with what it
-// wrote: nothing here describes a path, an option or a file a second time. Pure: no Pulumi import; judging the
-// output is tools/verify/hosts.ts's.
+// The host probe: a read-only POSIX sh script that reports what a machine runs for PCI passthrough. Its parser is
+// probe-output.ts; what a host of each group must show is expectations.ts's. The script is rendered from the same
+// renderers that write the prepare script (files.ts hostFiles, kernel.ts, the binding's paths, marker.ts), so it
+// looks where the prepare script wrote and compares with what it wrote: nothing here describes a path, an option
+// or a file a second time. Pure: no Pulumi import; judging the output is tools/verify/hosts.ts's.
 //
 // Output format 1 (PROBE_FORMAT): one `key=value` a line, the value up to the end of the line; a key repeats
 // for each item of a list. The values of the record keys (RECORD_KEYS) are a subject (an address or a path)
 // followed by space-separated name=value fields. The first line is `pci-passthrough-probe=1`, the last `end=ok`:
 // output without it was cut short. Greppable by hand: `grep ^function= HOST.txt`.
-import { createHash } from "node:crypto";
-import type { Binding, HostGroup } from "../../components/config";
-import {
-  BIND_UNIT_NAME,
-  ID_OF_FUNCTION,
-  IN_A_CONTAINER,
-  VFIO_MODULES,
-  addressIds,
-  bindingUnit,
-  hostActions,
-  hostFiles,
-  kernelOptions,
-  vfioIds,
-  type HostFile,
-} from "../../components/render/host";
-import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
-import { shellQuote } from "../../components/render/shell";
-import { MARKER_PATH, markerGroupName, parseMarker, preparationHash, type Marker } from "./marker";
+import type { HostGroup } from "../../config/types";
+import { shellQuote } from "../shell";
+import { ID_OF_FUNCTION, IN_A_CONTAINER } from "./binding";
+import { bindUnitLinks } from "./expectations";
+import { hostFiles } from "./files";
+import { addressIds, vfioIds } from "./kernel";
+import { MARKER_PATH, markerGroupName } from "./marker";
+import { PREPARE_SCRIPT_PATH } from "./prepare";
+
+const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
 
 /** The output format, the value of the first line: a reader refuses a format it does not know. */
 export const PROBE_FORMAT = 1;
@@ -47,7 +38,7 @@ export const CLOUD_INIT_RESULT_PATH = "/run/cloud-init/result.json";
 export const CLOUD_INIT_STATUS_PATH = "/run/cloud-init/status.json";
 /** Where cloud-init's `output` setting tees the stages' output, the prepare script's messages with it. */
 export const CLOUD_INIT_OUTPUT_LOG = "/var/log/cloud-init-output.log";
-/** How the prepare script's messages start: its `log` names the script (components/render/host-scripts.ts
+/** How the prepare script's messages start: its `log` names the script (render/host/binding.ts
  * logAndLeaveContainers, called with the script's file name). */
 export const PREPARE_LOG_PREFIX = `${PREPARE_SCRIPT_PATH.slice(PREPARE_SCRIPT_PATH.lastIndexOf("/") + 1)}: `;
 /** update-notifier's flag: a package upgrade (a kernel, libc) wants a reboot. */
@@ -55,83 +46,6 @@ const REBOOT_REQUIRED_PATH = "/run/reboot-required";
 
 /** The keys whose values are records: a subject, then name=value fields. */
 export const RECORD_KEYS = ["function", "found", "file", "line", "link", "initramfs"] as const;
-
-/**
- * The symlink `systemctl enable` makes for the driver-override binding's unit: one in the .wants/ directory of
- * each unit its [Install] section's WantedBy= names (man systemd.unit, "[Install] Section Options"), read from
- * the unit as rendered.
- */
-export function bindUnitLinks(): string[] {
-  const unit = bindingUnit("driver-override") ?? "";
-  const wanted = /^WantedBy=(.+)$/m.exec(unit)?.[1]?.trim().split(/\s+/) ?? [];
-  return wanted.map((target) => `/etc/systemd/system/${target}.wants/${BIND_UNIT_NAME}`);
-}
-
-const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
-
-/** The lines of a file the prepare script appends to that matter: neither comments nor blank. */
-export const meaningfulLines = (content: string): string[] => content.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
-
-const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
-
-/** A file a host of the group must have as the prepare script wrote it. */
-export interface ExpectedFile {
-  readonly path: string;
-  /** Mode bits, e.g. 0o644. */
-  readonly mode: number;
-  /** Written whole: its SHA-256. */
-  readonly sha256?: string;
-  /** Appended to the distribution's file: the lines it must hold. */
-  readonly lines?: readonly string[];
-}
-
-/** What a host of one group must show, as data (tools/verify/hosts.ts judges a probe's output against it). */
-export interface HostExpectations {
-  /** The group as the prepare script and the marker name it. */
-  readonly group: string;
-  /** The group's nova-compute application, whose units are its hosts. */
-  readonly application: string;
-  /** The application is not added by the bundle overlay (the bundle's own nova-compute, or the operator's): it
-   * may have units on compute hosts that are in no group, which hold none of the group's devices. */
-  readonly sharedApplication: boolean;
-  readonly binding: Binding;
-  /** The group's kernel options (the MAAS tag's kernel_opts and the grub drop-in's). */
-  readonly kernelOptions: readonly string[];
-  /** preparationHash of the group's preparation: the marker of a host prepared by this render. */
-  readonly render: string;
-  /** Each configured address with the vendor:product configured there. */
-  readonly devices: ReadonlyArray<{ readonly address: string; readonly id: string }>;
-  /** Every vendor:product vfio-pci must have: the devices' and their companions'. */
-  readonly vfioIds: readonly string[];
-  /** The vfio modules the initramfs must hold. */
-  readonly vfioModules: readonly string[];
-  readonly files: readonly ExpectedFile[];
-  /** Links that must exist (the binding unit enabled). */
-  readonly links: readonly string[];
-}
-
-function expectedFile(f: HostFile): ExpectedFile {
-  const mode = parseInt(f.permissions, 8);
-  return f.append ? { path: f.path, mode, lines: meaningfulLines(f.content) } : { path: f.path, mode, sha256: sha256(f.content) };
-}
-
-/** What a host of `group` must show once prepared by this render and rebooted. */
-export function hostExpectations(group: HostGroup): HostExpectations {
-  const files = hostFiles(group);
-  return {
-    group: markerGroupName(group),
-    application: group.application,
-    sharedApplication: !group.addToBundle,
-    binding: group.host.binding,
-    kernelOptions: kernelOptions(group),
-    render: preparationHash({ group, files, actions: hostActions(group) }),
-    devices: addressIds(group.devices).map(([address, id]) => ({ address, id })),
-    vfioIds: vfioIds(group.devices),
-    vfioModules: [...VFIO_MODULES],
-    files: files.map(expectedFile),
-    links: group.host.binding === "driver-override" ? bindUnitLinks() : [],
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The script
@@ -332,192 +246,4 @@ done
 
 say end ok
 `;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Reading its output
-
-/** One PCI function as the probe saw it. */
-export interface ProbedFunction {
-  readonly address: string;
-  /** The configured address whose IOMMU group it was reported for (function= only). */
-  readonly of?: string;
-  readonly present: boolean;
-  readonly id?: string;
-  /** sysfs class, e.g. 0x030200; undefined when unreadable. */
-  readonly class?: string;
-  /** The driver in use; undefined when none. */
-  readonly driver?: string;
-  /** Its IOMMU group; undefined when it has none (no IOMMU). */
-  readonly iommuGroup?: string;
-}
-
-export interface ProbedFile {
-  readonly path: string;
-  readonly present: boolean;
-  readonly mode?: number;
-  readonly sha256?: string;
-}
-
-export interface ProbeOutput {
-  readonly format: number;
-  /** Ended with end=ok. */
-  readonly complete: boolean;
-  readonly container: boolean;
-  readonly hostname?: string;
-  readonly kernel?: string;
-  /** This boot's start, seconds since the epoch. */
-  readonly booted?: number;
-  /** /proc/cmdline, split at blanks. */
-  readonly cmdline: readonly string[];
-  readonly grubCfg: boolean;
-  /** Each linux line of grub.cfg (kernel image, then its arguments), the default entry first. */
-  readonly grubLinux: readonly string[];
-  /** vfio modules loaded, as /proc/modules names them. */
-  readonly modules: readonly string[];
-  readonly vfioPciDriver: boolean;
-  /** vfio modules built into the kernel, as module names. */
-  readonly builtin: readonly string[];
-  readonly initramfs: {
-    readonly path?: string;
-    readonly present: boolean;
-    /** Last written, seconds since the epoch. */
-    readonly mtime?: number;
-    readonly list: "ok" | "unknown" | "failed";
-    /** vfio modules in it, as module names (vfio-pci.ko.zst -> vfio_pci). */
-    readonly modules: readonly string[];
-  };
-  /** The marker's lines; undefined when there is no marker file. */
-  readonly markerText?: string;
-  readonly marker?: Marker;
-  /** Why the marker could not be read. */
-  readonly markerProblem?: string;
-  readonly prepareScript: boolean;
-  readonly prepareLog: readonly string[];
-  readonly cloudInit: { readonly state: "finished" | "running" | "absent"; readonly errors: readonly string[]; readonly problem?: string };
-  readonly rebootRequired: boolean;
-  readonly functions: readonly ProbedFunction[];
-  readonly found: readonly ProbedFunction[];
-  readonly files: readonly ProbedFile[];
-  /** Lines of the files the prepare script appends to, by path. */
-  readonly lines: ReadonlyMap<string, readonly string[]>;
-  readonly links: ReadonlyMap<string, boolean>;
-}
-
-/** A module's name from its file (kmod: '-' and '_' are the same in a name): .../vfio-pci.ko.zst -> vfio_pci. */
-export function moduleName(file: string): string {
-  const base = file.slice(file.lastIndexOf("/") + 1);
-  return base.replace(/\.ko(\.(zst|xz|gz))?$/, "").replace(/-/g, "_");
-}
-
-/** A record value: its subject and its fields. */
-function record(value: string): { subject: string; fields: Map<string, string> } {
-  const [subject = "", ...rest] = value.split(" ").filter((w) => w !== "");
-  const fields = new Map<string, string>();
-  for (const w of rest) {
-    const eq = w.indexOf("=");
-    if (eq > 0) fields.set(w.slice(0, eq), w.slice(eq + 1));
-  }
-  return { subject, fields };
-}
-
-const orUndefined = (v: string | undefined): string | undefined => (v === undefined || v === "-" || v === "" ? undefined : v);
-const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-
-function probedFunction(value: string): ProbedFunction {
-  const { subject, fields } = record(value);
-  const of = fields.get("of");
-  if (fields.get("present") === "no") return { address: subject, ...(of ? { of } : {}), present: false };
-  return {
-    address: subject,
-    ...(of ? { of } : {}),
-    present: true,
-    id: orUndefined(fields.get("id")),
-    class: orUndefined(fields.get("class")),
-    driver: orUndefined(fields.get("driver")),
-    iommuGroup: orUndefined(fields.get("iommu_group")),
-  };
-}
-
-/** cloud-init's result.json: {"v1": {"datasource": ..., "errors": [...]}} (cloudinit/cmd/main.py status_wrapper). */
-function cloudInitErrors(json: string): { errors: string[]; problem?: string } {
-  try {
-    const v1 = (JSON.parse(json) as { v1?: { errors?: unknown } }).v1;
-    const errors = Array.isArray(v1?.errors) ? v1.errors.map(String) : undefined;
-    return errors ? { errors } : { errors: [], problem: "result.json has no v1.errors" };
-  } catch (e) {
-    return { errors: [], problem: `result.json is not JSON: ${(e as Error).message}` };
-  }
-}
-
-/** Reads the probe's output. Lines it does not know are skipped (a newer probe may say more); another format,
- * or no first line, is refused. */
-export function parseProbe(text: string): { ok: true; probe: ProbeOutput } | { ok: false; problem: string } {
-  const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
-  const start = lines.findIndex((l) => l.startsWith(`${PROBE_NAME}=`));
-  if (start < 0) return { ok: false, problem: `no ${PROBE_NAME}= line: not the probe's output` };
-  const format = lines[start]!.slice(PROBE_NAME.length + 1);
-  if (format !== String(PROBE_FORMAT)) return { ok: false, problem: `probe output format ${format}; this verify reads format ${PROBE_FORMAT} (render the probe again)` };
-  const all = new Map<string, string[]>();
-  for (const line of lines.slice(start + 1)) {
-    const eq = line.indexOf("=");
-    if (eq <= 0) continue;
-    const key = line.slice(0, eq);
-    all.set(key, [...(all.get(key) ?? []), line.slice(eq + 1)]);
-  }
-  const list = (key: string): string[] => all.get(key) ?? [];
-  const one = (key: string): string | undefined => all.get(key)?.[0];
-  const initramfs = record(one("initramfs") ?? "");
-  const markerText = one("marker_file") === "present" ? list("marker").join("\n") : undefined;
-  const marker = markerText === undefined ? undefined : parseMarker(markerText);
-  const cloudState = one("cloud_init");
-  const cloud = cloudState === "finished" ? cloudInitErrors(list("cloud_init_result").join("\n")) : { errors: [] };
-  const lineMap = new Map<string, string[]>();
-  for (const v of list("line")) {
-    const sp = v.indexOf(" ");
-    const path = sp < 0 ? v : v.slice(0, sp);
-    lineMap.set(path, [...(lineMap.get(path) ?? []), sp < 0 ? "" : v.slice(sp + 1)]);
-  }
-  return {
-    ok: true,
-    probe: {
-      format: PROBE_FORMAT,
-      complete: one("end") === "ok",
-      container: one("container") === "yes",
-      hostname: orUndefined(one("hostname")),
-      kernel: orUndefined(one("kernel")),
-      booted: num(one("booted")),
-      cmdline: (one("cmdline") ?? "").split(/\s+/).filter((w) => w !== ""),
-      grubCfg: one("grub_cfg") === "present",
-      grubLinux: list("grub_linux"),
-      modules: list("module"),
-      vfioPciDriver: one("vfio_pci_driver") === "yes",
-      builtin: list("builtin").map(moduleName),
-      initramfs: {
-        ...(initramfs.subject ? { path: initramfs.subject } : {}),
-        present: initramfs.subject !== "" && initramfs.fields.get("present") !== "no",
-        mtime: num(initramfs.fields.get("mtime")),
-        list: (["ok", "failed"] as const).find((s) => s === initramfs.fields.get("list")) ?? "unknown",
-        modules: unique(list("initramfs_file").map(moduleName)),
-      },
-      ...(markerText !== undefined ? { markerText } : {}),
-      ...(marker?.ok ? { marker: marker.marker } : {}),
-      ...(marker && !marker.ok ? { markerProblem: marker.problem } : {}),
-      prepareScript: one("prepare_script") === "present",
-      prepareLog: list("prepare_log"),
-      cloudInit: { state: cloudState === "finished" || cloudState === "running" ? cloudState : "absent", ...cloud },
-      rebootRequired: one("reboot_required") === "yes",
-      functions: list("function").map(probedFunction),
-      found: list("found").map(probedFunction),
-      files: list("file").map((v) => {
-        const { subject, fields } = record(v);
-        const mode = fields.get("mode");
-        return fields.get("present") === "no"
-          ? { path: subject, present: false }
-          : { path: subject, present: true, mode: mode !== undefined && /^[0-7]+$/.test(mode) ? parseInt(mode, 8) : undefined, sha256: fields.get("sha256") };
-      }),
-      lines: lineMap,
-      links: new Map(list("link").map((v) => [record(v).subject, record(v).fields.get("present") === "yes"])),
-    },
-  };
 }

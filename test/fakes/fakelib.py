@@ -5,7 +5,7 @@ line {"argv": [...], "env": {PCIPT_*...}} so tests can assert exactly what the C
 
 The doubles answer as the real CLIs do, byte for byte where the program reads the answer: which stream,
 which exit status, which message. Each behaviour cites the real source beside it; test/contract/ holds the
-doubles to that (test/cli-contract.test.ts).
+doubles to that (test/components/cli-contract.test.ts).
 """
 import json
 import os

@@ -5,12 +5,16 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { BINDINGS, requireSiteConfig, type Binding, type SiteConfig } from "../../components/config";
-import { fromStackFile } from "../../components/config-source";
-import { RC_LOCAL_PATH, INITRAMFS_MODULES_PATH, YAML_OPTIONS } from "../../components/render/host";
-import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
+import { BINDINGS } from "../../config/sections/host";
+import { requireSiteConfig } from "../../config/parse";
+import type { Binding, SiteConfig } from "../../config/types";
+import { fromStackFile } from "../../config/stack";
+import { RC_LOCAL_PATH } from "../../render/host/binding";
+import { INITRAMFS_MODULES_PATH } from "../../render/host/files";
+import { JUJU_YAML_OPTIONS } from "../../domain/juju";
+import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
 import type { Iommu } from "./guest";
-import type { HostVmCase, Machine } from "./harness";
+import type { HostVmCase, Machine } from "./types";
 
 /** A stack file of this folder, as the program reads it. */
 const standinStack = (file: string) => fromStackFile(readFileSync(path.join(__dirname, file), "utf8")).raw as Record<string, any>;
@@ -35,7 +39,7 @@ const NETDEVS = ["user,id=net0,restrict=on"];
 /** vfio modules in the initramfs, before any GPU driver. */
 const VFIO_IN_INITRAMFS = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 
-/** What the prepare script says (components/render/host-prepare.ts prepareScript). */
+/** What the prepare script says (render/host/prepare.ts prepareScript). */
 const PREPARE_SAYS = (what: string) => new RegExp(`^pci-passthrough-prepare: ${what}\\r?$`, "m");
 
 /** The companion on its host driver at the first boot (snd_hda_intel is not blacklisted), taken by the prepare
@@ -141,7 +145,7 @@ function editPrepareScript(userdata: string, edit: (script: string) => string): 
   const edited = edit(script);
   if (edited === script) throw new Error("the edit changed nothing");
   doc.write_files = doc.write_files.map((f) => (f === entry ? { ...f, content: Buffer.from(edited, "utf8").toString("base64") } : f));
-  return stringify(doc, YAML_OPTIONS);
+  return stringify(doc, JUJU_YAML_OPTIONS);
 }
 
 /** The here-document that writes `file` in the prepare script (`put` or `append`), up to its end line. */

@@ -5,11 +5,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { parse } from "yaml";
-import { PREPARE_SCRIPT_PATH } from "../../components/render/host-prepare";
-import { renderSite } from "../../components/render/site";
+import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
+import { renderSite } from "../../render/site";
 import { needTool } from "../helpers";
 import { MIXED_GROUPS_CASE, NEGATIVE_CASE, POSITIVE_CASES } from "./cases";
-import { foreignToMachine, runCase, type CaseResult, type HostVmCase } from "./harness";
+import { runCase } from "./harness";
+import { foreignToMachine } from "./render";
+import type { CaseResult, HostVmCase } from "./types";
 import { ensureImage, type Image } from "./image";
 
 const log = (line: string) => process.stderr.write(`host-vm: ${line}\n`);

@@ -6,15 +6,15 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { REPO } from "../../scripts/lab/paths";
-import { labSkipReason, openstack, openstackJson, runImportFlavors, runLab, runRender } from "../../scripts/lab/harness";
+import { REPO } from "../../tools/lab/paths";
+import { labSkipReason, openstack, openstackJson, runImportFlavors, runLab, runRender } from "../../tools/lab/harness";
 import { STACKS } from "../helpers";
 
 const STATE = path.join(REPO, ".lab", "test-apply");
 const PORTS = ["--keystone-port", "25000", "--nova-port", "28774"];
 const skip = labSkipReason();
 // `npm run render` comes with issue 6; without it there is no commands.sh to apply.
-const todo = existsSync(path.join(REPO, "scripts", "render.ts")) ? undefined : "needs render (issue 6)";
+const todo = existsSync(path.join(REPO, "tools", "render", "main.ts")) ? undefined : "needs render (issue 6)";
 const opts = { skip, todo, timeout: 120_000 };
 
 /** An entry of out/<stack>/flavors.json. */

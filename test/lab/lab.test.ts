@@ -1,4 +1,4 @@
-import { allDevices } from "../../components/config";
+import { allDevices } from "../../config/types";
 // The lab itself against the real services: a cold `up`, an idempotent `up`, status, the openrc, the Compute
 // API's own extra-spec validation at microversion 2.86, a restart on changed aliases, and a clean `down`.
 // Its own state folder and ports, so it can run next to apply.test.ts and a developer's lab.
@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { labPaths, REPO } from "../../scripts/lab/paths";
-import { alive, livePid, portOpen } from "../../scripts/lab/process";
-import { labSkipReason, openstack, runLab } from "../../scripts/lab/harness";
-import { OPENSTACK } from "../../scripts/lab/packages";
+import { labPaths, REPO } from "../../tools/lab/paths";
+import { alive, livePid, portOpen } from "../../tools/lab/process";
+import { labSkipReason, openstack, runLab } from "../../tools/lab/harness";
+import { OPENSTACK } from "../../tools/lab/packages";
 import { loadStack } from "../helpers";
-import { pciAliasEntries } from "../../components/render/nova";
+import { pciAliasEntries } from "../../render/nova/aliases";
 
 const STATE = path.join(REPO, ".lab", "test-lab");
 const PORTS = { keystone: 15000, nova: 18774 };

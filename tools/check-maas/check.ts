@@ -2,7 +2,8 @@
 // machines their selections take. Plain structures in (the CLI turns a SiteConfig into them and reads MAAS),
 // one finding per machine and group out, with the exit code `verify` uses.
 import { checkGroup, effectiveParam, kernelParams, sameParam } from "../../domain/iommu";
-import { functionId, hostCritical, iommuGroupOf, type MachineHardware } from "../../domain/maas-hardware";
+import { hostCritical, iommuGroupOf, type MachineHardware } from "../../domain/maas-hardware";
+import { deviceId } from "../../domain/pci";
 
 /** One configured device, as the site has it. */
 export interface CheckDevice {
@@ -123,8 +124,8 @@ export function selectedMachines(g: CheckGroup, machines: readonly MachineHardwa
     return { taken: machines.filter((m) => s.machines!.includes(m.systemId)), unknown: s.machines.filter((id) => !machines.some((m) => m.systemId === id)) };
   }
   if (s.selectByDevice) {
-    const ids = new Set(g.devices.map(functionId));
-    return { taken: machines.filter((m) => inScope(m, s) && m.functions.some((f) => ids.has(functionId(f)))), unknown: [] };
+    const ids = new Set(g.devices.map(deviceId));
+    return { taken: machines.filter((m) => inScope(m, s) && m.functions.some((f) => ids.has(deviceId(f)))), unknown: [] };
   }
   // An XPath definition: MAAS applies the tag itself; the machines that carry it are the selection.
   return { taken: machines.filter((m) => m.tags.includes(g.tag)), unknown: [] };
@@ -143,20 +144,20 @@ function checkMachine(m: MachineHardware, g: CheckGroup, all: readonly CheckGrou
 
   // Every configured address holds the configured vendor:product.
   const configured = new Map<string, string>();
-  for (const d of g.devices) for (const a of d.addresses) configured.set(a, functionId(d));
+  for (const d of g.devices) for (const a of d.addresses) configured.set(a, deviceId(d));
   const present: string[] = [];
   for (const [address, id] of configured) {
     const f = m.functions.find((x) => x.address === address);
-    const elsewhere = m.functions.filter((x) => functionId(x) === id && !configured.has(x.address)).map((x) => x.address);
+    const elsewhere = m.functions.filter((x) => deviceId(x) === id && !configured.has(x.address)).map((x) => x.address);
     const hint = elsewhere.length > 0 ? ` (${id} is at ${elsewhere.join(", ")}: moved to another slot?)` : "";
     if (f === undefined) drift.push(`${address}: no PCI function there, expected ${id}${hint}`);
-    else if (functionId(f) !== id) drift.push(`${address}: holds ${functionId(f)} (${f.label}), expected ${id}${hint}`);
+    else if (deviceId(f) !== id) drift.push(`${address}: holds ${deviceId(f)} (${f.label}), expected ${id}${hint}`);
     else present.push(address);
   }
 
   // Companions match and the groups are viable: what the prepare script binds (every function of the group
   // with a configured vendor:product) must leave nothing with a host driver, and nothing the host needs.
-  const boundIds = new Set([...g.devices.map(functionId), ...g.devices.flatMap((d) => d.companions)]);
+  const boundIds = new Set([...g.devices.map(deviceId), ...g.devices.flatMap((d) => d.companions)]);
   const critical = hostCritical(m);
   if (m.iommu !== "known" && present.length > 0) {
     notes.push(`IOMMU groups not known (${m.iommu === "iommu-off" ? "the IOMMU was off while commissioning" : "commissioned before MAAS 3.0"}): companions and group viability not checked`);
@@ -164,12 +165,12 @@ function checkMachine(m: MachineHardware, g: CheckGroup, all: readonly CheckGrou
     for (const address of present) {
       const f = m.functions.find((x) => x.address === address)!;
       const members = iommuGroupOf(m, f.iommuGroup!);
-      const claimed = new Set(members.filter((x) => boundIds.has(functionId(x))).map((x) => x.address));
+      const claimed = new Set(members.filter((x) => boundIds.has(deviceId(x))).map((x) => x.address));
       const noun = f.role === "gpu" ? "GPU" : f.role === "network" ? "NIC" : "device";
       for (const finding of checkGroup({ group: f.iommuGroup!, device: f, deviceNoun: noun, members, claimed, critical })) {
         if (finding.kind === "unbound") continue;
-        const id = functionId(finding.member);
-        const fix = finding.kind === "shares" && slotOf(finding.member.address) === f.slot ? ` (add ${id} to the companions of ${functionId(f)})` : "";
+        const id = deviceId(finding.member);
+        const fix = finding.kind === "shares" && slotOf(finding.member.address) === f.slot ? ` (add ${id} to the companions of ${deviceId(f)})` : "";
         const line = finding.message + fix;
         if (!drift.includes(line)) drift.push(line);
       }

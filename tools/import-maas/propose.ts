@@ -1,10 +1,11 @@
 // The pure core of `npm run import-maas`: from the machines' hardware as MAAS recorded it (domain/
 // maas-hardware.ts), the host groups to propose, each decision with the reason a YAML comment will say, and
 // what is refused. No I/O, no YAML: the CLI reads MAAS (live or `--from DIR`) and writes the proposal.
-import { DEFAULT_COMPUTE_APPLICATION } from "../../components/config";
-import { modelName } from "../../components/lspci";
+import { CHARM_APPS } from "../../domain/charms";
+import { modelName } from "../lib/names";
 import { checkGroup, describeMember, driverKeepsGroupViable, type GroupFinding } from "../../domain/iommu";
-import { consoleFunctions, functionId, hostCritical, iommuGroupOf, type MachineHardware, type PciFunctionInfo } from "../../domain/maas-hardware";
+import { consoleFunctions, hostCritical, iommuGroupOf, type MachineHardware, type PciFunctionInfo } from "../../domain/maas-hardware";
+import { deviceId } from "../../domain/pci";
 
 /** Which functions to propose, and where the machines came from. */
 export interface ProposeOptions {
@@ -101,16 +102,16 @@ function analyse(m: MachineHardware, opts: ProposeOptions, refusals: Refusal[]):
   const critical = hostCritical(m);
   const consoles = consoleFunctions(m);
   const refuse = (fn: PciFunctionInfo, kind: Refusal["kind"], messages: string[]) =>
-    refusals.push({ systemId: m.systemId, hostname: m.hostname, address: fn.address, id: functionId(fn), kind, messages });
+    refusals.push({ systemId: m.systemId, hostname: m.hostname, address: fn.address, id: deviceId(fn), kind, messages });
 
-  const wanted = m.functions.filter((f) => ((opts.gpus ?? true) && f.role === "gpu") || ids.includes(functionId(f)));
+  const wanted = m.functions.filter((f) => ((opts.gpus ?? true) && f.role === "gpu") || ids.includes(deviceId(f)));
   const selected: PciFunctionInfo[] = [];
   const consoleNotes: string[] = [];
   for (const f of wanted) {
     const console = consoles.find((c) => c.fn.address === f.address);
     if (console !== undefined) {
       // Asked for by id: refused. Taken in by the display class: left out, as import-lspci leaves it out.
-      if (ids.includes(functionId(f))) refuse(f, "console", [`${describeMember(f)} is ${console.what}: never passed through`]);
+      if (ids.includes(deviceId(f))) refuse(f, "console", [`${describeMember(f)} is ${console.what}: never passed through`]);
       else consoleNotes.push(`left out: ${describeMember(f)}, ${console.what}`);
     } else if (f.physfn !== undefined) {
       refuse(f, "virtual-function", [`${describeMember(f)} is a virtual function of ${f.physfn}: VFs come and go with the PF's driver; pass the PF (type-PF) or configure SR-IOV instead`]);
@@ -161,8 +162,8 @@ function aliasBase(f: PciFunctionInfo): string {
 
 /** One alias per vendor:product, unique: the model (`p5000`), else `gpu`, with `-PRODUCT` when two share it. */
 function aliasesFor(fns: readonly PciFunctionInfo[]): Map<string, string> {
-  const ids = uniq(fns.map(functionId)).sort();
-  const first = (id: string) => fns.find((f) => functionId(f) === id)!;
+  const ids = uniq(fns.map(deviceId)).sort();
+  const first = (id: string) => fns.find((f) => deviceId(f) === id)!;
   const bases = ids.map((id) => aliasBase(first(id)));
   const names = ids.map((id, i) => (bases.filter((b) => b === bases[i]).length > 1 ? `${bases[i]}-${first(id).productId}` : bases[i]!));
   return new Map(ids.map((id, i) => [id, names[i]!]));
@@ -221,7 +222,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
       continue;
     }
     if (r.m.iommuVendor === undefined) notes.push(`${r.m.hostname}: CPU vendor not known: set the group's host.iommu by hand`);
-    const key = r.accepted.map((a) => `${a.fn.address}=${functionId(a.fn)}`).sort().join(" ");
+    const key = r.accepted.map((a) => `${a.fn.address}=${deviceId(a.fn)}`).sort().join(" ");
     const kind = kinds.find((k) => k.key === key && k.iommu === r.m.iommuVendor);
     if (kind) kind.reads.push(r);
     else kinds.push({ key, ...(r.m.iommuVendor !== undefined ? { iommu: r.m.iommuVendor } : {}), reads: [r] });
@@ -229,18 +230,18 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
 
   const allAccepted = kinds.flatMap((k) => k.reads.flatMap((r) => r.accepted.map((a) => ({ m: r.m, a }))));
   const aliases = aliasesFor(allAccepted.map((x) => x.a.fn));
-  const names = groupNames(kinds.map((k) => ({ aliases: uniq(k.reads[0]!.accepted.map((a) => aliases.get(functionId(a.fn))!)), ...(k.iommu ? { iommu: k.iommu } : {}) })));
+  const names = groupNames(kinds.map((k) => ({ aliases: uniq(k.reads[0]!.accepted.map((a) => aliases.get(deviceId(a.fn))!)), ...(k.iommu ? { iommu: k.iommu } : {}) })));
 
   const groups = kinds.map((k, gi): ProposedGroup => {
     const name = names[gi]!;
     const hosts = k.reads.map((r) => ({ systemId: r.m.systemId, hostname: r.m.hostname }));
     const inGroup = new Set(hosts.map((h) => h.systemId));
-    const ids = uniq(k.reads[0]!.accepted.map((a) => functionId(a.fn))).sort();
+    const ids = uniq(k.reads[0]!.accepted.map((a) => deviceId(a.fn))).sort();
 
     const devices = ids.map((id): ProposedDevice => {
-      const per = k.reads.flatMap((r) => r.accepted.filter((a) => functionId(a.fn) === id).map((a) => ({ hostname: r.m.hostname, f: a.fn, a })));
+      const per = k.reads.flatMap((r) => r.accepted.filter((a) => deviceId(a.fn) === id).map((a) => ({ hostname: r.m.hostname, f: a.fn, a })));
       const first = per[0]!.f;
-      const companions = uniq(per.flatMap((p) => p.a.companions.map(functionId))).filter((c) => c !== id).sort();
+      const companions = uniq(per.flatMap((p) => p.a.companions.map(deviceId))).filter((c) => c !== id).sort();
       const reasons: string[] = [];
       const numaNodes: Record<string, number> = {};
       for (const address of uniq(per.map((p) => p.f.address)).sort()) {
@@ -254,12 +255,12 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
         );
       }
       if (companions.length > 0) {
-        const list = uniq(per.flatMap((p) => p.a.companions.map((c) => `${c.address} ${functionId(c)} ${c.label}`)));
+        const list = uniq(per.flatMap((p) => p.a.companions.map((c) => `${c.address} ${deviceId(c)} ${c.label}`)));
         reasons.push(`companions: the other functions of its IOMMU group, bound to vfio-pci with it (${list.join("; ")})`);
       }
       reasons.push(...uniq(per.flatMap((p) => p.a.notes)));
       // One device_type per vendor:product across the site: type-PF when SR-IOV capable on any host.
-      const siteCapable = allAccepted.filter((x) => functionId(x.a.fn) === id && x.a.fn.sriov !== undefined);
+      const siteCapable = allAccepted.filter((x) => deviceId(x.a.fn) === id && x.a.fn.sriov !== undefined);
       if (siteCapable.length > 0) reasons.push(sriovReason(id, siteCapable.map((x) => ({ hostname: x.m.hostname, f: x.a.fn }))));
       return {
         alias: aliases.get(id)!,
@@ -276,7 +277,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
 
     // Selection: by device when no machine outside the group shows one of its ids and MAAS has node devices
     // for every host (selectByDevice asks `node-devices read`); otherwise the hosts' system IDs.
-    const others = reads.filter((r) => !inGroup.has(r.m.systemId) && r.m.functions.some((f) => ids.includes(functionId(f))));
+    const others = reads.filter((r) => !inGroup.has(r.m.systemId) && r.m.functions.some((f) => ids.includes(deviceId(f))));
     const preThree = k.reads.filter((r) => !r.m.hasNodeDevices).map((r) => r.m.hostname);
     let selection: ProposedSelection;
     if (others.length === 0 && preThree.length === 0) {
@@ -310,7 +311,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
       for (const a of r.accepted) {
         const d = a.fn.driver;
         if (d === undefined) {
-          if (a.fn.role === "gpu") groupReasons.push(`${a.fn.address} (${functionId(a.fn)}) had no driver while ${r.m.hostname} was commissioned: nothing to blacklist for it from MAAS's data (add the driver the deployed OS installs, e.g. nvidia)`);
+          if (a.fn.role === "gpu") groupReasons.push(`${a.fn.address} (${deviceId(a.fn)}) had no driver while ${r.m.hostname} was commissioned: nothing to blacklist for it from MAAS's data (add the driver the deployed OS installs, e.g. nvidia)`);
           continue;
         }
         if (blacklist.includes(d) || driverKeepsGroupViable(d)) continue;
@@ -339,7 +340,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
     return {
       name,
       tag: `pci-pass-${name}`,
-      application: `${DEFAULT_COMPUTE_APPLICATION}-${name}`,
+      application: `${CHARM_APPS.compute}-${name}`,
       hosts,
       selection,
       ...(k.iommu !== undefined ? { iommu: k.iommu } : {}),

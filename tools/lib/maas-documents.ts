@@ -8,16 +8,15 @@
 //   SYSTEM_ID.node-devices.json     maas PROFILE node-devices read SYSTEM_ID (optional: MAAS 3.0+)
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { machineHardware, type MachineHardware } from "../../domain/maas-hardware";
 import {
-  machineHardware,
   parseMachineResources,
   parseMachines,
   parseNodeDevices,
-  type MachineHardware,
   type MaasMachine,
   type NodeDevice,
   type Parsed,
-} from "../../domain/maas-hardware";
+} from "../../domain/maas-api";
 
 /** The documents of the machines, as JSON values (already parsed from text). */
 export interface MaasDocuments {

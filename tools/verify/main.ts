@@ -1,0 +1,98 @@
+// `npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]`: reads the live
+// objects of a site read-only and prints, object by object, what differs from the render. The command
+// provider has no read, so `pulumi refresh` cannot see drift in the maas/juju steps: this can.
+//   maas and juju: one read-only script (render/steps/reads.ts liveReadCommand), run where the
+//   steps run: here, or on the jump host of `pci-passthrough:runner` over the same SSH path (key from
+//   --identity, a plain-text runner.privateKey, or your agent; runner.hostKey pinned).
+//   flavors: `openstack flavor show -f json` here, with the usual OS_* credentials.
+// Exit 0 in sync, 1 drift, 2 config error (or usage), 3 a CLI or API could not be reached.
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import { SECRET_PLACEHOLDER } from "../../config/problems";
+import type { SiteConfig } from "../../config/types";
+import { liveReadCommand } from "../../render/steps/reads";
+import { secretsStdin } from "../../render/steps/script";
+import { runnerWhere, stepInputs } from "../../render/steps/ssh";
+import { renderSite } from "../../render/site";
+import { exitCode, report, type Finding } from "../lib/findings";
+import { compareFlavor, showFlavor } from "../lib/openstack";
+import { compareJuju, parseReads } from "./compare";
+import { loadStack } from "../lib/stack-file";
+
+const USAGE = "usage: npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]\n";
+
+function usage(message: string): never {
+  process.stderr.write(`verify: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+/** The SSH key for the runner: --identity, else a plain-text runner.privateKey, else none (agent). */
+function sshKey(site: SiteConfig, identity: string | undefined): Record<string, string> {
+  if (identity !== undefined) return { PCIPT_SSH_KEY: readFileSync(identity, "utf8") };
+  const key = site.runner?.privateKey;
+  return key !== undefined && key !== SECRET_PLACEHOLDER ? { PCIPT_SSH_KEY: key } : {};
+}
+
+/** maas and juju, through the read script on the steps' runner. */
+function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
+  const a = renderSite(site);
+  const spec = liveReadCommand(site.maas, a.groups.map((g) => g.tag), site.juju, Object.keys(a.charmOptions));
+  // The read spec asks for no secret; only the SSH key, when there is a runner, travels on stdin.
+  const inputs = stepInputs(spec, site.runner ? { ...site.runner, privateKey: undefined } : undefined);
+  const r = spawnSync("/bin/sh", ["-c", inputs.create], {
+    env: { ...process.env, ...inputs.environment },
+    input: site.runner ? secretsStdin(sshKey(site, identity)) : "",
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0 || r.error) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n").pop()!;
+    return [{ object: `maas and juju on ${runnerWhere(site.runner)}`, status: "unreachable", details: [why] }];
+  }
+  return compareJuju(site, a, parseReads(r.stdout));
+}
+
+/** Each flavor through the openstack CLI, here. */
+function readFlavors(site: SiteConfig): Finding[] {
+  return renderSite(site).flavors.map((f) => {
+    const r = showFlavor(f.name);
+    if (r.error) return { object: `flavor ${f.name}`, status: "unreachable", details: [r.error] };
+    return compareFlavor(f, r);
+  });
+}
+
+function main(argv: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { "stack-file": { type: "string" }, identity: { type: "string" }, "no-openstack": { type: "boolean" } },
+    });
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const { stack, site } = loadStack(parsed.positionals, parsed.values["stack-file"], usage);
+  if (site === undefined) return 2;
+  process.stdout.write(`Verifying stack ${stack}: maas and juju on ${runnerWhere(site.runner)}, read-only\n\n`);
+  const findings = [...readJuju(site, parsed.values.identity), ...(parsed.values["no-openstack"] ? [] : readFlavors(site))];
+  process.stdout.write(report(findings));
+  const code = exitCode(findings);
+  const resync = "`pulumi config set pci-passthrough:resync \"$(date +%s)\" && pulumi up` (flavors: `pulumi refresh && pulumi up`)";
+  // Drift the program's own steps cannot repair (an option the charm lacks, an application not deployed) says
+  // what to do instead; a resync would only fail on it.
+  const manual = findings.filter((f) => f.status === "drift" && f.manual);
+  const summary = {
+    0: "nothing to do",
+    1:
+      manual.length === 0
+        ? `drift: repair it in place with ${resync}`
+        : `drift: ${manual.map((f) => f.object).join(", ")} first need${manual.length === 1 ? "s" : ""} what is said above (a resync cannot repair ${manual.length === 1 ? "it" : "them"}); then repair the rest in place with ${resync}`,
+    3: "could not read everything: nothing is known about the objects marked UNREACHABLE",
+  }[code];
+  process.stdout.write(`\n${findings.filter((f) => f.status === "in sync").length} of ${findings.length} objects in sync: ${summary}\n`);
+  return code;
+}
+
+process.exit(main(process.argv.slice(2)));
