@@ -2,6 +2,8 @@
 // against what a host of its group must show (hostExpectations), a verdict with its reasons, a summary per group,
 // and the same as JSON. Pure: running the probe (through Juju, or reading saved outputs) is the CLI's.
 //
+// Which drivers may share a passed-through group is the kernel's rule in domain/iommu.ts.
+//
 // The verdicts, strongest first (the first that applies wins; docs/verify-hosts.md says what to do for each):
 //   unknown         the probe could not tell: no output from the unit (down, timed out), the probe failed or was
 //                   cut short, a marker or an output format this verify does not read, cloud-init still running;
@@ -29,6 +31,7 @@ import { CLOUD_INIT_OUTPUT_LOG, GRUB_CFG_PATH } from "../../render/host/probe";
 import { parseProbe, type ProbeOutput, type ProbedFunction } from "../../render/host/probe-output";
 import type { HostExpectations } from "../../render/host/expectations";
 import type { UnitExecResult } from "../../domain/juju-exec";
+import { driverKeepsGroupViable } from "../../domain/iommu";
 
 export const VERDICTS = ["ready", "needs reboot", "needs redeploy", "broken", "no devices", "unknown"] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -102,13 +105,6 @@ interface Finding {
   readonly kind: Kind;
   readonly text: string;
 }
-
-/** Drivers vfio lets share a group with a device in use (torvalds/linux drivers/vfio/group.c, before 6.2
- * drivers/vfio/vfio.c, vfio_dev_driver_allowed): pci-stub; and vfio's own. */
-const VIABLE_DRIVERS = new Set(["vfio-pci", "pci-stub"]);
-/** Bridges (header type 1 and 2: PCI-to-PCI, CardBus; sysfs class 0x0604xx, 0x0607xx) are allowed with any
- * driver, pcieport included (vfio_dev_driver_allowed: hdr_type != PCI_HEADER_TYPE_NORMAL). */
-const isBridge = (cls: string | undefined): boolean => cls !== undefined && /^0x060[47]/.test(cls);
 
 const onWhat = (f: ProbedFunction): string => (f.driver === undefined ? `${f.address} has no driver` : `${f.address} on ${f.driver}`);
 const list = (items: readonly string[]): string => items.join(", ");
@@ -262,7 +258,7 @@ function functions(expect: HostExpectations, probe: ProbeOutput, add: (kind: Kin
     out.push({ address: f.address, of, role, present: f.present, id: f.id, driver: f.driver, iommuGroup: f.iommuGroup });
     if (!f.present || (role === "device" && f.id !== devices.get(of))) continue;
     if (role === "other") {
-      if (f.driver !== undefined && !VIABLE_DRIVERS.has(f.driver) && !isBridge(f.class)) {
+      if (!driverKeepsGroupViable(f.driver)) {
         add("lasting", `${f.address} (${f.id}) shares the IOMMU group of ${of} and is on ${f.driver}: QEMU refuses the group; list ${f.id} as a companion`);
       }
       continue;
