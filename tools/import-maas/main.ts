@@ -104,11 +104,11 @@ function options(argv: string[]): Options {
 function documents(o: Options): { docs: MaasDocuments; machinesSource: string } {
   if (o.from !== undefined) {
     if (!existsSync(path.join(o.from, "machines.json"))) stop(2, [`${path.join(o.from, "machines.json")}: no such file (save it with: maas PROFILE machines read > machines.json)`]);
-    const r = readDocumentsDir(o.from, o.filter);
+    const r = readDocumentsDir(o.from, [o.filter]);
     if (!r.ok) stop(2, r.problems);
     return { docs: r.value, machinesSource: path.join(o.from, "machines.json") };
   }
-  const r = readLive(o.profile!, o.filter);
+  const r = readLive(o.profile!, [o.filter]);
   if (!r.ok) stop(3, [`MAAS could not be read: ${r.call}: ${r.said}`, "nothing proposed"]);
   return { docs: r.docs, machinesSource: `maas ${o.profile} machines read` };
 }

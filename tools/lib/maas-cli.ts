@@ -7,7 +7,7 @@
 // judged by its exit status and the JSON it printed, never by the text of an error, which is only shown.
 import { spawnSync } from "node:child_process";
 import { COMMISSIONING_OUTPUT_NAME } from "../../domain/maas-api";
-import { machinesReadArgs, neverCommissioned, systemIdsOf, type MachineFilter, type MaasDocuments } from "./maas-documents";
+import { machinesReadArgs, neverCommissioned, systemIdsOf, unionOfMachines, type MachineFilter, type MaasDocuments } from "./maas-documents";
 
 /** A call that did not answer with JSON: the command line and what it printed (its first lines). */
 export interface FailedCall {
@@ -45,13 +45,34 @@ export interface LiveReadOptions {
 }
 
 /**
- * The documents of the machines `machines read` with the filter answers: per machine (unless MAAS never
+ * The documents of the machines `machines read` answers with each filter (one call per filter, the machines
+ * of all of them once each): per machine (unless MAAS never
  * commissioned it) its node devices and its current commissioning's machine-resources document. Stops at the
  * first call that fails: nothing is known of a MAAS that does not answer.
  */
-export function readLive(profile: string, filter: MachineFilter, opts: LiveReadOptions = {}): { ok: true; docs: MaasDocuments } | ({ ok: false } & FailedCall) {
-  const machines = maasJson(profile, ["machines", "read", ...machinesReadArgs(filter)]);
-  if (!machines.ok) return machines;
+export function readLive(
+  profile: string,
+  filters: readonly MachineFilter[],
+  opts: LiveReadOptions = {},
+): { ok: true; docs: MaasDocuments } | ({ ok: false } & FailedCall) {
+  let tags: unknown;
+  let kernelOpts: unknown;
+  if (opts.kernelOptions) {
+    const t = maasJson(profile, ["tags", "read"]);
+    if (!t.ok) return t;
+    tags = t.json;
+    // src/maasserver/api/maas.py MaasHandler.get_config: json.dumps of the value, `null` when unset.
+    const k = maasJson(profile, ["maas", "get-config", "name=kernel_opts"]);
+    if (!k.ok) return k;
+    kernelOpts = k.json;
+  }
+  const answers: unknown[] = [];
+  for (const filter of filters) {
+    const read = maasJson(profile, ["machines", "read", ...machinesReadArgs(filter)]);
+    if (!read.ok) return read;
+    answers.push(read.json);
+  }
+  const machines = { json: unionOfMachines(answers) };
   const resources = new Map<string, unknown>();
   const nodeDevices = new Map<string, unknown>();
   const sources = new Map<string, string>();
@@ -70,16 +91,6 @@ export function readLive(profile: string, filter: MachineFilter, opts: LiveReadO
     if (!results.ok) return results;
     resources.set(id, results.json);
     sources.set(`${id}.json`, `maas ${profile} ${args.join(" ")}`);
-  }
-  let tags: unknown;
-  let kernelOpts: unknown;
-  if (opts.kernelOptions) {
-    const t = maasJson(profile, ["tags", "read"]);
-    if (!t.ok) return t;
-    tags = t.json;
-    const k = maasJson(profile, ["maas", "get-config", "name=kernel_opts"]);
-    if (!k.ok) return k;
-    kernelOpts = k.json;
   }
   return {
     ok: true,

@@ -140,6 +140,24 @@ export function filterMachines(machines: unknown, f: MachineFilter): unknown {
   });
 }
 
+/** Several `machines read` answers as one list, each machine once (the first answer's copy), in order. A
+ * single answer that is not a list is given back as it is, for the parser to report. */
+export function unionOfMachines(answers: readonly unknown[]): unknown {
+  if (answers.length === 1) return answers[0];
+  const seen = new Set<string>();
+  const out: unknown[] = [];
+  for (const a of answers) {
+    if (!Array.isArray(a)) return a;
+    for (const m of a) {
+      const id = systemIdsOf([m])[0];
+      if (id !== undefined && seen.has(id)) continue;
+      if (id !== undefined) seen.add(id);
+      out.push(m);
+    }
+  }
+  return out;
+}
+
 /** The system IDs of a machines answer that parsed far enough to have them. */
 export const systemIdsOf = (machines: unknown): string[] =>
   Array.isArray(machines)
@@ -180,11 +198,11 @@ function readJson(path: string, problems: string[]): unknown {
 }
 
 /** Reads `--from DIR` (see the top of this file); a machine's unreadable file is that machine's problem. */
-export function readDocumentsDir(dir: string, filter: MachineFilter = {}): Parsed<MaasDocuments> {
+export function readDocumentsDir(dir: string, filters: readonly MachineFilter[] = [{}]): Parsed<MaasDocuments> {
   const problems: string[] = [];
   const all = readJson(join(dir, "machines.json"), problems);
   if (problems.length > 0) return { ok: false, problems };
-  const machines = filterMachines(all, filter);
+  const machines = unionOfMachines(filters.map((f) => filterMachines(all, f)));
   const resources = new Map<string, unknown>();
   const nodeDevices = new Map<string, unknown>();
   const sources = new Map<string, string>();
