@@ -23,13 +23,12 @@ export function maasJson(profile: string, args: readonly string[]): CallResult {
   const call = `maas ${argv.join(" ")}`;
   const r = spawnSync("maas", argv, { encoding: "utf8", maxBuffer: 256 << 20, stdio: ["ignore", "pipe", "pipe"] });
   if (r.error) return { ok: false, call, said: r.error.message };
+  // The last line said: the message after maascli's usage line on stderr, or the region's body on stdout.
   const said = () =>
-    [r.stdout, r.stderr]
-      .flatMap((t) => (t ?? "").split("\n"))
-      .map((l) => l.trim())
-      .filter((l) => l !== "")
-      .slice(-3)
-      .join(" / ") || `exit ${r.status}`;
+    [r.stderr, r.stdout]
+      .map((t) => (t ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== ""))
+      .find((ls) => ls.length > 0)
+      ?.at(-1) ?? `exit ${r.status}`;
   if (r.status !== 0) return { ok: false, call, said: `exit ${r.status}: ${said()}` };
   try {
     return { ok: true, json: JSON.parse(r.stdout) as unknown };
