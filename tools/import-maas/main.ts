@@ -46,24 +46,13 @@ interface Options {
   readonly write?: { stack: string; file: string };
 }
 
+const text = { type: "string" } as const;
+const OPTIONS = { profile: text, pool: text, zone: text, tag: text, id: { type: "string", multiple: true }, from: text, write: text, "stack-file": text, help: { type: "boolean", short: "h" } } as const;
+
 function options(argv: string[]): Options {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        profile: { type: "string" },
-        pool: { type: "string" },
-        zone: { type: "string" },
-        tag: { type: "string" },
-        id: { type: "string", multiple: true },
-        from: { type: "string" },
-        write: { type: "string" },
-        "stack-file": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (e) {
     usage((e as Error).message);
   }
