@@ -219,16 +219,17 @@ export function resourcesFromScriptResults(json: unknown, source: string): Parse
 const nodeDeviceSchema = z.object({
   id: z.number().int(),
   bus_name: z.enum(["PCIE", "USB"]),
-  hardware_type_name: z.enum(["Node", "CPU", "Memory", "Storage", "Network", "GPU"]),
-  numa_node: z.number().int().nonnegative(),
+  // Node, CPU, Memory, Storage, Network, GPU today; read as text so that a later MAAS's new kind still parses.
+  hardware_type_name: z.string(),
+  numa_node: z.number().int().nonnegative().nullable().optional(),
   vendor_id: hexId,
   product_id: hexId,
-  vendor_name: z.string(),
-  product_name: z.string(),
-  commissioning_driver: z.string(),
+  vendor_name: z.string().nullable().optional(),
+  product_name: z.string().nullable().optional(),
+  commissioning_driver: z.string().nullable().optional(),
   pci_address: pciAddress.nullable(),
-  physical_interface: z.object({ id: z.number().int(), name: z.string() }).nullable(),
-  physical_blockdevice: z.object({ id: z.number().int(), name: z.string() }).nullable(),
+  physical_interface: z.object({ id: z.number().int(), name: z.string() }).nullable().optional(),
+  physical_blockdevice: z.object({ id: z.number().int(), name: z.string() }).nullable().optional(),
 });
 
 export type NodeDevice = z.output<typeof nodeDeviceSchema>;

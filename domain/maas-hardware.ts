@@ -132,7 +132,8 @@ export function machineHardware(machine: MaasMachine, doc: MachineResources, nod
   if (r.pci === undefined || r.pci === null) {
     notes.push("the commissioning data has no PCI device list (machine-resources without LXD's resources_pci): commission the machine again with MAAS 3.0 or later");
   }
-  const reported = pciDevices.some((d) => d.iommu_group !== undefined);
+  // Known only when every function has its group (a document that gives some and not others is not trusted).
+  const reported = pciDevices.length > 0 && pciDevices.every((d) => d.iommu_group !== undefined);
   const allZero = pciDevices.length > 1 && pciDevices.every((d) => (d.iommu_group ?? 0) === 0);
   const iommu: IommuKnowledge = !reported ? "not-reported" : allZero ? "iommu-off" : "known";
 
@@ -169,6 +170,9 @@ export function machineHardware(machine: MaasMachine, doc: MachineResources, nod
 
   if (iommu === "iommu-off") {
     notes.push("every PCI function reports IOMMU group 0: the IOMMU was off while commissioning, so the groups are not known (commission again with the IOMMU on)");
+  } else if (iommu === "not-reported" && pciDevices.some((d) => d.iommu_group !== undefined)) {
+    const without = pciDevices.filter((d) => d.iommu_group === undefined).map((d) => d.pci_address);
+    notes.push(`the commissioning data gives no IOMMU group for ${without.join(", ")}: its groups are not used (commission again)`);
   } else if (iommu === "not-reported" && pciDevices.length > 0) {
     notes.push("the commissioning data has no IOMMU groups (machine-resources without resources_pci_iommu: commissioned before MAAS 3.0); commission again to know them");
   }

@@ -137,15 +137,25 @@ test("import-maas: real documents' odd corners: nulls, absent sections, USB node
       for (const p of doc.resources.pci.devices) delete p.vendor;
       return doc;
     });
-    json("4y3h7b.node-devices.json", (ds) => [...ds, { ...ds[0], bus: 2, bus_name: "USB", pci_address: null, vendor_id: "046b", product_id: "ff10", physical_interface: null, physical_blockdevice: null }]);
-    writeFileSync(path.join(d, "a1rdx9.json"), "{ not json");
+    json("4y3h7b.node-devices.json", (ds) => [
+      ...ds,
+      { ...ds[0], bus: 2, bus_name: "USB", pci_address: null, vendor_id: "046b", product_id: "ff10", vendor_name: null, hardware_type_name: "Unknown", physical_interface: null, physical_blockdevice: null },
+    ]);
+    // A document giving some functions their IOMMU group and not others: the groups are not trusted.
+    json("q7ntur.json", (doc) => {
+      delete doc.resources.pci.devices[0].iommu_group;
+      return doc;
+    });
+    writeFileSync(path.join(d, "a1rdx9.json"), "----- 50-maas-01-commissioning.out -----\n{ not json");
   });
   const r = tool("import-maas", ["--from", dir, "--pool", "gpu-compute"]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /import-maas: not read: new-01 \(n3wbox\): new-01 \(n3wbox\) was never commissioned \(status New\): MAAS has no hardware data for it/);
-  assert.match(r.stderr, /import-maas: not read: gpu-a100-01 \(a1rdx9\): .*a1rdx9\.json: /);
+  assert.match(r.stderr, /import-maas: not read: gpu-a100-01 \(a1rdx9\): .*a1rdx9\.json: expected the machine-resources document alone \(node-script-result download \.\.\. filters=50-maas-01-commissioning output=stdout\)/);
   assert.match(r.stdout, /# not read: gpu-a100-01 \(a1rdx9\): /);
   assert.match(r.stdout, /name: p5000\n/);
+  assert.match(r.stdout, /# IOMMU group of 0000:41:00\.0 on gpu-rtx5000-01 not known \(its commissioning data has no IOMMU groups, as before MAAS 3\.0\): its slot's other functions are taken as companions/);
+  assert.match(r.stdout, /# gpu-rtx5000-01: the commissioning data gives no IOMMU group for 0000:[0-9a-f:.]+: its groups are not used \(commission again\)\n/);
   // machines.json that is not a list of machines: exit 2, with the key path.
   const bad = fixtureDir((_d, json) => json("machines.json", (ms) => [{ ...ms[0], system_id: "Not-An-Id" }]));
   const b = tool("import-maas", ["--from", bad]);

@@ -213,7 +213,12 @@ export function readDocumentsDir(dir: string, filters: readonly MachineFilter[] 
     sources.set(`${id}.json`, res);
     sources.set(`${id}.node-devices.json`, nd);
     const own: string[] = [];
-    if (existsSync(res)) resources.set(id, readJson(res, own));
+    if (existsSync(res)) {
+      const before = own.length;
+      resources.set(id, readJson(res, own));
+      // The usual mistake: several files of `download` in one (their headers are not JSON).
+      if (own.length > before) own.push(`${res}: expected the machine-resources document alone (node-script-result download ... filters=50-maas-01-commissioning output=stdout)`);
+    }
     if (existsSync(nd)) nodeDevices.set(id, readJson(nd, own));
     if (own.length > 0) fileProblems.set(id, own);
   }
