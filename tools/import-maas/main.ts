@@ -4,13 +4,13 @@
 // calls, tools/lib/maas-cli.ts) or from the files of `--from DIR` (tools/lib/maas-documents.ts). Prints the
 // YAML, or merges it into Pulumi.STACK.yaml with --write. Exit 0 with a proposal, 1 when no device could be
 // proposed, 2 on a usage error or unusable files, 3 when MAAS could not be read (as `npm run verify`).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { MAAS_OBJECT_NAME, MAAS_PROFILE_NAME, MAAS_SYSTEM_ID, MAAS_TAG_NAME } from "../../domain/maas";
 import { readLive } from "../lib/maas-cli";
 import { machinesFromDocuments, readDocumentsDir, systemIdsOf, type MachineFilter, type MaasDocuments } from "../lib/maas-documents";
-import { mergeIntoStack } from "../lib/stack-merge";
+import { stackFilePath, writeProposal } from "../lib/stack-merge";
 import { proposeSite } from "./propose";
 import { groupSummary, renderMaasProposal } from "./render";
 
@@ -85,7 +85,7 @@ function options(argv: string[]): Options {
     },
     ids,
     ...(v.from !== undefined ? { from: v.from } : {}),
-    ...(v.write !== undefined ? { write: { stack: v.write, file: path.resolve(v["stack-file"] ?? `Pulumi.${v.write}.yaml`) } } : {}),
+    ...(v.write !== undefined ? { write: { stack: v.write, file: stackFilePath(v.write, v["stack-file"]) } } : {}),
   };
 }
 
@@ -129,11 +129,7 @@ function main(): void {
     process.stdout.write(text);
     return;
   }
-  const before = existsSync(o.write.file) ? readFileSync(o.write.file, "utf8") : undefined;
-  const merged = mergeIntoStack(before, text, path.basename(o.write.file));
-  if (!merged.ok) stop(2, [merged.problem, "nothing written"]);
-  writeFileSync(o.write.file, merged.text);
-  process.stderr.write(`import-maas: ${before === undefined ? "wrote" : "merged into"} ${o.write.file}; check it with npm run render -- ${o.write.stack}\n`);
+  if (!writeProposal("import-maas", o.write.file, text)) process.exit(2);
 }
 
 main();

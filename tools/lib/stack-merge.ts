@@ -4,6 +4,8 @@
 // What the proposal says replaces what it is about: the devices, the drivers, the IOMMU, the tag's selection.
 // A stack of the other shape (host groups against one kind of host, or the reverse) is refused: moving between
 // them is a decision for the operator (docs/host-groups.md), not for an importer.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from "yaml";
 import { NAMESPACE } from "../../config/problems";
 import { TAG_KEYS } from "../../config/sections/maas";
@@ -89,4 +91,21 @@ export function mergeIntoStack(stackText: string | undefined, proposalText: stri
     } else config.set(pair.key, pair.value);
   }
   return { ok: true, text: doc.toString(YAML_OUTPUT) };
+}
+
+/** `--write STACK [--stack-file FILE]`: the stack file's path (Pulumi.STACK.yaml here, or FILE). */
+export const stackFilePath = (stack: string, stackFile: string | undefined): string => path.resolve(stackFile ?? `Pulumi.${stack}.yaml`);
+
+/** Merges the proposal into the stack file (a new one when there is none) and says so, or says why not and
+ * writes nothing; the importer exits 2 then. */
+export function writeProposal(tool: string, file: string, proposalText: string): boolean {
+  const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  const merged = mergeIntoStack(before, proposalText, path.basename(file));
+  if (!merged.ok) {
+    process.stderr.write(`${tool}: ${merged.problem}; nothing written\n`);
+    return false;
+  }
+  writeFileSync(file, merged.text);
+  process.stderr.write(`${tool}: ${before === undefined ? "wrote" : "merged into"} ${file}; check it with npm run render -- <stack> --stack-file ${file}\n`);
+  return true;
 }
