@@ -5,8 +5,7 @@
 // (test/bundle-check) merges and verifies the overlay with the groups' applications, and cloud-init's schema
 // takes the userdata as Juju merges it.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
