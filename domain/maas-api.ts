@@ -47,7 +47,7 @@ const pciAddress = z
 const named = z.object({ name: z.string() });
 
 /** An interface as the machine handler embeds it (src/maasserver/api/interfaces.py DISPLAYED_INTERFACE_FIELDS). */
-const maasInterface = z.object({ id: z.number().int(), name: z.string(), type: z.string(), mac_address: z.string().nullable() });
+const maasInterface = z.object({ id: z.number().int(), name: z.string(), type: z.string().optional(), mac_address: z.string().nullable() });
 /** A block device as embedded (src/maasserver/api/blockdevices.py DISPLAYED_BLOCKDEVICE_FIELDS). */
 const maasBlockDevice = z.object({
   id: z.number().int(),
@@ -61,16 +61,18 @@ const machineSchema = z.object({
   system_id: z.string().regex(/^[a-z0-9]+$/, "expected a MAAS system ID"),
   hostname: z.string(),
   // MachineHandler.pool / zone: ResourcePool and Zone objects; `null` only on machines of other node types.
-  pool: named.nullable(),
+  // (pool: MAAS 2.5+; absent before.)
+  pool: named.nullable().optional(),
   zone: named,
-  tag_names: z.array(z.string()),
+  tag_names: z.array(z.string()).nullable().default([]).transform((t) => t ?? []),
   // machine.get_boot_interface() / get_boot_disk(): the boot interface or the first physical one, the boot
   // disk or the first physical one; null on a machine MAAS has never commissioned.
-  boot_interface: maasInterface.nullable(),
-  boot_disk: maasBlockDevice.nullable(),
-  status_name: z.string(),
-  commissioning_status_name: z.string(),
-  architecture: z.string().nullable(),
+  boot_interface: maasInterface.nullable().optional(),
+  boot_disk: maasBlockDevice.nullable().optional(),
+  // "New" for a machine never commissioned: it has no commissioning data to read.
+  status_name: z.string().optional(),
+  commissioning_status_name: z.string().optional(),
+  architecture: z.string().nullable().optional(),
 });
 
 export type MaasMachine = z.output<typeof machineSchema>;
@@ -86,9 +88,13 @@ export function parseMachines(json: unknown, source = "machines.json"): Parsed<M
 // ResourcesPCIDevice: `driver` is "" when none is bound, `numa_node` is 0 when the kernel says -1,
 // `iommu_group` is 0 when the device has no iommu_group link (lxd/resources/pci.go GetPCI); the field
 // itself only exists since the `resources_pci_iommu` extension (MAAS 3.0's machine-resources).
+// Go writes a nil slice as null: every list below may be null, and is read as empty.
+const list = <T extends z.ZodType>(item: T) => z.array(item).nullable().optional().transform((xs) => xs ?? []);
+
 const pciDevice = z.object({
-  driver: z.string(),
-  numa_node: z.number().int().nonnegative(),
+  driver: z.string().nullable().optional().transform((d) => d ?? ""),
+  // -1 (no NUMA affinity) is reported as 0 by LXD; an older or hand-made document may still carry -1.
+  numa_node: z.number().int().optional().transform((n) => (n === undefined || n < 0 ? 0 : n)),
   pci_address: pciAddress,
   vendor: z.string().optional(),
   vendor_id: hexId,
@@ -108,15 +114,15 @@ interface Card<Self> {
   product_id?: string;
   driver?: string;
   numa_node: number;
-  sriov?: { current_vfs: number; maximum_vfs: number; vfs: Self[] | null };
+  sriov?: { current_vfs: number; maximum_vfs: number; vfs?: Self[] | null };
 }
 const cardFields = <Self>(self: () => z.ZodType<Self>) => ({
   pci_address: pciAddress.optional(),
   vendor_id: hexId.optional(),
   product_id: hexId.optional(),
   driver: z.string().optional(),
-  numa_node: z.number().int().nonnegative(),
-  sriov: sriov.extend({ vfs: z.array(z.lazy(self)).nullable() }).optional(),
+  numa_node: z.number().int().optional().transform((n) => (n === undefined || n < 0 ? 0 : n)),
+  sriov: sriov.extend({ vfs: z.array(z.lazy(self)).nullable().optional() }).nullable().optional().transform((s) => s ?? undefined),
 });
 
 export type GpuCard = Card<GpuCard>;
@@ -124,12 +130,12 @@ const gpuCard: z.ZodType<GpuCard> = z.lazy(() => z.object(cardFields(() => gpuCa
 
 // ResourcesNetworkCard: ports[].address is the MAC (lxd/resources/network.go networkAddDeviceInfo).
 export interface NetworkCard extends Card<NetworkCard> {
-  ports?: { id: string; address?: string; protocol: string }[];
+  ports?: { id: string; address?: string; protocol?: string }[];
 }
 const networkCard: z.ZodType<NetworkCard> = z.lazy(() =>
   z.object({
     ...cardFields(() => networkCard),
-    ports: z.array(z.object({ id: z.string(), address: z.string().optional(), protocol: z.string() })).optional(),
+    ports: z.array(z.object({ id: z.string(), address: z.string().optional(), protocol: z.string().optional() })).nullable().optional().transform((p) => p ?? undefined),
   }),
 );
 
@@ -138,16 +144,21 @@ const networkCard: z.ZodType<NetworkCard> = z.lazy(() =>
 // pciAddress).
 const disk = z.object({ id: z.string(), pci_address: pciAddress.optional(), serial: z.string().optional(), model: z.string().optional() });
 
+// Sections an older machine-resources lacks (or a Go nil written as null) are read as empty: `pci` came with
+// LXD's resources_pci extension, and a document without it says nothing about PCI devices (hasPciList).
+const section = <S extends z.ZodRawShape>(shape: S, empty: z.output<z.ZodObject<S>>) =>
+  z.object(shape).nullable().optional().transform((v) => v ?? empty);
+
 const resourcesSchema = z.object({
-  api_extensions: z.array(z.string()),
-  api_version: z.string(),
-  environment: z.object({ kernel_version: z.string().optional(), server: z.string().optional(), server_version: z.string().optional() }),
+  api_extensions: list(z.string()),
+  api_version: z.string().optional(),
+  environment: z.object({ kernel_version: z.string().optional(), server: z.string().optional(), server_version: z.string().optional() }).nullable().optional(),
   resources: z.object({
-    cpu: z.object({ sockets: z.array(z.object({ socket: z.number().int(), vendor: z.string().optional(), name: z.string().optional() })) }),
-    gpu: z.object({ cards: z.array(gpuCard) }),
-    network: z.object({ cards: z.array(networkCard) }),
-    storage: z.object({ disks: z.array(disk) }),
-    pci: z.object({ devices: z.array(pciDevice) }),
+    cpu: section({ sockets: list(z.object({ socket: z.number().int().optional(), vendor: z.string().optional(), name: z.string().optional() })) }, { sockets: [] }),
+    gpu: section({ cards: list(gpuCard) }, { cards: [] }),
+    network: section({ cards: list(networkCard) }, { cards: [] }),
+    storage: section({ disks: list(disk) }, { disks: [] }),
+    pci: z.object({ devices: list(pciDevice) }).nullable().optional(),
   }),
 });
 
@@ -208,16 +219,17 @@ export function resourcesFromScriptResults(json: unknown, source: string): Parse
 const nodeDeviceSchema = z.object({
   id: z.number().int(),
   bus_name: z.enum(["PCIE", "USB"]),
-  hardware_type_name: z.enum(["Node", "CPU", "Memory", "Storage", "Network", "GPU"]),
-  numa_node: z.number().int().nonnegative(),
+  // Node, CPU, Memory, Storage, Network, GPU today; read as text so that a later MAAS's new kind still parses.
+  hardware_type_name: z.string(),
+  numa_node: z.number().int().nonnegative().nullable().optional(),
   vendor_id: hexId,
   product_id: hexId,
-  vendor_name: z.string(),
-  product_name: z.string(),
-  commissioning_driver: z.string(),
+  vendor_name: z.string().nullable().optional(),
+  product_name: z.string().nullable().optional(),
+  commissioning_driver: z.string().nullable().optional(),
   pci_address: pciAddress.nullable(),
-  physical_interface: z.object({ id: z.number().int(), name: z.string() }).nullable(),
-  physical_blockdevice: z.object({ id: z.number().int(), name: z.string() }).nullable(),
+  physical_interface: z.object({ id: z.number().int(), name: z.string() }).nullable().optional(),
+  physical_blockdevice: z.object({ id: z.number().int(), name: z.string() }).nullable().optional(),
 });
 
 export type NodeDevice = z.output<typeof nodeDeviceSchema>;

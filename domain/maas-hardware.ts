@@ -128,11 +128,16 @@ export function machineHardware(machine: MaasMachine, doc: MachineResources, nod
   const disksAt = new Map<string, string[]>();
   for (const d of r.storage.disks) if (d.pci_address !== undefined) disksAt.set(d.pci_address, [...(disksAt.get(d.pci_address) ?? []), d.id]);
 
-  const reported = r.pci.devices.some((d) => d.iommu_group !== undefined);
-  const allZero = r.pci.devices.length > 1 && r.pci.devices.every((d) => (d.iommu_group ?? 0) === 0);
+  const pciDevices = r.pci?.devices ?? [];
+  if (r.pci === undefined || r.pci === null) {
+    notes.push("the commissioning data has no PCI device list (machine-resources without LXD's resources_pci): commission the machine again with MAAS 3.0 or later");
+  }
+  // Known only when every function has its group (a document that gives some and not others is not trusted).
+  const reported = pciDevices.length > 0 && pciDevices.every((d) => d.iommu_group !== undefined);
+  const allZero = pciDevices.length > 1 && pciDevices.every((d) => (d.iommu_group ?? 0) === 0);
   const iommu: IommuKnowledge = !reported ? "not-reported" : allZero ? "iommu-off" : "known";
 
-  const functions = [...r.pci.devices]
+  const functions = [...pciDevices]
     .sort((a, b) => (a.pci_address < b.pci_address ? -1 : a.pci_address > b.pci_address ? 1 : 0))
     .map((d): PciFunctionInfo => {
       const driver = d.driver === "" ? undefined : d.driver;
@@ -165,7 +170,10 @@ export function machineHardware(machine: MaasMachine, doc: MachineResources, nod
 
   if (iommu === "iommu-off") {
     notes.push("every PCI function reports IOMMU group 0: the IOMMU was off while commissioning, so the groups are not known (commission again with the IOMMU on)");
-  } else if (iommu === "not-reported") {
+  } else if (iommu === "not-reported" && pciDevices.some((d) => d.iommu_group !== undefined)) {
+    const without = pciDevices.filter((d) => d.iommu_group === undefined).map((d) => d.pci_address);
+    notes.push(`the commissioning data gives no IOMMU group for ${without.join(", ")}: its groups are not used (commission again)`);
+  } else if (iommu === "not-reported" && pciDevices.length > 0) {
     notes.push("the commissioning data has no IOMMU groups (machine-resources without resources_pci_iommu: commissioned before MAAS 3.0); commission again to know them");
   }
 

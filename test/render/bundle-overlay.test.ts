@@ -7,71 +7,31 @@
 // with Juju's own message, or rewrites the operator's machines where Juju lets it merge.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { requireSiteConfig } from "../../config/parse";
 import type { SiteConfig } from "../../config/types";
 import { COMPUTE_CHARM, computeChannel, computeEndpoints, computeRelations, CHARM_APPS } from "../../domain/charms";
-import { ROOT, STACKS, editStack, hasTool, loadStack, needTool } from "../helpers";
+import { ROOT, STACKS, editStack, loadStack } from "../helpers";
+import { BASES, BASES_DIR, SKIP, buildBundleCheck, runBundleCheck, type Checked, type Summary } from "./bundle-check";
 import { renderSite } from "../../render/site";
 import { charmOptions } from "../../render/nova/charm-options";
 
-const CHECK_DIR = path.join(ROOT, "test", "bundle-check");
-const BASES_DIR = path.join(CHECK_DIR, "bases");
-const BASES = readdirSync(BASES_DIR).filter((f) => f.endsWith(".yaml")).sort();
 const BEFORE_DIR = path.join(ROOT, "test", "fixtures", "overlay");
-/** The example stacks and the one with host groups (until test/helpers.ts lists it in STACKS). */
-
-// The go command: on PATH, else where the Go tarball installs it (CI machines have it there, not always on
-// PATH). .ci/run downloads the module from the Go proxy; the build uses the machine's module cache.
-const GO = hasTool("go", ["version"]) ? "go" : "/usr/local/go/bin/go";
-const SKIP = needTool(GO, "golang-go (Go 1.20 or later)", ["version"]);
-
-/** What test/bundle-check prints: the merged bundle as Juju's code holds it. */
-interface Summary {
-  stage: "base" | "merge" | "verify" | "ok";
-  series?: string;
-  "default-base"?: string;
-  machines: Record<string, { constraints?: string; series?: string; base?: string }>;
-  applications: Record<
-    string,
-    { charm: string; channel?: string; num_units: number; to: string[]; constraints?: string; series?: string; base?: string; options: Record<string, unknown> }
-  >;
-  relations: string[][];
-  warnings: string[];
-  errors: string[];
-}
-
-interface Checked {
-  status: number | null;
-  stderr: string;
-  summary: Summary;
-}
 
 let work = "";
 let binary = "";
 
 before(() => {
   if (SKIP) return;
-  work = mkdtempSync(path.join(tmpdir(), "bundle-check-"));
-  binary = path.join(work, "bundle-check");
-  // Built once per run; -mod=readonly: go.mod and go.sum are the pin, a build never rewrites them.
-  const r = spawnSync(GO, ["build", "-mod=readonly", "-buildvcs=false", "-o", binary, "."], { cwd: CHECK_DIR, encoding: "utf8" });
-  assert.equal(r.status, 0, `go build in test/bundle-check failed: ${r.error?.message ?? ""}\n${r.stderr}`);
+  ({ work, binary } = buildBundleCheck());
 });
 
 after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** Runs test/bundle-check on a base bundle and overlays (file paths). */
-function check(base: string, ...overlays: string[]): Checked {
-  const r = spawnSync(binary, [base, ...overlays], { encoding: "utf8" });
-  assert.ok(r.status === 0 || r.status === 1, `bundle-check exited ${r.status}: ${r.stderr}`);
-  return { status: r.status, stderr: r.stderr, summary: JSON.parse(r.stdout) as Summary };
-}
+const check = (base: string, ...overlays: string[]): Checked => runBundleCheck(binary, base, ...overlays);
 
 /** Writes `text` into the work dir as `name`, for bundle-check to read. */
 function file(name: string, text: string): string {

@@ -5,11 +5,9 @@
 // For every binding, both example stacks and a set of generated variations.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { parse } from "yaml";
 import { BINDINGS } from "../../config/sections/host";
 import { requireSiteConfig } from "../../config/parse";
@@ -17,9 +15,8 @@ import type { HostGroup } from "../../config/types";
 import { GRUB_DROPIN_PATH, hostFiles, type HostFile } from "../../render/host/files";
 import { renderUserdata } from "../../render/host/userdata";
 import { asCloudInitSeesIt } from "../juju-userdata-merge";
+import { cloudInitSchema, outcome, slug } from "./cloud-init-schema";
 import { editStack, needTool, ONE_GROUP_STACKS } from "../helpers";
-
-const run = promisify(execFile);
 
 const CLOUD_INIT = needTool("cloud-init", "cloud-init");
 const SHELLCHECK = needTool("shellcheck", "shellcheck");
@@ -64,29 +61,6 @@ function cases(stack: string, binding: string): Case[] {
   });
 }
 
-const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "-");
-
-/** Runs a command; resolves with its exit status and output instead of throwing on a non-zero exit. */
-async function outcome(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(cmd, args, { encoding: "utf8" });
-    return { status: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { status: typeof err.code === "number" ? err.code : -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
-
-/** `cloud-init schema --config-file`: fails on a non-zero exit or on any error or deprecation it prints. */
-async function cloudInitSchema(dir: string, name: string, cloudConfig: string): Promise<void> {
-  const file = path.join(dir, `${slug(name)}.yaml`);
-  writeFileSync(file, cloudConfig);
-  const r = await outcome("cloud-init", ["schema", "--config-file", file]);
-  const said = `${r.stdout}${r.stderr}`;
-  assert.equal(r.status, 0, `${name}: cloud-init schema exited ${r.status}:\n${said}`);
-  assert.doesNotMatch(said, /error|deprecat|warn/i, `${name}: cloud-init schema said:\n${said}`);
-  assert.equal(r.stdout, `Valid cloud-config: ${file}\n`, name);
-}
 
 interface WriteFileEntry {
   path: string;

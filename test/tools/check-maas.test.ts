@@ -144,7 +144,7 @@ test("a machine commissioned before 3.0: groups not checked, said; exit codes 3 
       status: "in sync",
       details: [
         "note: MAAS has no node devices for it (commissioned before 3.0): selectByDevice does not find it; commission it again",
-        "note: IOMMU groups not known (commissioned before MAAS 3.0): companions and group viability not checked",
+        "note: IOMMU groups not known (the commissioning data has none, as before MAAS 3.0): companions and group viability not checked",
       ],
     },
   ]);

@@ -1,7 +1,8 @@
 // `npm run import-lspci` on several hosts' captures: one host group per kind of host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { importHosts, type HostCapture, type SiteImport } from "../../tools/import-lspci/hosts";
@@ -342,4 +343,20 @@ test("CLI: several FILEs: an unreadable one, stdin twice, or nothing matched any
     assert.ok(r.stderr.startsWith(message), `${args.join(" ")}: ${r.stderr}`);
   }
   assert.match(cli([`${SITE}/cx6-r04-nnkv.txt`, "-"], "garbage\n").stderr, /\nimport-lspci: no PCI function matched class 03 in any of the 2 hosts\n$/);
+});
+
+test("CLI --write: the snippet merged into the stack file by the importers' shared merge (tools/lib/stack-merge.ts)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "pcipt-lspci-write-"));
+  const file = path.join(dir, "Pulumi.site.yaml");
+  writeFileSync(file, "config:\n  pci-passthrough:maas:\n    profile: admin\n  pci-passthrough:juju:\n    model: openstack # ours\n");
+  const r = cli(["--class", "03", "--id", "15b3:101d", "--pool", "openstack", "--write", "site", "--stack-file", file, ...THREE_KINDS.map((f) => `${SITE}/${f}`)]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^import-lspci: merged into .*Pulumi\.site\.yaml; check it with npm run render/m);
+  const written = parseYaml(readFileSync(file, "utf8")).config;
+  const printed = parseYaml(cli(["--class", "03", "--id", "15b3:101d", "--pool", "openstack", ...THREE_KINDS.map((f) => `${SITE}/${f}`)]).stdout);
+  assert.deepEqual(written["pci-passthrough:hostGroups"], printed["pci-passthrough:hostGroups"]);
+  assert.deepEqual(written["pci-passthrough:maas"], { profile: "admin" });
+  assert.match(readFileSync(file, "utf8"), /model: openstack # ours\n/);
+  assert.match(cli(["--stack-file", file, `${SITE}/a100-r01-nnkv.txt`]).stderr, /^import-lspci: --stack-file goes with --write STACK\n/);
 });

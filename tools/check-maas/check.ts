@@ -160,7 +160,7 @@ function checkMachine(m: MachineHardware, g: CheckGroup, all: readonly CheckGrou
   const boundIds = new Set([...g.devices.map(deviceId), ...g.devices.flatMap((d) => d.companions)]);
   const critical = hostCritical(m);
   if (m.iommu !== "known" && present.length > 0) {
-    notes.push(`IOMMU groups not known (${m.iommu === "iommu-off" ? "the IOMMU was off while commissioning" : "commissioned before MAAS 3.0"}): companions and group viability not checked`);
+    notes.push(`IOMMU groups not known (${m.iommu === "iommu-off" ? "the IOMMU was off while commissioning" : "the commissioning data has none, as before MAAS 3.0"}): companions and group viability not checked`);
   } else {
     for (const address of present) {
       const f = m.functions.find((x) => x.address === address)!;

@@ -1,4 +1,4 @@
-// `npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]`: prints the `devices` and
+// `npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [--write STACK [--stack-file F]] [FILE... | -]`: prints the `devices` and
 // `host.blacklistDrivers` of a site configuration from `lspci -nn` / `-nnk` / `-nnkvvv` output (stdin when
 // FILE is absent or `-`). Several FILEs are several hosts' captures: when they are of several kinds, it
 // prints `hostGroups`, one group per kind. Exit 2 on bad options, an unreadable file, or when no device matched.
@@ -8,8 +8,9 @@ import { DEFAULT_SELECTION, describeSelection, importLspci, parseClassOption, pa
 import { importHosts, type HostCapture } from "./hosts";
 import { renderProposal, renderSnippet, type SelectionScope } from "./proposal";
 import { MAAS_OBJECT_NAME } from "../../domain/maas";
+import { stackFilePath, writeProposal } from "../lib/stack-merge";
 
-const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [FILE... | -]
+const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]... [--pool P] [--zone Z] [--write STACK] [FILE... | -]
   Reads \`lspci -nn\`, \`-nnk\` or \`-nnkvvv\` output (from FILE, or stdin when FILE is absent or -) and
   prints pci-passthrough:devices and pci-passthrough:host.blacklistDrivers as YAML for Pulumi.<stack>.yaml.
   Several FILEs are several hosts' captures, one each: hosts of several kinds get pci-passthrough:hostGroups,
@@ -20,6 +21,7 @@ const USAGE = `usage: npm run import-lspci -- [--class CC]... [--id VVVV:PPPP]..
   --pool P, --zone Z
                  with host groups: the MAAS resource pool and/or zone of this cloud's machines, to which
                  each group's selectByDevice is scoped (the config refuses it unscoped)
+  --write STACK  merge the snippet into Pulumi.STACK.yaml (or --stack-file FILE), keeping what is there
   Run on a GPU host: sudo lspci -nnkvvv > lspci.txt   (-k adds the kernel modules to blacklist; -vvv, as
   root, the SR-IOV capability, for which it proposes deviceType: type-PF)
 `;
@@ -31,7 +33,7 @@ function fail(message: string, usage = true): never {
 
 const lines = (n: number): string => (n === 1 ? "1 line that was" : `${n} lines that were`);
 
-function options(argv: string[]): { files: Array<string | undefined>; selection: Selection; scope: SelectionScope } {
+function options(argv: string[]): { files: Array<string | undefined>; selection: Selection; scope: SelectionScope; write?: string } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -42,6 +44,8 @@ function options(argv: string[]): { files: Array<string | undefined>; selection:
         id: { type: "string", multiple: true },
         pool: { type: "string" },
         zone: { type: "string" },
+        write: { type: "string" },
+        "stack-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -67,7 +71,9 @@ function options(argv: string[]): { files: Array<string | undefined>; selection:
     if (!MAAS_OBJECT_NAME.test(v)) fail(`--${k} ${JSON.stringify(v)} is not a MAAS ${k === "pool" ? "resource pool" : "zone"} name`);
     Object.assign(scope, { [k]: v });
   }
-  return { files, selection: classes.length + ids.length === 0 ? DEFAULT_SELECTION : { classes, ids }, scope };
+  if (parsed.values["stack-file"] !== undefined && parsed.values.write === undefined) fail("--stack-file goes with --write STACK");
+  const write = parsed.values.write !== undefined ? stackFilePath(parsed.values.write, parsed.values["stack-file"]) : undefined;
+  return { files, selection: classes.length + ids.length === 0 ? DEFAULT_SELECTION : { classes, ids }, scope, ...(write !== undefined ? { write } : {}) };
 }
 
 function read(file: string | undefined): HostCapture {
@@ -81,7 +87,7 @@ function read(file: string | undefined): HostCapture {
 const notLspci = (n: number): string => `${lines(n)} not \`lspci -nn\` output`;
 
 /** One host: the snippet of its devices and host settings. */
-function oneHost({ source, text }: HostCapture, selection: Selection): void {
+function oneHost({ source, text }: HostCapture, selection: Selection): string {
   const result = importLspci(text, selection);
   if (result.devices.length === 0) {
     const hint = result.skippedLines > 0 ? `; ${notLspci(result.skippedLines)} (the [vvvv:pppp] ids are needed)` : "";
@@ -93,11 +99,11 @@ function oneHost({ source, text }: HostCapture, selection: Selection): void {
     process.stderr.write(`import-lspci: ${result.warnings.length} warning(s), see the comments at the top of the output\n`);
   }
   if (result.skippedLines > 0) process.stderr.write(`import-lspci: skipped ${notLspci(result.skippedLines)}\n`);
-  process.stdout.write(renderSnippet(result, source));
+  return renderSnippet(result, source);
 }
 
 /** Several hosts: one snippet for all, host groups when they are of several kinds. */
-function severalHosts(captures: HostCapture[], selection: Selection, scope: SelectionScope): void {
+function severalHosts(captures: HostCapture[], selection: Selection, scope: SelectionScope): string {
   const site = importHosts(captures, selection);
   for (const s of site.skipped) if (s.lines > 0) process.stderr.write(`import-lspci: ${s.source}: skipped ${notLspci(s.lines)}\n`);
   if (site.kinds.length === 0) {
@@ -116,15 +122,16 @@ function severalHosts(captures: HostCapture[], selection: Selection, scope: Sele
       process.stderr.write(`import-lspci: group ${k.name}: list its machines (see the comment under its maas)\n`);
     }
   }
-  process.stdout.write(renderProposal(site, scope));
+  return renderProposal(site, scope);
 }
 
 function main(): void {
-  const { files, selection, scope } = options(process.argv.slice(2));
+  const { files, selection, scope, write } = options(process.argv.slice(2));
   // Every file is read before any is imported: an unreadable one fails the run, naming it.
   const captures = files.map(read);
-  if (captures.length === 1) oneHost(captures[0]!, selection);
-  else severalHosts(captures, selection, scope);
+  const text = captures.length === 1 ? oneHost(captures[0]!, selection) : severalHosts(captures, selection, scope);
+  if (write === undefined) process.stdout.write(text);
+  else if (!writeProposal("import-lspci", write, text)) process.exit(2);
 }
 
 main();

@@ -145,7 +145,7 @@ function analyse(m: MachineHardware, opts: ProposeOptions, refusals: Refusal[]):
       accepted.push({ fn: f, companions, notes: findings.map((x) => x.message) });
     } else {
       const companions = m.functions.filter((o) => o.slot === f.slot && !selectedAddresses.has(o.address) && !critical.some((c) => c.address === o.address));
-      const why = m.iommu === "iommu-off" ? "the IOMMU was off while it was commissioned" : "it was commissioned before MAAS 3.0";
+      const why = m.iommu === "iommu-off" ? "the IOMMU was off while it was commissioned" : "its commissioning data has no IOMMU groups, as before MAAS 3.0";
       accepted.push({
         fn: f,
         companions,

@@ -28,6 +28,8 @@ export interface ProposedDeviceEntry {
   /** The comment above the entry, naming the device. */
   readonly description: string;
   readonly deviceType?: string;
+  /** More comment lines under the description (why each part of the entry is what it is). */
+  readonly notes?: readonly string[];
 }
 
 /** A `devices` list in the shape of the site configuration, each entry under a comment naming the device;
@@ -36,7 +38,7 @@ export function devicesSeq<D extends ProposedDeviceEntry>(suggestions: readonly 
   const devices = new YAMLSeq();
   for (const d of suggestions) {
     const m = new YAMLMap();
-    m.commentBefore = ` ${d.description}`;
+    m.commentBefore = comment([d.description, ...(d.notes ?? [])]);
     m.set("alias", d.alias);
     m.set("vendorId", quoted(d.vendorId));
     m.set("productId", quoted(d.productId));
