@@ -129,6 +129,15 @@ def main(argv):
             die("No Flavor found for %s" % (args[-1] if args else ""), 1)
         print(json.dumps(flavors[args[0]]))
         return
+    if cmd == ["flavor", "list"]:
+        # python-openstackclient 6.0 compute/v2/flavor.py ListFlavor: --long adds Swap, RXTX Factor and
+        # Properties (the extra specs, a JSON object with -f json); --all takes private flavors too.
+        if sorted(args) != sorted(["--long", "--all", "-f", "json"]):
+            die("fake openstack: flavor list supports --long --all -f json only, got %r" % args, 2)
+        rows = [{"ID": f["id"], "Name": f["name"], "RAM": f["ram"], "Disk": f["disk"], "Ephemeral": 0, "VCPUs": f["vcpus"],
+                 "Is Public": True, "Swap": "", "RXTX Factor": 1.0, "Properties": f["properties"]} for f in flavors.values()]
+        print(json.dumps(rows, indent=2))
+        return
     if cmd == ["flavor", "create"]:
         f = {"ram": int(opt(args, "--ram")), "vcpus": int(opt(args, "--vcpus")), "disk": int(opt(args, "--disk")), "properties": {}}
         args.remove("--public")
