@@ -30,6 +30,8 @@ export interface LabOptions {
   readonly ports?: Partial<Ports>;
   /** The stack whose `[pci] alias` lines nova-api runs with (`up`), or that is applied (`apply`). */
   readonly stack?: string;
+  /** The stack's config file, when not Pulumi.<stack>.yaml (`apply`, `verify`). */
+  readonly stackFile?: string;
   /** Where progress goes (stderr by default); stdout is kept for `env`'s openrc and `status`. */
   readonly log?: (line: string) => void;
 }
@@ -200,7 +202,7 @@ async function fakesAndLabEnv(o: LabOptions, stack: string): Promise<{ env: Node
   const fakeState = path.join(p.root, "fakes", stack);
   mkdirSync(fakeState, { recursive: true });
   const env = clientEnv(p, state, {
-    ...fakeSeeds(loadSite(stack)),
+    ...fakeSeeds(loadSite(stack, o.stackFile)),
     PATH: `${path.join(REPO, "test", "fakes")}${path.delimiter}${process.env.PATH ?? ""}`,
     FAKE_STATE_DIR: fakeState,
     // The lab serves the Identity and Compute APIs only (no image, network, scheduler or compute service):
@@ -237,5 +239,6 @@ export async function verify(o: LabOptions): Promise<number> {
   const stack = o.stack;
   if (stack === undefined) throw new LabError("usage: npm run lab -- verify <stack>", 2);
   const { env } = await fakesAndLabEnv(o, stack);
-  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "tools", "verify", "main.ts"), stack], env);
+  const file = o.stackFile !== undefined ? ["--stack-file", o.stackFile] : [];
+  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "tools", "verify", "main.ts"), stack, ...file], env);
 }
