@@ -129,8 +129,9 @@ export function benchDay2(root: string, tsx: string, tmp: string, runs: number, 
     });
     const [vd, vf] = sites.map((s) => medianTiming(s.samples)) as [Timing, Timing];
     const verifyRatio = vf.wallMs / vd.wallMs;
-    say(`   verify dev (${requireSiteConfig(fromStackFile(readFileSync(dev, "utf8")).raw).flavors.length} flavors)          ${fmt(vd)}`);
-    say(`   verify full site (200 flavors, 500 machines)  ${fmt(vf)}`);
+    const full1 = sizeAt(1);
+    say(`   ${"verify of dev".padEnd(52)} ${fmt(vd)}`);
+    say(`   ${`verify of the full site (${full1.flavors} flavors, ${full1.machines} machines)`.padEnd(52)} ${fmt(vf)}`);
     say(`   verify full/dev = ${verifyRatio.toFixed(2)}   goal <= ${GOAL_VERIFY}   ${verdict(verifyRatio <= GOAL_VERIFY)}`);
 
     // commands.sh vs the program's path, 1/8 site, each from scratch.
@@ -149,8 +150,8 @@ export function benchDay2(root: string, tsx: string, tmp: string, runs: number, 
     const runbookRatio = ts.wallMs / tp.wallMs;
     const size = sizeAt(1 / 8);
     say(`   1/8 site: ${size.flavors} flavors, ${size.machines} machines, ${size.addresses} device addresses`);
-    say(`   program's path (under mocks, its steps, its flavors)  ${fmt(tp)}`);
-    say(`   commands.sh                                           ${fmt(ts)}`);
+    say(`   ${"the program's path (program, its steps, its flavors)".padEnd(52)} ${fmt(tp)}`);
+    say(`   ${"commands.sh".padEnd(52)} ${fmt(ts)}`);
     say(`   commands.sh/program = ${runbookRatio.toFixed(2)}   goal <= ${GOAL_RUNBOOK}   ${verdict(runbookRatio <= GOAL_RUNBOOK)}`);
     say();
     return { verify: verifyRatio, runbook: runbookRatio };
