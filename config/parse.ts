@@ -129,7 +129,8 @@ export function parseSiteConfig(raw: Readonly<Record<string, unknown>>): ParseRe
     juju,
     openstack,
     flavors: flavors ?? [],
-    ...(smokeTest ? { smokeTest } : {}),
+    // smokeTest.enabled: false keeps the keys checked, and renders nothing of the smoke test.
+    ...(smokeTest?.enabled ? { smokeTest } : {}),
     ...(runner ? { runner } : {}),
     ...(resync !== undefined ? { resync } : {}),
   };

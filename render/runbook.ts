@@ -1,14 +1,14 @@
 // commands.sh: the whole deployment of one site as the ordered maas / juju / openstack commands an
 // operator could run by hand: the runbook, generated for this site (docs/domain.md, "The runbook and what is
 // dated in it"). The maas and juju steps are the very scripts the Pulumi command resources run (render/steps/);
-// the openstack steps do by hand what the flavor and server resources do.
-import type { SiteConfig, SmokeTestConfig } from "../config/types";
+// the openstack step does by hand, in one client process, what the flavor and server resources do
+// (render/runbook-openstack.ts).
+import type { SiteConfig } from "../config/types";
 import { charmResetArgv, destroyModelArgv } from "./steps/juju";
 import type { CommandSpec } from "./steps/script";
-import type { FlavorSpec } from "./nova/flavors";
 import type { SiteArtifacts } from "./site";
-import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "../domain/releases";
-import { shellAssignments, shellCommand, shellQuote } from "./shell";
+import { openstackStep } from "./runbook-openstack";
+import { shellAssignments, shellCommand } from "./shell";
 
 function indent(text: string, by = "  "): string {
   return text
@@ -32,81 +32,6 @@ function step(n: number, spec: CommandSpec): string {
   return [`# ${n}. ${spec.step}`, ...checks, `{ ${stdin.join("; ")}; } | (`, ...env, indent(body), ")", ""].join("\n");
 }
 
-/** The `openstack` prefix: microversion 2.86+ makes Nova validate extra specs (Ussuri and later). */
-function openstackCli(release: string): { argv: string[]; note: string } {
-  if (validatesExtraSpecs(release)) {
-    return {
-      argv: ["openstack", "--os-compute-api-version", EXTRA_SPEC_VALIDATION_MICROVERSION],
-      note: `# Compute API microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION}: Nova validates the extra specs and refuses a bad one with HTTP 400.`,
-    };
-  }
-  return {
-    argv: ["openstack"],
-    note:
-      `# ${release} predates compute microversion ${EXTRA_SPEC_VALIDATION_MICROVERSION} (Ussuri): the API cannot validate extra specs,\n` +
-      "# so a malformed one is only found when a server boots. pci-passthrough validated them before rendering.",
-  };
-}
-
-// Reads `openstack flavor show -f json` on stdin; prints "ram vcpus disk" then one property key a line.
-const FLAVOR_STATE = `python3 -c 'import json, sys; f = json.load(sys.stdin); p = f.get("properties") or {}; p = p if isinstance(p, dict) else dict(kv.split("=", 1) for kv in p.replace("\\x27", "").split(", ") if "=" in kv); print(f["ram"], f["vcpus"], f["disk"]); [print(k) for k in sorted(p)]'`;
-
-/** One flavor, idempotently: Nova flavors are immutable, so a changed size deletes and recreates it
- * (one flavor of that name remains); extra specs are set, and stale ones unset. */
-function flavorStep(n: number, f: FlavorSpec, cli: string[]): string {
-  const os = (...args: string[]) => shellCommand([...cli, ...args]);
-  const size = `${f.ram} ${f.vcpus} ${f.disk}`;
-  const name = shellQuote(f.name);
-  const props = Object.entries(f.extraSpecs).flatMap(([k, v]) => ["--property", `${k}=${v}`]);
-  const wanted = Object.keys(f.extraSpecs).sort();
-  return [
-    `# ${n}. flavor ${f.name}: ${f.ram} MB RAM, ${f.vcpus} vCPUs, ${f.disk} GB disk`,
-    "(",
-    indent(
-      [
-        "set -eu",
-        `state=$( (${os("flavor", "show", "-f", "json", f.name)} | ${FLAVOR_STATE}) 2>/dev/null) || state=""`,
-        `if [ -n "$state" ] && [ "$(printf '%s\\n' "$state" | head -n 1)" != ${shellQuote(size)} ]; then`,
-        `  printf 'flavor %s changed size: deleting it to recreate it\\n' ${name}`,
-        `  ${os("flavor", "delete", f.name)}`,
-        `  state=""`,
-        "fi",
-        `if [ -z "$state" ]; then`,
-        `  ${os("flavor", "create", "--ram", String(f.ram), "--vcpus", String(f.vcpus), "--disk", String(f.disk), "--public", f.name)} >/dev/null`,
-        "fi",
-        `for key in $(printf '%s\\n' "$state" | tail -n +2); do`,
-        `  case "$key" in ${wanted.map(shellQuote).join("|")}) ;; *) ${os("flavor", "unset", "--property")} "$key" ${name} ;; esac`,
-        "done",
-        `${os("flavor", "set", ...props, f.name)}`,
-      ].join("\n"),
-    ),
-    ")",
-    "",
-  ].join("\n");
-}
-
-function serverStep(n: number, st: SmokeTestConfig, server: { name: string; flavor: string }, cli: string[]): string {
-  const create = shellCommand([
-    ...cli,
-    "server",
-    "create",
-    ...(st.keyPair ? ["--key-name", st.keyPair] : []),
-    "--image",
-    st.image,
-    "--network",
-    st.network,
-    "--flavor",
-    server.flavor,
-    "--wait",
-    server.name,
-  ]);
-  return [
-    `# ${n}. smoke-test server ${server.name} on flavor ${server.flavor}`,
-    `${shellCommand([...cli, "server", "show", server.name])} >/dev/null 2>&1 || ${create}`,
-    "",
-  ].join("\n");
-}
-
 /** What removing the site by hand takes, as comments: what `pulumi destroy` does and what it keeps
  * (docs/day2.md, "Deleting the stack"). */
 function removal(site: SiteConfig, a: SiteArtifacts): string[] {
@@ -122,9 +47,31 @@ function removal(site: SiteConfig, a: SiteArtifacts): string[] {
   ];
 }
 
+/** The maas reads several steps make alike (each step is the very script `pulumi up` runs, and each reads what
+ * it needs): answered once in this run. The steps change neither the machine list nor another group's tag. */
+const MAAS_READS_ONCE = [
+  "# The steps below are the very scripts `pulumi up` runs, each reading what it needs; a MAAS list several of them",
+  "# read (`machines read`, `tags read`) is asked of MAAS once in this run and kept in $PCIPT_READS: no step changes",
+  "# the machine list or another step's tag.",
+  "PCIPT_READS=$(mktemp -d)",
+  `trap 'rm -rf "$PCIPT_READS"' EXIT`,
+  "maas() {",
+  '  case "$*" in',
+  '    *" machines read"*|*" tags read") ;;',
+  '    *) command maas "$@"; return ;;',
+  "  esac",
+  `  kept="$PCIPT_READS/$(printf '%s' "$*" | tr -c 'A-Za-z0-9=.-' _)"`,
+  '  if [ ! -f "$kept" ]; then',
+  '    command maas "$@" >"$kept.new" || { rc=$?; cat "$kept.new"; rm -f "$kept.new"; return "$rc"; }',
+  '    mv "$kept.new" "$kept"',
+  "  fi",
+  '  cat "$kept"',
+  "}",
+  "",
+];
+
 /** The whole commands.sh for a stack. */
 export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string): string {
-  const { argv: cli, note } = openstackCli(site.openstack.release);
   let n = 0;
   const c = a.commands;
   // Steps of several host groups export the same variables, each in its own subshell, on purpose.
@@ -139,20 +86,22 @@ export function renderRunbook(site: SiteConfig, a: SiteArtifacts, stack: string)
     "# in the runbook's order (MAAS tag -> Juju model -> charm options -> flavors -> smoke test).",
     "# Generated by `npm run render`; `pulumi up` runs the same maas and juju steps. Safe to run again.",
     "# Needs: maas (profile logged in, or PCIPT_MAAS_API_KEY exported when maas.url is set), juju, and",
-    "# openstack with OS_* credentials. SKIP_SMOKE_TEST=1 skips the test servers and the vfio-pci check.",
+    "# the openstack client (python-openstackclient: its openstacksdk does the Nova part) and OS_* credentials.",
+    "# SKIP_SMOKE_TEST=1 skips the test servers and the vfio-pci check.",
     "set -eu",
     "",
+    ...MAAS_READS_ONCE,
   ];
   for (const g of a.groups) {
     out.push(step(++n, g.commands.tag));
     if (g.commands.machines) out.push(step(++n, g.commands.machines));
   }
-  out.push(step(++n, c.model), step(++n, c.charmConfig), note, "");
-  for (const f of a.flavors) out.push(flavorStep(++n, f, cli));
+  out.push(step(++n, c.model), step(++n, c.charmConfig));
   const verify = a.groups.flatMap((g) => (g.commands.verify ? [g.commands.verify] : []));
-  if (site.smokeTest && verify.length > 0) {
+  const smoke = site.smokeTest !== undefined && verify.length > 0 ? site.smokeTest : undefined;
+  out.push(openstackStep(++n, site.openstack.release, a.flavors, smoke));
+  if (smoke) {
     out.push('if [ "${SKIP_SMOKE_TEST:-}" != 1 ]; then', "");
-    for (const s of site.smokeTest.servers) out.push(indent(serverStep(++n, site.smokeTest, s, cli)), "");
     out.push(verify.map((v) => indent(step(++n, v))).join("\n\n"), "fi", "");
   }
   out.push(...removal(site, a));

@@ -2,7 +2,7 @@
 // `openstack` double for commands.sh. Shared by the command, property and secret tests.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type HostGroup, type SiteConfig, secretValue, type SecretSource } from "../config/types";
@@ -12,6 +12,9 @@ import { selectingDevices } from "../render/steps/maas-selection";
 import { ROOT } from "./helpers";
 
 export const FAKES = path.join(ROOT, "test", "fakes");
+
+/** Where a bin dir keeps the openstacksdk double (writeOpenstackFake); world() puts it on PYTHONPATH. */
+const SDK_DIR = "sdk";
 
 export interface World {
   readonly dir: string;
@@ -28,7 +31,10 @@ export interface RunResult {
  * first on PATH (e.g. one with the openstack double). */
 export function world(seed: Record<string, string> = {}, bin: readonly string[] = []): World {
   const dir = mkdtempSync(path.join(tmpdir(), "pcipt-world-"));
-  return { dir, env: { PATH: [...bin, FAKES, process.env.PATH].join(":"), FAKE_STATE_DIR: dir, HOME: dir, ...seed } };
+  // A bin dir with the openstacksdk double (writeOpenstackFake): commands.sh's OpenStack step imports it.
+  const sdk = bin.map((b) => path.join(b, SDK_DIR)).filter((d) => existsSync(d));
+  const python: Record<string, string> = sdk.length > 0 ? { PYTHONPATH: sdk.join(":") } : {};
+  return { dir, env: { PATH: [...bin, FAKES, process.env.PATH].join(":"), FAKE_STATE_DIR: dir, HOME: dir, ...python, ...seed } };
 }
 
 /** The machines a group's tag must be on in a world seeded with fakeSeeds: its system IDs, or the fake hosts
@@ -129,6 +135,15 @@ def main(argv):
             die("No Flavor found for %s" % (args[-1] if args else ""), 1)
         print(json.dumps(flavors[args[0]]))
         return
+    if cmd == ["flavor", "list"]:
+        # python-openstackclient 6.0 compute/v2/flavor.py ListFlavor: --long adds Swap, RXTX Factor and
+        # Properties (the extra specs, a JSON object with -f json); --all takes private flavors too.
+        if sorted(args) != sorted(["--long", "--all", "-f", "json"]):
+            die("fake openstack: flavor list supports --long --all -f json only, got %r" % args, 2)
+        rows = [{"ID": f["id"], "Name": f["name"], "RAM": f["ram"], "Disk": f["disk"], "Ephemeral": 0, "VCPUs": f["vcpus"],
+                 "Is Public": True, "Swap": "", "RXTX Factor": 1.0, "Properties": f["properties"]} for f in flavors.values()]
+        print(json.dumps(rows, indent=2))
+        return
     if cmd == ["flavor", "create"]:
         f = {"ram": int(opt(args, "--ram")), "vcpus": int(opt(args, "--vcpus")), "disk": int(opt(args, "--disk")), "properties": {}}
         args.remove("--public")
@@ -176,11 +191,105 @@ def main(argv):
 main(sys.argv[1:])
 `;
 
-/** Writes the openstack double into `dir` (a test's temp dir, put first on PATH); returns `dir`. */
+// The openstacksdk double, for commands.sh's OpenStack step (render/runbook-openstack.ts): the calls it makes, on
+// the same state as the CLI double, as openstacksdk 0.101 makes them (openstack/compute/v2/_proxy.py flavors,
+// create_flavor, delete_flavor, create_flavor_extra_specs, delete_flavor_extra_specs_property, find_server;
+// openstack/cloud/_compute.py create_server) and Nova answers them (nova/api/openstack/compute/flavor_manage.py:
+// a taken name is 409 Conflict, "Flavor with name X already exists."; flavors_extraspecs.py: deleting a key the
+// flavor lacks is 404). Each call is logged as ["sdk", method, name, ...].
+const SDK = `import json, os, sys
+sys.path.insert(0, ${JSON.stringify(FAKES)})
+from fakelib import load, record, save
+
+class SDKException(Exception):
+    pass
+
+class ConflictException(SDKException):
+    pass
+
+class NotFoundException(SDKException):
+    pass
+
+class exceptions:
+    SDKException = SDKException
+    ConflictException = ConflictException
+    NotFoundException = NotFoundException
+
+class Flavor:
+    def __init__(self, f):
+        self.id, self.name, self.ram, self.vcpus, self.disk = f["id"], f["name"], f["ram"], f["vcpus"], f["disk"]
+        self.extra_specs = dict(f["properties"])
+
+def _state():
+    return load("openstack", lambda: {"flavors": {}, "servers": {}})
+
+class Compute:
+    def flavors(self, get_extra_specs=False):
+        record("openstack", ["sdk", "flavors"])
+        return [Flavor(f) for f in _state()["flavors"].values()]
+
+    def create_flavor(self, name, ram, vcpus, disk, is_public=True):
+        record("openstack", ["sdk", "create_flavor", name, "ram=%d" % ram, "vcpus=%d" % vcpus, "disk=%d" % disk])
+        state = _state()
+        if name in state["flavors"]:
+            raise ConflictException("ConflictException: 409: Client Error: Flavor with name %s already exists." % name)
+        f = {"name": name, "ram": ram, "vcpus": vcpus, "disk": disk, "properties": {},
+             "id": "%08x-0000-4000-8000-%012x" % (len(state["flavors"]) + 1, sum(map(ord, name)))}
+        state["flavors"][name] = f
+        save("openstack", state)
+        return Flavor(f)
+
+    def delete_flavor(self, flavor):
+        record("openstack", ["sdk", "delete_flavor", flavor.name])
+        state = _state()
+        state["flavors"].pop(flavor.name, None)
+        save("openstack", state)
+
+    def create_flavor_extra_specs(self, flavor, specs):
+        record("openstack", ["sdk", "create_flavor_extra_specs", flavor.name] + ["%s=%s" % kv for kv in sorted(specs.items())])
+        state = _state()
+        state["flavors"][flavor.name]["properties"].update(specs)
+        save("openstack", state)
+
+    def delete_flavor_extra_specs_property(self, flavor, prop):
+        record("openstack", ["sdk", "delete_flavor_extra_specs_property", flavor.name, prop])
+        state = _state()
+        props = state["flavors"][flavor.name]["properties"]
+        if prop not in props:
+            raise NotFoundException("NotFoundException: 404: Flavor %s has no extra specs with key %s." % (flavor.id, prop))
+        del props[prop]
+        save("openstack", state)
+
+    def find_server(self, name):
+        record("openstack", ["sdk", "find_server", name])
+        return _state()["servers"].get(name)
+
+class Connection:
+    compute = Compute()
+
+    def create_server(self, name, image, flavor, network, key_name=None, wait=False):
+        record("openstack", ["sdk", "create_server", name])
+        state = _state()
+        s = {"name": name, "image": image, "network": network, "flavor": flavor}
+        if key_name is not None:
+            s["key_name"] = key_name
+        state["servers"][name] = s
+        save("openstack", state)
+
+def connect(**options):
+    record("openstack", ["sdk", "connect"] + ["%s=%s" % kv for kv in sorted(options.items())])
+    return Connection()
+`;
+
+/** Writes the openstack doubles into `dir` (a test's temp dir, put first on PATH): the `openstack` CLI, and
+ * openstacksdk in dir/sdk (the Python the CLI double names in its first line finds it on PYTHONPATH); returns
+ * `dir`. */
 export function writeOpenstackFake(dir: string): string {
   const file = path.join(dir, "openstack");
   writeFileSync(file, OPENSTACK);
   chmodSync(file, 0o755);
+  mkdirSync(path.join(dir, SDK_DIR, "openstack"), { recursive: true });
+  writeFileSync(path.join(dir, SDK_DIR, "openstack", "__init__.py"), SDK);
   return dir;
 }
 

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { requireSiteConfig } from "../../config/parse";
 import { DEFAULT_TAG_COMMENT } from "../../config/sections/maas";
+import { renderRunbook } from "../../render/runbook";
 import { renderSite } from "../../render/site";
 import type { RecordedResource } from "../../tools/lib/mock-program";
 import { ROOT, STACKS, editStack, rawStack } from "../helpers";
@@ -122,6 +123,21 @@ test("each component on its own: its steps from its domain arguments, defaults f
     userdata: USERDATA,
     verification: "",
   });
+});
+
+test("smokeTest.enabled: false registers no server and no vfio-pci check, and the flavors still; commands.sh creates no server", () => {
+  const on = recordProgram(rawStack("dev"), "dev").resources;
+  const off = recordProgram(editStack("dev", (r) => (r.smokeTest.enabled = false)), "dev").resources;
+  const smoke = (rs: readonly RecordedResource[]) => rs.filter((r) => r.type === "openstack:compute/instance:Instance" || r.name.includes("-smoke")).map((r) => r.name);
+  assert.ok(smoke(on).length > 0, "dev has a smoke test");
+  assert.deepEqual(smoke(off), []);
+  const flavors = (rs: readonly RecordedResource[]) => rs.filter((r) => r.type === "openstack:compute/flavor:Flavor").map((r) => r.name);
+  assert.deepEqual(flavors(off), flavors(on));
+  assert.ok(flavors(off).length > 0);
+  const site = requireSiteConfig(editStack("dev", (r) => (r.smokeTest.enabled = false)));
+  const commands = renderRunbook(site, renderSite(site), "dev");
+  assert.match(commands, /^export PCIPT_SERVERS='\[\]'$/m);
+  assert.doesNotMatch(commands, /SKIP_SMOKE_TEST:-|juju exec/);
 });
 
 test("PciPassthrough's outputs come from its components' resources: the stack outputs of the example stacks", () => {

@@ -154,6 +154,19 @@ describe("smokeTest", () => {
     refused((r) => (r.smokeTest.keyPair = 5), [`${P}:smokeTest.keyPair: expected key pair name`]);
   });
 
+  test("enabled: true by default; false renders no smoke test, its keys still checked", () => {
+    assert.equal(accepted(() => {}).smokeTest?.enabled, true);
+    assert.equal(accepted((r) => (r.smokeTest.enabled = "false")).smokeTest, undefined);
+    refused((r) => (r.smokeTest.enabled = "maybe"), [`${P}:smokeTest.enabled: expected true or false, got "maybe"`]);
+    refused(
+      (r) => {
+        r.smokeTest.enabled = false;
+        delete r.smokeTest.image;
+      },
+      [`${P}:smokeTest.image: is required`],
+    );
+  });
+
   test("servers: at least one, each with name and flavor, names unique", () => {
     refused((r) => (r.smokeTest.servers = []), [`${P}:smokeTest.servers: list at least one server`]);
     refused((r) => delete r.smokeTest.servers[1].flavor, [`${P}:smokeTest.servers[1].flavor: is required`]);

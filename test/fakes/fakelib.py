@@ -31,7 +31,8 @@ def load(cli, initial):
 
 def save(cli, state):
     path = os.path.join(state_dir(), cli + ".json")
-    tmp = path + ".tmp"
+    # A temporary file per process: the real CLIs may be called concurrently (verify's reads run at once).
+    tmp = "%s.%d.tmp" % (path, os.getpid())
     with open(tmp, "w") as f:
         json.dump(state, f, indent=2, sort_keys=True)
     os.replace(tmp, path)

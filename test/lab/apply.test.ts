@@ -6,8 +6,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { REPO } from "../../tools/lab/paths";
+import { spawnSync } from "node:child_process";
+import { labPaths, readState, REPO } from "../../tools/lab/paths";
+import { clientEnv, fakeSeeds } from "../../tools/lab/commands";
+import { loadSite } from "../../tools/lab/stack";
 import { labSkipReason, openstack, openstackJson, runImportFlavors, runLab, runRender } from "../../tools/lab/harness";
+import { toStackFile } from "../../config/stack";
+import { generateSite, sizeAt } from "../../tools/bench/site";
 import { STACKS } from "../helpers";
 
 const STATE = path.join(REPO, ".lab", "test-apply");
@@ -75,6 +80,7 @@ after(() => {
   rmSync(STATE, { recursive: true, force: true });
   // The changed-RAM test rendered a variant into out/dev: leave the real render behind.
   if (!todo) runRender(["dev"]);
+  rmSync(path.join(REPO, "out", BIG), { recursive: true, force: true });
 });
 
 for (const stack of STACKS) {
@@ -174,6 +180,57 @@ test("flavors made by commands.sh move under the program: import-flavors writes 
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, new RegExp(`DRIFT {7}flavor ${expected[0]!.name.replace(".", "\\.")}\n {14}extra spec hw:numa_nodes="1" is not in the render\n`));
   assert.equal(refused.stdout, "");
+});
+
+test("a failing OpenStack call stops commands.sh (exit 1) in one line, and the password is never printed", opts, () => {
+  ok(runRender(["dev"]), "npm run render -- dev");
+  const p = labPaths(STATE);
+  const state = readState(p);
+  assert.ok(state !== undefined);
+  const password = "not-the-password-4711";
+  mkdirSync(path.join(STATE, "fakes", "wrong-password"), { recursive: true });
+  const env = clientEnv(p, state, {
+    ...fakeSeeds(loadSite("dev")),
+    PATH: `${path.join(REPO, "test", "fakes")}${path.delimiter}${process.env.PATH ?? ""}`,
+    FAKE_STATE_DIR: path.join(STATE, "fakes", "wrong-password"),
+    SKIP_SMOKE_TEST: "1",
+    OS_PASSWORD: password,
+  });
+  const r = spawnSync("sh", [path.join(REPO, "out", "dev", "commands.sh")], { env, encoding: "utf8" });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^pci-passthrough: openstack: The request you have made requires authentication\. \(HTTP 401\)/m);
+  assert.ok(!(r.stdout + r.stderr).includes(password));
+});
+
+/** The bench's full generated site: 200 flavors, 64 device addresses over 8 aliases, 500 machines listed. */
+const BIG = "lab-test-full-site";
+
+test("the full generated site: commands.sh applies through the lab, verify says in sync; an extra spec removed through the API is drift", { ...opts, timeout: 600_000 }, () => {
+  mkdirSync(STATE, { recursive: true });
+  const file = path.join(STATE, `Pulumi.${BIG}.yaml`);
+  writeFileSync(file, toStackFile(generateSite(sizeAt(1))));
+  ok(runRender([BIG, "--stack-file", file]), "render of the full site");
+  deleteAllFlavors();
+  const applied = runLab(STATE, ["apply", BIG, "--stack-file", file]);
+  ok(applied, "lab apply of the full site");
+  const expected = flavorsJson(BIG);
+  assert.equal(expected.length, 200);
+  assert.deepEqual(listNames(), expected.map((f) => f.name).sort(), "the lab holds exactly the site's flavors");
+  const synced = runLab(STATE, ["verify", BIG, "--stack-file", file]);
+  assert.equal(synced.code, 0, synced.stdout + synced.stderr);
+  assert.match(synced.stdout, /^205 of 205 objects in sync: nothing to do$/m, "the tag, its machines, the model, two applications' options and 200 flavors");
+  process.stderr.write(`full site: apply ${(applied.ms / 1000).toFixed(1)} s, verify ${(synced.ms / 1000).toFixed(1)} s\n`);
+
+  const flavor = expected[17]!;
+  ok(openstack(STATE, ["flavor", "unset", "--property", "pci_passthrough:alias", flavor.name]), "flavor unset");
+  const drift = runLab(STATE, ["verify", BIG, "--stack-file", file]);
+  assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+  assert.ok(
+    drift.stdout.includes(`DRIFT       flavor ${flavor.name}\n              extra spec pci_passthrough:alias is missing, want "${flavor.extraSpecs["pci_passthrough:alias"]}"\n`),
+    drift.stdout,
+  );
+  assert.equal(drift.stdout.match(/^DRIFT/gm)?.length, 1, "only that flavor");
+  assert.match(drift.stdout, /^204 of 205 objects in sync: drift: repair it in place with /m);
 });
 
 test("apply without a rendered commands.sh says to render first and exits 2", () => {

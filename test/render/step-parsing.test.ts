@@ -76,9 +76,9 @@ test("verify reads every answer from its data: a failed read is unreachable, nev
   const ok = (id: string): Read => ({ rc: 0, out: transcript(id, "stdout").toString("utf8"), err: "" });
   const reads = new Map<string, Read>([
     [READS.tags, ok("maas-tags-read")],
-    // A failing `tag machines` whose body looks like a missing tag: the tag list says it exists, so nothing is
-    // known of its machines.
-    [READS.tagMachines("pci-pass"), { rc: 2, out: literal("maas-tag-machines-missing", "stdout"), err: "" }],
+    // A failing `machines read` (the region went away after the tag list): nothing is known of the tag's
+    // machines, none is taken for untagged.
+    [READS.machines, { rc: 2, out: "", err: "\n[Errno 111] Connection refused\n" }],
     [READS.selected("pci-pass"), { rc: 0, out: "gpuhost1 gpuhost2" }],
     [READS.models, ok("juju-models")],
     [READS.userdata, ok("juju-model-config-get")],
@@ -89,7 +89,7 @@ test("verify reads every answer from its data: a failed read is unreachable, nev
   const findings = compareJuju(site, a, reads);
   const by = (object: string) => findings.find((f) => f.object === object) ?? assert.fail(`no finding for ${object}: ${JSON.stringify(findings)}`);
   assert.deepEqual(by("MAAS tag pci-pass").details, [`kernel_opts is "intel_iommu=on vfio-pci.ids=10de:10f0,10de:1bb0", want ${JSON.stringify(a.groups[0]!.kernelOptions)}`]);
-  assert.deepEqual(by("MAAS tag pci-pass machines"), { object: "MAAS tag pci-pass machines", status: "unreachable", details: ["No Tag matches the given query."] });
+  assert.deepEqual(by("MAAS tag pci-pass machines"), { object: "MAAS tag pci-pass machines", status: "unreachable", details: ["[Errno 111] Connection refused"] });
   assert.equal(by(`Juju model ${site.juju.model} cloudinit-userdata`).status, "drift");
   const ncc = by("nova-cloud-controller options");
   assert.deepEqual(ncc.details, [
@@ -102,4 +102,17 @@ test("verify reads every answer from its data: a failed read is unreachable, nev
     status: "unreachable",
     details: ["ERROR cannot connect to API: dial tcp 10.0.0.1:17070: connect: connection refused"],
   });
+});
+
+test("verify reads which machines carry a tag from the one machine list (tag_names), not from a read per tag", () => {
+  const site = loadStack("dev");
+  const a = renderSite(site);
+  const ok = (id: string): Read => ({ rc: 0, out: transcript(id, "stdout").toString("utf8"), err: "" });
+  const tags = ok("maas-tags-read");
+  const machines = ok("maas-machines-read-tagged");
+  const findings = compareJuju(site, a, new Map([[READS.tags, tags], [READS.machines, machines], [READS.selected("pci-pass"), { rc: 0, out: "gpuhost1 gpuhost2" }]]));
+  assert.deepEqual(
+    findings.find((f) => f.object === "MAAS tag pci-pass machines"),
+    { object: "MAAS tag pci-pass machines", status: "drift", details: ["not tagged: gpuhost2"] },
+  );
 });

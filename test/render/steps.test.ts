@@ -148,6 +148,29 @@ test("commands.sh runs end to end against the fakes, twice, and leaves what the 
       a.flavors.map((f) => ({ ram: f.ram, vcpus: f.vcpus, disk: f.disk, properties: f.extraSpecs, name: f.name })),
     );
     const os = argvLog(w, "openstack").map((argv) => argv.join(" ")).join("\n");
-    assert.ok(!os.includes("server create"), "SKIP_SMOKE_TEST skips the servers");
+    assert.ok(!os.includes("create_server") && !os.includes("find_server"), "SKIP_SMOKE_TEST skips the servers");
+  }
+});
+
+test("commands.sh: one openstack process asks Nova for microversion 2.86 from Ussuri on, and for none before; no MAAS read twice", () => {
+  for (const [release, options] of [
+    ["yoga", ["compute_default_microversion=2.86"]],
+    ["train", []],
+  ] as const) {
+    // Train's charms come with bionic, and its scheduler filters are its own: the release's defaults.
+    const raw = editStack("dev", (r) => {
+      r.openstack.release = release;
+      delete r.openstack.schedulerFilters;
+    });
+    const site = requireSiteConfig(raw);
+    const w = world({ ...fakeSeeds(site), SKIP_SMOKE_TEST: "1" }, [openstackBin()]);
+    const script = path.join(w.dir, "commands.sh");
+    writeFileSync(script, renderRunbook(site, renderSite(site), "dev"));
+    const r = spawnSync("/bin/sh", [script], { env: w.env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const sdk = argvLog(w, "openstack").filter((argv) => argv[1] === "connect");
+    assert.deepEqual(sdk, [["sdk", "connect", ...options]], `${release}: one connection`);
+    const maas = argvLog(w, "maas").map((argv) => argv.join(" "));
+    assert.deepEqual(maas.filter((call, i) => maas.indexOf(call) !== i), [], `${release}: no maas call twice`);
   }
 });

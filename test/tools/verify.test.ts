@@ -237,13 +237,13 @@ describe("verify's parsing", () => {
     ]);
   });
   test("flavor properties from a mapping or from an older client's k='v' text", () => {
-    assert.deepEqual(flavorProperties({ properties: { a: "1", "pci_passthrough:alias": "gpu:1" } }), { a: "1", "pci_passthrough:alias": "gpu:1" });
-    assert.deepEqual(flavorProperties({ properties: "hw:numa_nodes='1', pci_passthrough:alias='gpu:1,nic:2'" }), {
+    assert.deepEqual(flavorProperties({ a: "1", "pci_passthrough:alias": "gpu:1" }), { a: "1", "pci_passthrough:alias": "gpu:1" });
+    assert.deepEqual(flavorProperties("hw:numa_nodes='1', pci_passthrough:alias='gpu:1,nic:2'"), {
       "hw:numa_nodes": "1",
       "pci_passthrough:alias": "gpu:1,nic:2",
     });
     const f = { name: "g", ram: 1, vcpus: 1, disk: 0, extraSpecs: { "pci_passthrough:alias": "gpu:1" } };
-    assert.deepEqual(compareFlavor(f, { rc: 0, out: JSON.stringify({ ram: 2, vcpus: 1, disk: 0, properties: { x: "y" } }) }).details, [
+    assert.deepEqual(compareFlavor(f, { id: "1", name: "g", ram: 2, vcpus: 1, disk: 0, properties: { x: "y" } }).details, [
       "ram is 2, want 1",
       'extra spec pci_passthrough:alias is missing, want "gpu:1"',
       'extra spec x="y" is not in the render',

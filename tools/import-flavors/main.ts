@@ -1,6 +1,6 @@
 // `npm run import-flavors -- <stack> [--stack-file FILE] [--out FILE]`: moves a site's Nova flavors, made by
-// commands.sh (or by hand), under the program. It reads each flavor the stack declares from Nova (`openstack
-// flavor show`, the usual OS_* credentials) and writes the `pulumi import --file` document for those Nova
+// commands.sh (or by hand), under the program. It reads Nova's flavors (`openstack flavor list --long`, one
+// call, the usual OS_* credentials) and writes the `pulumi import --file` document for those Nova
 // has as the stack declares them (tools/import-flavors/plan.ts). Then:
 //   pulumi import --file import.json --protect=false --generate-code=false --yes && pulumi up
 // Exit 0 written (or nothing to import), 1 a flavor differs from the stack (fix it, or let the program
@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { renderSite } from "../../render/site";
 import { runtimeConfig, runProgram } from "../lib/mock-program";
 import { report } from "../lib/findings";
-import { showFlavor } from "../lib/openstack";
+import { compareFlavors, listFlavors } from "../lib/openstack";
 import { flavorImportPlan } from "./plan";
 import { loadStack } from "../lib/stack-file";
 import { getVersion } from "@pulumi/openstack/utilities";
@@ -37,22 +37,18 @@ async function main(argv: string[]): Promise<number> {
   if (run.error) throw run.error;
   // The provider version the SDK registers its resources with (@pulumi/openstack utilities.js getVersion).
   const version = getVersion();
-  let unreachable = false;
-  const plan = flavorImportPlan(
-    run.resources,
-    renderSite(site).flavors,
-    (name) => {
-      const r = showFlavor(name);
-      if (r.error) unreachable = true;
-      return r.error ? { rc: 1, out: r.error } : r;
-    },
-    version,
-    `pci-passthrough-${stack}`,
-  );
+  const flavors = renderSite(site).flavors;
+  const list = await listFlavors();
+  if ("error" in list) {
+    process.stderr.write(report(compareFlavors(flavors, list)));
+    process.stderr.write("import-flavors: could not read every flavor from Nova: nothing written\n");
+    return 3;
+  }
+  const plan = flavorImportPlan(run.resources, flavors, (name) => list.flavors.get(name), version, `pci-passthrough-${stack}`);
   if (plan.problems.length > 0) {
     process.stderr.write(report(plan.problems));
     process.stderr.write(
-      unreachable || plan.problems.some((p) => p.status === "unreachable")
+      plan.problems.some((p) => p.status === "unreachable")
         ? "import-flavors: could not read every flavor from Nova: nothing written\n"
         : "import-flavors: Nova has these flavors otherwise than the stack declares; Pulumi would refuse to import them as they are. " +
             "Make them match (or delete them, and `pulumi up` creates them): nothing written\n",

@@ -9,8 +9,8 @@
 // components already in the stack, and changes nothing when Nova's flavor is what the stack declares.
 import type { RecordedResource } from "../lib/mock-program";
 import type { FlavorSpec } from "../../render/nova/flavors";
-import { compareFlavor } from "../lib/openstack";
-import type { Finding, Read } from "../lib/findings";
+import { compareFlavor, type LiveFlavor } from "../lib/openstack";
+import type { Finding } from "../lib/findings";
 
 export const FLAVOR_TYPE = "openstack:compute/flavor:Flavor";
 
@@ -40,12 +40,12 @@ export interface ImportPlan {
 
 /**
  * The import of a stack's flavors. `resources` are the program's own (tools/lib/mock-program.ts: type, name,
- * parent), `flavors` the render's, `show` reads one flavor from Nova (`openstack flavor show -f json`), `version`
+ * parent), `flavors` the render's, `live` gives Nova's flavor of a name (undefined when Nova has none), `version`
  * is @pulumi/openstack's (the provider the program registers its flavors with). A flavor that differs from
  * the render is a problem: Pulumi refuses to import a resource whose declared inputs differ from what it reads
  * ("inputs to import do not match the existing resource"), and adopting it as it is would hide the drift.
  */
-export function flavorImportPlan(resources: readonly RecordedResource[], flavors: readonly FlavorSpec[], show: (name: string) => Read, version: string, root: string): ImportPlan {
+export function flavorImportPlan(resources: readonly RecordedResource[], flavors: readonly FlavorSpec[], live: (name: string) => LiveFlavor | undefined, version: string, root: string): ImportPlan {
   const byName = new Map(resources.map((r) => [r.name, r]));
   const imported: string[] = [];
   const absent: string[] = [];
@@ -64,8 +64,8 @@ export function flavorImportPlan(resources: readonly RecordedResource[], flavors
   for (const r of resources.filter((x) => x.type === FLAVOR_TYPE)) {
     const flavor = flavors.find((f) => f.name === r.inputs.name);
     if (!flavor) throw new Error(`${r.name}: no flavor ${String(r.inputs.name)} in the render`);
-    const read = show(flavor.name);
-    const finding = compareFlavor(flavor, read);
+    const nova = live(flavor.name);
+    const finding = compareFlavor(flavor, nova);
     if (finding.status === "drift" && finding.details.length === 1 && finding.details[0] === "missing") {
       absent.push(flavor.name);
       continue;
@@ -74,7 +74,7 @@ export function flavorImportPlan(resources: readonly RecordedResource[], flavors
       problems.push(finding);
       continue;
     }
-    const id = (JSON.parse(read.out) as { id?: unknown }).id;
+    const id = nova?.id;
     if (typeof id !== "string" || id === "") {
       problems.push({ object: finding.object, status: "unreachable", details: ["Nova gave no ID for it"] });
       continue;

@@ -4,9 +4,6 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { HostGroup, SiteConfig } from "../../config/types";
-import { selectingDevices } from "../../render/steps/maas-selection";
-import { CHARM_APPS, COMPUTE_CHARM } from "../../domain/charms";
 import {
   DEFAULT_PORTS,
   REPO,
@@ -19,6 +16,7 @@ import {
   type ServicePaths,
 } from "./paths";
 import { INSTALL_HINT, missingPackages } from "./packages";
+import { fakeSeeds } from "../lib/fake-seeds";
 import { LabError, httpStatus, livePid, portOpen, startUwsgi, stopUwsgi, waitHttp } from "./process";
 import { adminEnv, keystoneConf, keystoneUrl, keystoneUwsgiIni, novaConf, novaRootUrl, novaUrl, novaUwsgiIni, openrc } from "./config";
 import { adminToken, ensureCatalog, setupKeystone } from "./keystone";
@@ -32,6 +30,8 @@ export interface LabOptions {
   readonly ports?: Partial<Ports>;
   /** The stack whose `[pci] alias` lines nova-api runs with (`up`), or that is applied (`apply`). */
   readonly stack?: string;
+  /** The stack's config file, when not Pulumi.<stack>.yaml (`apply`, `verify`). */
+  readonly stackFile?: string;
   /** Where progress goes (stderr by default); stdout is kept for `env`'s openrc and `status`. */
   readonly log?: (line: string) => void;
 }
@@ -189,65 +189,8 @@ export function env(o: LabOptions): number {
   return 0;
 }
 
-/** Where a group's hosts stand in the fake MAAS: its pool and zone, or MAAS's "default" ones. */
-const placement = (g: HostGroup) => `${g.maas.pool ?? "default"}:${g.maas.zone ?? "default"}`;
-
-/** Prefix of a group's fake hosts: the group's name, or "gpu" for a site with one kind of host. */
-const hostPrefix = (g: HostGroup) => (g.name === undefined ? "gpu" : g.name.replace(/[^a-z0-9]/g, ""));
-
-/** The fake MAAS's machines for the groups that select by device, in the group's pool and zone:
- * `<group>host1` and `<group>host2` (or gpuhost1 and gpuhost2 for a site with one kind of host) with the
- * group's devices, and plainhost without. */
-export function fakeDeviceHosts(site: SiteConfig): Map<string, string[]> {
-  const hosts = new Map<string, string[]>();
-  for (const g of site.groups.filter((x) => x.maas.selectByDevice)) {
-    for (const n of [1, 2]) hosts.set(`${hostPrefix(g)}host${n}`, selectingDevices(g.devices));
-  }
-  if (hosts.size > 0) hosts.set("plainhost", []);
-  return hosts;
-}
-
-/** Another team's machine with a group's devices, outside the group's pool and zone: a selection by device
- * must never tag it (MAAS would give it the group's kernel options at its next deployment). */
-const elsewhere = (g: HostGroup) => `${hostPrefix(g)}elsewhere`;
-
-/** The fake MAAS's machines, `SYSID:POOL:ZONE` each: the listed ones and the device hosts where their group's
- * scope is, and each device group's twin elsewhere. */
-function fakeMachines(site: SiteConfig): string[] {
-  const at = new Map<string, string>();
-  for (const g of site.groups) for (const m of g.maas.machines ?? []) at.set(m, placement(g));
-  const byDevice = site.groups.filter((g) => g.maas.selectByDevice);
-  for (const g of byDevice) {
-    for (const n of [1, 2]) at.set(`${hostPrefix(g)}host${n}`, placement(g));
-    at.set(elsewhere(g), "other-team:default");
-  }
-  if (byDevice.length > 0) at.set("plainhost", placement(byDevice[0]!));
-  return [...at].map(([id, where]) => `${id}:${where}`);
-}
-
-function fakeDevices(site: SiteConfig): string {
-  const twins = site.groups.filter((g) => g.maas.selectByDevice).map((g): [string, string[]] => [elsewhere(g), selectingDevices(g.devices)]);
-  return [...fakeDeviceHosts(site), ...twins].map(([id, devices]) => `${id}=${devices.join(",")}`).join(" ");
-}
-
-/** What the maas and juju doubles know before the first command, from the site (values already in the
- * caller's environment win): the MAAS profile is logged in and its machines exist where the groups' scopes
- * say; an adopted Juju model (existingModel) exists; the Juju CLI speaks the site's version; the deployed
- * bundle has the controller and every group's nova-compute application, with their charms. */
-export function fakeSeeds(site: SiteConfig): Record<string, string> {
-  const apps = new Map<string, string>([[CHARM_APPS.controller, "nova-cloud-controller"]]);
-  for (const g of site.groups) apps.set(g.application, COMPUTE_CHARM);
-  const seeds: Record<string, string> = {
-    FAKE_MAAS_PROFILES: site.maas.profile,
-    FAKE_MAAS_MACHINES: fakeMachines(site).join(","),
-    // selectByDevice: two machines with each such group's devices and one without any, for the tags to choose from.
-    FAKE_MAAS_DEVICES: fakeDevices(site),
-    FAKE_JUJU_VERSION: site.juju.version,
-    FAKE_JUJU_MODELS: site.juju.existingModel ? site.juju.model : "",
-    FAKE_JUJU_APPS: [...apps].map(([app, charm]) => `${app}=${charm}`).join(","),
-  };
-  return Object.fromEntries(Object.entries(seeds).map(([k, v]) => [k, process.env[k] ?? v]));
-}
+// The doubles' first state for a site: tools/lib/fake-seeds.ts (the bench seeds them too).
+export { fakeDeviceHosts, fakeSeeds } from "../lib/fake-seeds";
 
 /** The environment of a stack's commands against the lab: maas and juju are the doubles in test/fakes with
  * the stack's own state folder, openstack is the real client as the lab admin. */
@@ -259,7 +202,7 @@ async function fakesAndLabEnv(o: LabOptions, stack: string): Promise<{ env: Node
   const fakeState = path.join(p.root, "fakes", stack);
   mkdirSync(fakeState, { recursive: true });
   const env = clientEnv(p, state, {
-    ...fakeSeeds(loadSite(stack)),
+    ...fakeSeeds(loadSite(stack, o.stackFile)),
     PATH: `${path.join(REPO, "test", "fakes")}${path.delimiter}${process.env.PATH ?? ""}`,
     FAKE_STATE_DIR: fakeState,
     // The lab serves the Identity and Compute APIs only (no image, network, scheduler or compute service):
@@ -296,5 +239,6 @@ export async function verify(o: LabOptions): Promise<number> {
   const stack = o.stack;
   if (stack === undefined) throw new LabError("usage: npm run lab -- verify <stack>", 2);
   const { env } = await fakesAndLabEnv(o, stack);
-  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "tools", "verify", "main.ts"), stack], env);
+  const file = o.stackFile !== undefined ? ["--stack-file", o.stackFile] : [];
+  return runChild(process.execPath, ["--import", "tsx", path.join(REPO, "tools", "verify", "main.ts"), stack, ...file], env);
 }

@@ -9,11 +9,12 @@
 //   down   stops both through their pid files
 //   status prints each service's pid and HTTP answer; exit 0 when both are up, 3 otherwise
 //   env    prints the lab admin's openrc (`eval "$(npm run -s lab -- env)"`)
-//   apply <stack>
+//   apply <stack> [--stack-file FILE]
 //          runs out/<stack>/commands.sh (from `npm run render -- <stack>`) with maas and juju from
 //          test/fakes and the real openstack client against the lab
-//   verify <stack>
+//   verify <stack> [--stack-file FILE]
 //          `npm run verify -- <stack>` against what apply left: the fakes' maas and juju, the lab's flavors
+//   --stack-file FILE: the stack's config from FILE instead of Pulumi.<stack>.yaml (as render and verify take it)
 //
 // --state-dir DIR keeps the state elsewhere than .lab/ (the tests run their own labs).
 // Exit codes: 0 ok, 1 failure, 2 usage or missing input, 3 lab down, 4 missing Debian package
@@ -23,7 +24,7 @@ import { apply, down, env, status, up, verify, type LabOptions } from "./command
 import { LabError } from "./process";
 
 const USAGE = `usage: npm run lab -- up|down|status|env [--stack NAME] [--keystone-port N] [--nova-port N] [--state-dir DIR]
-       npm run lab -- apply|verify STACK [--state-dir DIR]`;
+       npm run lab -- apply|verify STACK [--stack-file FILE] [--state-dir DIR]`;
 
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -34,6 +35,7 @@ function port(value: string | undefined, flag: string): number | undefined {
 
 const OPTIONS = {
   stack: { type: "string" },
+  "stack-file": { type: "string" },
   "keystone-port": { type: "string" },
   "nova-port": { type: "string" },
   "state-dir": { type: "string" },
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   const options: LabOptions = {
     stateDir: values["state-dir"],
     stack: command === "apply" || command === "verify" ? rest[0] : values.stack,
+    stackFile: values["stack-file"],
     ports: { keystone: port(values["keystone-port"], "--keystone-port"), nova: port(values["nova-port"], "--nova-port") },
   };
   const extra = command === "apply" || command === "verify" ? rest.slice(1) : rest;

@@ -23,7 +23,12 @@ export function parseReads(output: string): Map<string, Read> {
 
 const trimEnd = (s: string) => s.replace(/\n+$/, "");
 
-const ids = (json: string): string[] => (JSON.parse(json) as Array<{ system_id: string }>).map((m) => m.system_id).sort();
+/** The machines carrying a tag, from `maas machines read` (each machine lists its `tag_names`). */
+const carrying = (json: string, tag: string): string[] =>
+  (JSON.parse(json) as Array<{ system_id: string; tag_names?: string[] }>)
+    .filter((m) => (m.tag_names ?? []).includes(tag))
+    .map((m) => m.system_id)
+    .sort();
 
 function setDiff(live: readonly string[], want: readonly string[]): string[] {
   const missing = want.filter((x) => !live.includes(x));
@@ -38,7 +43,8 @@ interface LiveTag {
   readonly definition?: string;
 }
 
-/** A group's MAAS tag (from `maas tags read`, every tag) and its machines. */
+/** A group's MAAS tag (from `maas tags read`, every tag) and its machines (from `maas machines read`, every
+ * machine). */
 function compareTag(g: GroupArtifacts, tags: Read | undefined, reads: Map<string, Read>): Finding[] {
   const m = g.group.maas;
   const tagName = `MAAS tag ${m.tag}`;
@@ -56,11 +62,11 @@ function compareTag(g: GroupArtifacts, tags: Read | undefined, reads: Map<string
   }
   const out = [verdict(tagName, details)];
   if (object) {
-    const machines = reads.get(READS.tagMachines(m.tag));
+    const machines = reads.get(READS.machines);
     const selected = m.selectByDevice ? reads.get(READS.selected(m.tag)) : { rc: 0, out: (m.machines ?? []).join(" ") };
     if (machines?.rc !== 0) out.push(unreachable(object, machines));
     else if (selected?.rc !== 0) out.push(unreachable(`${object} (selection by device)`, selected));
-    else out.push(verdict(object, setDiff(ids(machines.out), selected.out.split(/\s+/).filter((x) => x !== "").sort())));
+    else out.push(verdict(object, setDiff(carrying(machines.out, m.tag), selected.out.split(/\s+/).filter((x) => x !== "").sort())));
   }
   return out;
 }

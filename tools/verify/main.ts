@@ -4,10 +4,12 @@
 //   maas and juju: one read-only script (render/steps/reads.ts liveReadCommand), run where the
 //   steps run: here, or on the jump host of `pci-passthrough:runner` over the same SSH path (key from
 //   --identity, a plain-text runner.privateKey, or your agent; runner.hostKey pinned).
-//   flavors: `openstack flavor show -f json` here, with the usual OS_* credentials.
+//   flavors: `openstack flavor list --long --all -f json` here (every flavor with its extra specs, one call),
+//   with the usual OS_* credentials.
+// Each kind of object is read once, and the two reads (the script, the flavor list) run at the same time.
 // Exit 0 in sync, 1 drift, 2 config error (or usage), 3 a CLI or API could not be reached.
 import { readFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { SECRET_PLACEHOLDER } from "../../config/problems";
 import type { SiteConfig } from "../../config/types";
@@ -16,7 +18,7 @@ import { secretsStdin } from "../../render/steps/script";
 import { runnerWhere, stepInputs } from "../../render/steps/ssh";
 import { renderSite } from "../../render/site";
 import { exitCode, report, type Finding } from "../lib/findings";
-import { compareFlavor, showFlavor } from "../lib/openstack";
+import { compareFlavors, listFlavors } from "../lib/openstack";
 import { compareJuju, parseReads } from "./compare";
 import { loadStack } from "../lib/stack-file";
 
@@ -34,18 +36,27 @@ function sshKey(site: SiteConfig, identity: string | undefined): Record<string, 
   return key !== undefined && key !== SECRET_PLACEHOLDER ? { PCIPT_SSH_KEY: key } : {};
 }
 
+/** `/bin/sh -c SCRIPT` with `input` on stdin: its exit status and output, or why it did not run. */
+function runShell(script: string, env: NodeJS.ProcessEnv, input: string): Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", script], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", (error) => resolve({ status: null, stdout, stderr, error }));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** maas and juju, through the read script on the steps' runner. */
-function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
+async function readJuju(site: SiteConfig, identity: string | undefined): Promise<Finding[]> {
   const a = renderSite(site);
   const spec = liveReadCommand(site.maas, a.groups.map((g) => g.tag), site.juju, Object.keys(a.charmOptions));
   // The read spec asks for no secret; only the SSH key, when there is a runner, travels on stdin.
   const inputs = stepInputs(spec, site.runner ? { ...site.runner, privateKey: undefined } : undefined);
-  const r = spawnSync("/bin/sh", ["-c", inputs.create], {
-    env: { ...process.env, ...inputs.environment },
-    input: site.runner ? secretsStdin(sshKey(site, identity)) : "",
-    encoding: "utf8",
-    maxBuffer: 64 << 20,
-  });
+  const r = await runShell(inputs.create, { ...process.env, ...inputs.environment }, site.runner ? secretsStdin(sshKey(site, identity)) : "");
   if (r.status !== 0 || r.error) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n").pop()!;
     return [{ object: `maas and juju on ${runnerWhere(site.runner)}`, status: "unreachable", details: [why] }];
@@ -53,16 +64,12 @@ function readJuju(site: SiteConfig, identity: string | undefined): Finding[] {
   return compareJuju(site, a, parseReads(r.stdout));
 }
 
-/** Each flavor through the openstack CLI, here. */
-function readFlavors(site: SiteConfig): Finding[] {
-  return renderSite(site).flavors.map((f) => {
-    const r = showFlavor(f.name);
-    if (r.error) return { object: `flavor ${f.name}`, status: "unreachable", details: [r.error] };
-    return compareFlavor(f, r);
-  });
+/** Every flavor of the render against Nova's list, read here. */
+async function readFlavors(site: SiteConfig): Promise<Finding[]> {
+  return compareFlavors(renderSite(site).flavors, await listFlavors());
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -76,7 +83,8 @@ function main(argv: string[]): number {
   const { stack, site } = loadStack(parsed.positionals, parsed.values["stack-file"], usage);
   if (site === undefined) return 2;
   process.stdout.write(`Verifying stack ${stack}: maas and juju on ${runnerWhere(site.runner)}, read-only\n\n`);
-  const findings = [...readJuju(site, parsed.values.identity), ...(parsed.values["no-openstack"] ? [] : readFlavors(site))];
+  const [juju, flavors] = await Promise.all([readJuju(site, parsed.values.identity), parsed.values["no-openstack"] ? [] : readFlavors(site)]);
+  const findings = [...juju, ...flavors];
   process.stdout.write(report(findings));
   const code = exitCode(findings);
   const resync = "`pulumi config set pci-passthrough:resync \"$(date +%s)\" && pulumi up` (flavors: `pulumi refresh && pulumi up`)";
@@ -95,4 +103,10 @@ function main(argv: string[]): number {
   return code;
 }
 
-process.exit(main(process.argv.slice(2)));
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`verify: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
