@@ -172,6 +172,12 @@ test("verify --hosts --from DIR: the saved outputs of the rendered probe, the sa
     save("gpu-a100-03", a100("gpu-a100-03", "cloud-init running"));
     save("gpu-a100-04", a100("gpu-a100-04", "no marker"));
     save("gpu-l40s-00", l40sReady("gpu-l40s-00"));
+    const lxd = new BootedHost(MIXED, A100_HOST, { container: true });
+    hosts.push(lxd);
+    save("lxd-0", lxd);
+    // Cut before anything names its group: with several groups, nothing to judge it against.
+    const cut = a100("gpu-a100-05", "ready").runScript(probe).stdout;
+    writeFileSync(path.join(dir, "gpu-a100-05.txt"), cut.slice(0, cut.indexOf("grub_cfg=")));
     writeFileSync(path.join(dir, "notes.md"), "not a probe output\n");
     const w = world();
     const r = verify(w, ["--hosts", "--from", dir, "--json"]);
@@ -184,7 +190,9 @@ test("verify --hosts --from DIR: the saved outputs of the rendered probe, the sa
         ["gpu-a100-02", "a100", "unknown", "the probe's output ends early (no end=ok): it was cut short"],
         ["gpu-a100-03", "a100", "unknown", "cloud-init has not finished (the prepare script runs at its end): probe again later"],
         ["gpu-a100-04", "a100", "needs redeploy", "no marker: prepared by a userdata older than the marker, or the prepare script did not finish"],
+        ["gpu-a100-05", "", "unknown", "the probe's output ends early (no end=ok): it was cut short"],
         ["gpu-l40s-00", "l40s", "ready", undefined],
+        ["lxd-0", "", "no devices", "runs in a container: not a GPU host"],
       ],
     );
     assert.equal(argvLog(w, "juju").length, 0, "no juju call with --from");

@@ -135,9 +135,15 @@ export function hostsFromDir(site: SiteConfig, dir: string): HostsResult {
     const parsed = parseProbe(text);
     const expect = (parsed.ok ? groupOfProbe(expects, parsed.probe) : undefined) ?? (expects.length === 1 ? expects[0] : undefined);
     if (expect !== undefined) return parsed.ok ? analyseProbe(expect, host, parsed.probe) : analyseOutput(expect, host, text);
-    if (!parsed.ok) return { host, group: "", application: "", verdict: "unknown", reasons: [parsed.problem], notes: [] };
+    // No group to judge it against (a site with several groups): what can still be said.
+    const none = (verdict: HostReport["verdict"], reason: string): HostReport => ({ host, group: "", application: "", verdict, reasons: [reason], notes: [] });
+    if (!parsed.ok) return none("unknown", parsed.problem);
+    const probe = parsed.probe;
+    if (!probe.complete) return none("unknown", "the probe's output ends early (no end=ok): it was cut short");
+    if (probe.container) return none("no devices", "runs in a container: not a GPU host");
     const groups = expects.map((e) => `${e.group}: ${e.devices.map((d) => `${d.id} at ${d.address}`).join(", ")}`);
-    return { host, group: "", application: "", verdict: "broken", reasons: [`no marker names a host group, and it holds no group's device at the group's addresses (${groups.join("; ")})`], notes: [] };
+    const marker = probe.marker?.result === "no-group" ? "the prepare script found this machine in no host group" : "no marker names a host group";
+    return none("broken", `${marker}, and it holds no group's device at the group's addresses (${groups.join("; ")})`);
   });
   return { reports, problems: [], code: hostsExitCode(reports) };
 }
