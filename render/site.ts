@@ -4,7 +4,9 @@
 // here; the Pulumi components render their own steps from the same renderers and the same pieces.
 import type { HostGroup, SiteConfig } from "../config/types";
 import { CHARM_APPS } from "../domain/charms";
+import { hostExpectations, type HostExpectations } from "./host/expectations";
 import { kernelCmdline } from "./host/kernel";
+import { renderProbe } from "./host/probe";
 import { renderModelConfig, renderUserdata } from "./host/userdata";
 import { charmOptions, charmResetOptions, renderCharmConfig, type CharmOptions } from "./nova/charm-options";
 import { flavorSpecs, type FlavorSpec } from "./nova/flavors";
@@ -18,6 +20,8 @@ import type { CommandSpec } from "./steps/script";
 export interface GroupArtifacts {
   readonly group: HostGroup;
   readonly kernelOptions: string;
+  /** What a host of the group must show once prepared by this render and rebooted (`verify --hosts`). */
+  readonly expectations: HostExpectations;
   /** The group's tag as its steps (and the read script) take it. */
   readonly tag: MaasTagInput;
   readonly commands: {
@@ -33,6 +37,8 @@ export interface SiteArtifacts {
   /** One per host group, in config order. */
   readonly groups: readonly GroupArtifacts[];
   readonly userdata: string;
+  /** The host probe (host-probe.sh): what a machine runs, for every group, read-only (`verify --hosts`). */
+  readonly probe: string;
   /** The file for `juju add-model --config` / `juju model-config --file`. */
   readonly modelConfigYaml: string;
   readonly aliasJson: string;
@@ -67,6 +73,7 @@ function computeGroup(site: SiteConfig, group: HostGroup): GroupArtifacts {
   return {
     group,
     kernelOptions,
+    expectations: hostExpectations(group),
     tag,
     commands: {
       tag: maasTagCommand(site.maas, tag, kernelOptions, site.resync),
@@ -85,6 +92,7 @@ function computeSite(site: SiteConfig): SiteArtifacts {
   return {
     groups: site.groups.map((g) => computeGroup(site, g)),
     userdata,
+    probe: renderProbe(site.groups),
     modelConfigYaml,
     // The alias text the options carry: computed once, by charmOptions.
     aliasJson: options[CHARM_APPS.controller]!["pci-alias"]!,

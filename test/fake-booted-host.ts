@@ -29,7 +29,7 @@ import {
 } from "node:fs";
 import * as path from "node:path";
 import type { HostGroup } from "../config/types";
-import { INITRAMFS_MODULES_PATH, hostActions, hostFiles } from "../render/host/files";
+import { INITRAMFS_MODULES_PATH } from "../render/host/files";
 import { userdataParts } from "../render/host/userdata";
 import { PREPARE_SCRIPT_PATH } from "../render/host/prepare";
 import { shellQuote } from "../render/shell";
@@ -37,8 +37,6 @@ import {
   MARKER_PATH,
   WRITE_MARKER,
   WRITE_MARKER_FUNCTION,
-  markerGroupName,
-  preparationHash,
   type MarkerResult,
 } from "../render/host/marker";
 import { CLOUD_INIT_OUTPUT_LOG, CLOUD_INIT_RESULT_PATH, CLOUD_INIT_STATUS_PATH, GRUB_CFG_PATH, initramfsPath } from "../render/host/probe";
@@ -79,9 +77,8 @@ export interface BootedHostOptions {
 }
 
 export interface PrepareOptions {
-  /** The marker: written as the prepare script of phase B will (write_marker, with the hash of the group it
-   * prepared the machine for) unless false (a prepare script from before the marker); `render` overrides the
-   * hash written. */
+  /** The marker the prepare script wrote: removed when false (a prepare script from before the marker);
+   * `render` replaces the hash it wrote (a render that differs in nothing the probe sees). */
   readonly marker?: false | { readonly render?: string };
   /** Groups whose userdata prepares the machine, when not the site's (an older render). */
   readonly groups?: readonly HostGroup[];
@@ -162,7 +159,7 @@ export class BootedHost {
 
   /**
    * cloud-init's first boot: write_files puts the prepare script in place, postruncmd runs it (its output to
-   * cloud-init-output.log), then the marker (phase B's prepare script writes it itself) and cloud-init's result.
+   * cloud-init-output.log; it writes the marker at its end), then cloud-init's result.
    * Two minutes after the boot.
    */
   prepare(opts: PrepareOptions = {}): RunResult {
@@ -172,17 +169,16 @@ export class BootedHost {
     this.write(PREPARE_SCRIPT_PATH, script.content);
     chmodSync(this.file(PREPARE_SCRIPT_PATH), 0o755);
     const before = this.initramfsMtime();
-    const r = this.run(shellQuote(this.file(PREPARE_SCRIPT_PATH)));
+    const r = this.run(shellQuote(this.file(PREPARE_SCRIPT_PATH)), { FAKE_NOW: String(this.now) });
     this.append(CLOUD_INIT_OUTPUT_LOG, r.stdout + r.stderr);
     if (this.initramfsMtime() !== before) utimesSync(this.file(initramfsPath(KERNEL)), this.now, this.now);
     // The kernel: driver_override vfio-pci, then drivers_probe, puts the function on vfio-pci.
     for (const a of this.addresses()) if (readFileSync(this.sysPath(a, "driver_override"), "utf8") === "vfio-pci\n") this.setDriver(a, "vfio-pci");
-    const found = /^pci-passthrough-prepare: preparing this machine for host group (\S+)$/m.exec(r.stdout)?.[1];
-    if (opts.marker !== false && found !== undefined) {
-      const group = groups.find((g) => markerGroupName(g) === found)!;
-      const render = opts.marker?.render ?? preparationHash({ group, files: hostFiles(group), actions: hostActions(group) });
-      const failed = /failed:(.*)$/m.exec(r.stderr)?.[1]?.trim() ?? "";
-      this.writeMarker(r.status === 0 ? "ok" : "failed", found, render, failed);
+    // The prepare script writes the marker itself (write_marker); a script from before the marker wrote none.
+    if (opts.marker === false) rmSync(this.file(MARKER_PATH), { force: true });
+    else if (opts.marker?.render !== undefined) {
+      const m = readFileSync(this.file(MARKER_PATH), "utf8");
+      this.write(MARKER_PATH, m.replace(/^render=.*$/m, `render=${opts.marker.render}`));
     }
     this.cloudInitDone(r.status === 0 ? [] : ["('scripts_user', RuntimeError('Runparts: 1 failures (runcmd) in 1 attempted commands'))"]);
     return r;

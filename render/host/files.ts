@@ -116,6 +116,14 @@ export interface HostAction {
   readonly argv: readonly string[];
 }
 
+/** One group's host preparation, rendered by hostFiles and hostActions: what the prepare script installs and runs
+ * on a machine of the group (prepare.ts), and what the marker's hash covers (marker.ts). */
+export interface GroupPreparation {
+  readonly group: HostGroup;
+  readonly files: readonly HostFile[];
+  readonly actions: readonly HostAction[];
+}
+
 /**
  * What a host of a group runs after its files are written, in order: for the driver-override binding, enabling
  * the unit that binds at every boot; then, whatever the binding, binding the devices and the configured

@@ -9,7 +9,7 @@
 // command, or another group's part).
 import { createHash } from "node:crypto";
 import type { HostGroup } from "../../config/types";
-import type { GroupPreparation } from "./prepare";
+import type { GroupPreparation } from "./files";
 import { vfioIds } from "./kernel";
 
 /** Where the prepare script records how it prepared the machine (under DESTDIR in tests). */

@@ -16,10 +16,11 @@
 // its own process, its own flags: Juju's do not matter.
 import type { DeviceConfig, HostGroup } from "../../config/types";
 import { deviceId } from "../../domain/pci";
-import type { HostAction, HostFile } from "./files";
+import type { GroupPreparation, HostAction, HostFile } from "./files";
 import { BIND_FUNCTIONS, ID_OF_FUNCTION, logAndLeaveContainers } from "./binding";
 import { vfioIds } from "./kernel";
 import { shellCommand, shellQuote } from "../shell";
+import { MARKER_PATH, WRITE_MARKER, WRITE_MARKER_FUNCTION, markerGroupName, preparationHash } from "./marker";
 
 /** Where the userdata installs the script that prepares a machine for its group. */
 export const PREPARE_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-prepare";
@@ -27,18 +28,11 @@ export const PREPARE_SCRIPT_PATH = "/usr/local/sbin/pci-passthrough-prepare";
 /** Ends each file embedded in the script (a quoted here-document: its text is taken verbatim). */
 const END_OF_FILE = "PCI_PASSTHROUGH_EOF";
 
-/** One group's host preparation, rendered by the single-group renderers (host.ts hostFiles, hostActions). */
-export interface GroupPreparation {
-  readonly group: HostGroup;
-  readonly files: readonly HostFile[];
-  readonly actions: readonly HostAction[];
-}
 
-/** How the script names a group: its name (hostGroups[].name), or for the one unnamed group of a site written
- * without hostGroups its MAAS tag (the only group there; tag names are shell words, config.ts MAAS_TAG_NAME). */
-function nameOf(group: HostGroup): string {
-  return group.name ?? group.maas.tag;
-}
+/** How the script names a group, in its messages and in the marker (marker.ts markerGroupName): its name
+ * (hostGroups[].name), or for the one unnamed group of a site written without hostGroups its MAAS tag (the only
+ * group there; tag names are shell words, config.ts MAAS_TAG_NAME). */
+const nameOf = markerGroupName;
 
 /** The groups, as the script's comments and messages name them. */
 function groupsLabel(groups: readonly HostGroup[]): string {
@@ -114,6 +108,8 @@ export function prepareScript(groups: readonly GroupPreparation[]): string {
   const arms = groups.map((g) =>
     [
       `    ${shellQuote(nameOf(g.group))})`,
+      // What the marker records: which render of this group's preparation ran here.
+      `        RENDER=${preparationHash(g)}`,
       ...g.files.map(embed),
       // What bind_now may take besides the devices: every configured vendor:product of the group.
       `        VFIO_IDS=${shellQuote(vfioIds(g.group.devices).join(" "))}`,
@@ -131,7 +127,8 @@ export function prepareScript(groups: readonly GroupPreparation[]): string {
 # ID; writes that group's files and runs its commands, binding the devices and their companions to vfio-pci
 # now. It changes nothing in a container, on a machine of no group, or on a machine of two groups (an error,
 # exit 1). A failing command is said, the next still runs, and the script exits 1 at the end: whatever shell
-# flags Juju runs postruncmd with, every step is tried.
+# flags Juju runs postruncmd with, every step is tried. Outside a container it ends by recording what it found
+# and did, with its group's render hash, in ${MARKER_PATH} (\`npm run verify -- STACK --hosts\`).
 
 # The group's commands run through \`run\`, which shellcheck cannot follow into the functions it calls.
 # shellcheck disable=SC2317
@@ -162,16 +159,20 @@ holds() {
     return 1
 }
 
+${WRITE_MARKER_FUNCTION}
+
 ${groups.some((g) => g.group.maas.machines !== undefined) ? `${LISTED_FUNCTION}\n\n` : ""}FOUND=""
 ${detect.join("\n")}
 
 case "$FOUND" in
     "")
         log "no device of ${these}: this machine is in no group, nothing to prepare"
+        ${WRITE_MARKER} no-group "" "" ""
         exit 0
         ;;
     *" "*" "*)
         log "ERROR: this machine has devices of several host groups (\${FOUND# }); the groups' MAAS tags must give a machine one group only. Nothing changed." >&2
+        ${WRITE_MARKER} several-groups "\${FOUND# }" "" ""
         exit 1
         ;;
 esac
@@ -215,14 +216,17 @@ run() {
 }
 
 log "preparing this machine for host group $GROUP"
+RENDER=""
 case "$GROUP" in
 ${arms.join("\n")}
 esac
 
 if [ -n "$FAILED" ]; then
+    ${WRITE_MARKER} failed "$GROUP" "$RENDER" "\${FAILED# }"
     log "ERROR: host group $GROUP: failed:$FAILED" >&2
     exit 1
 fi
+${WRITE_MARKER} ok "$GROUP" "$RENDER" ""
 log "host group $GROUP: prepared"
 exit 0
 `;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { requireSiteConfig } from "../../config/parse";
 import { liveReadCommand } from "../../render/steps/reads";
+import { hostReadCommand } from "../../render/steps/host-reads";
 import { renderSite } from "../../render/site";
 import { fakeSeeds } from "../../tools/lab/commands";
 import { argvLog, openstackBin, world } from "../fakes-world";
@@ -49,6 +50,9 @@ test("every call the program makes has a row: up, resync, destroy (its model tea
     // verify's reads, where the steps run.
     const read = liveReadCommand(site.maas, renderSite(site).groups.map((g) => g.tag), site.juju, Object.keys(renderSite(site).charmOptions));
     assert.equal(spawnSync("/bin/sh", ["-c", read.script, read.step, "create"], { env: w.env }).status, 0);
+    // verify --hosts: the probe on each group's application.
+    const hosts = hostReadCommand(site.juju, [...new Set(site.groups.map((g) => g.application))], renderSite(site).probe);
+    assert.equal(spawnSync("/bin/sh", ["-c", hosts.script, hosts.step, "create"], { env: { ...w.env, ...hosts.environment } }).status, 0);
     destroy(w, { resources: resynced.resources.map((r) => ({ ...r, protect: false })) });
     for (const cli of ["maas", "juju"] as const) for (const argv of argvLog(w, cli)) made.add(callKind(cli, argv));
   }

@@ -37,6 +37,7 @@ for (const stack of STACKS) {
     expectGolden(`${stack}-graph.mmd`, readFileSync(path.join(r.dir, "graph.mmd"), "utf8"));
     expectGolden(`${stack}-maas-tag.json`, readFileSync(path.join(r.dir, "maas-tag.json"), "utf8"));
     expectGolden(`${stack}-host-files.txt`, readFileSync(path.join(r.dir, "host-files.txt"), "utf8"));
+    expectGolden(`${stack}-host-probe.sh`, readFileSync(path.join(r.dir, "host-probe.sh"), "utf8"));
     assert.match(r.stdout, new RegExp(`Previewing stack ${stack} offline`));
     assert.match(r.stdout, /└─ pci-passthrough:site:PciPassthrough/);
   });

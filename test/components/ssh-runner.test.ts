@@ -17,6 +17,10 @@ import { fakeSeeds } from "../../tools/lab/commands";
 import { FAKES, argvLog, fakeLogText, fakeState, world, type World } from "../fakes-world";
 import { editStack } from "../helpers";
 import { EMPTY_STACK, attempt, commandResources, destroy, recordProgram, up } from "../pulumi-emulator";
+import { kernelCmdline } from "../../render/host/kernel";
+import { hostsFromJuju } from "../../tools/verify/hosts-main";
+import { withBootedHost } from "../fake-booted-host";
+import { P5000_HOST } from "../render/probe-helpers";
 
 const SSHD = "/usr/sbin/sshd";
 const STOCK_CONFIG = "/etc/ssh/sshd_config";
@@ -192,6 +196,31 @@ describe("the SSH runner against a stock OpenSSH server", { skip }, () => {
     assert.equal(fakeState(jumpWorld, "maas").profiles.admin.key, apiKey, "maas login got the key");
     assert.ok(!fakeLogText(jumpWorld, "maas").includes(apiKey), "not in any argv or environment there");
     assert.ok(!(r.stdout + r.stderr).includes(apiKey));
+  });
+
+  test("verify --hosts reads the hosts through the jump host's juju: the probe arrives whole, the verdict comes back", () => {
+    const raw = devSite("ssh");
+    const site = requireSiteConfig(raw);
+    // The jump host's controller: the dev model with one unit of nova-compute, a fake host prepared and rebooted.
+    rmSync(path.join(jumpWorld.dir, "juju.json"), { force: true });
+    const seed = spawnSync("juju", ["model-config", "-m", site.juju.model, "logging-config=<root>=INFO"], { env: { ...jumpWorld.env, ...fakeSeeds(site), FAKE_JUJU_MODELS: site.juju.model }, encoding: "utf8" });
+    assert.equal(seed.status, 0, seed.stderr);
+    withBootedHost(site.groups, P5000_HOST, { maasKernelOptions: kernelCmdline(site.groups[0]!) }, (h) => {
+      h.prepare();
+      h.reboot();
+      const e = h.env();
+      const unit = { env: { SYSFS_ROOT: e.SYSFS_ROOT, DESTDIR: e.DESTDIR, PROC_ROOT: e.PROC_ROOT, PATH: e.PATH } };
+      writeFileSync(path.join(jumpWorld.dir, "juju-units.json"), JSON.stringify({ [`${site.groups[0]!.application}/0`]: unit }));
+      try {
+        // Here, juju is not on PATH: only the jump host has it.
+        const result = hostsFromJuju(site, { sshKey: { PCIPT_SSH_KEY: server.clientKey.trimEnd() }, env: { ...process.env, PATH: "/usr/bin:/bin" } });
+        assert.deepEqual(result.problems, []);
+        assert.deepEqual(result.reports.map((r) => [r.host, r.verdict, r.reasons]), [["nova-compute/0", "ready", []]]);
+        assert.equal(result.code, 0);
+      } finally {
+        rmSync(path.join(jumpWorld.dir, "juju-units.json"), { force: true });
+      }
+    });
   });
 });
 

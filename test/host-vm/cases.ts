@@ -14,17 +14,51 @@ import { INITRAMFS_MODULES_PATH } from "../../render/host/files";
 import { JUJU_YAML_OPTIONS } from "../../domain/juju";
 import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
 import type { Iommu } from "./guest";
-import type { HostVmCase, Machine } from "./types";
+import type { HostVmCase, HostsVerdicts, Machine } from "./types";
 
 /** A stack file of this folder, as the program reads it. */
 const standinStack = (file: string) => fromStackFile(readFileSync(path.join(__dirname, file), "utf8")).raw as Record<string, any>;
 
-/** The stand-in site with the binding and IOMMU vendor of a case. */
-export function standinSite(binding: Binding, iommu: Iommu): SiteConfig {
+/** The stand-in site with the binding and IOMMU vendor of a case (and the host keys `host` sets). */
+export function standinSite(binding: Binding, iommu: Iommu, host: Record<string, unknown> = {}): SiteConfig {
   const raw = standinStack("Pulumi.standin.yaml");
-  raw.host = { ...raw.host, binding, iommu };
+  raw.host = { ...raw.host, binding, iommu, ...host };
   return requireSiteConfig(raw);
 }
+
+/** What verify --hosts says of a stand-in host the userdata prepared: after the first boot, which rebuilt the
+ * initramfs, a reboot is pending (the kernel options are already on the command line: MAAS deployed it with
+ * them); after the reboot it is ready. */
+const PREPARED_HOST: HostsVerdicts = {
+  boot1: { verdict: "needs reboot", reason: /^\/boot\/initrd\.img-\S+ was rebuilt after this boot/m },
+  boot2: { verdict: "ready" },
+};
+
+/** One case also proves what verify --hosts says of a host changed later (no boot of its own): judged against a
+ * later render of its site (another driver blacklisted: the model's userdata changed after the machine was
+ * deployed), and after its companion was handed back to its host driver by hand. */
+const PREPARED_HOST_LATER = (binding: Binding, iommu: Iommu): HostsVerdicts => ({
+  ...PREPARED_HOST,
+  laterSite: {
+    site: standinSite(binding, iommu, { blacklistDrivers: ["bochs", "cirrus"] }),
+    expect: { verdict: "needs redeploy", reason: /^prepared by another render of the userdata/m },
+  },
+  change: {
+    what: "the companion back on snd_hda_intel",
+    // The kernel's own interfaces: clear the override, unbind from vfio-pci, bind to the sound driver.
+    script: [
+      "set -e",
+      "a=0000:00:05.1",
+      'echo > "/sys/bus/pci/devices/$a/driver_override"',
+      'echo "$a" > "/sys/bus/pci/devices/$a/driver/unbind"',
+      "modprobe snd_hda_intel",
+      'echo "$a" > /sys/bus/pci/drivers/snd_hda_intel/bind',
+      'readlink "/sys/bus/pci/devices/$a/driver"',
+      "",
+    ].join("\n"),
+    expect: { verdict: "broken", reason: /^0000:00:05\.1 on snd_hda_intel$/m },
+  },
+});
 
 // Where the stand-ins sit on the machine: the addresses Pulumi.standin.yaml configures.
 const GPU = "0000:00:05.0";
@@ -53,7 +87,7 @@ const COMPANION_TAKEN = PREPARE_SAYS("0000:00:05\\.1 handed to vfio-pci \\(drive
  * The NIC has no option ROM, so nothing is loaded from the network at boot. On the first boot snd_hda_intel
  * takes the HDA companion; after the prepare script (boot 1's checks) it must be on vfio-pci.
  */
-export function standinMachine(iommu: Iommu): Machine {
+export function standinMachine(iommu: Iommu, hosts: HostsVerdicts = PREPARED_HOST): Machine {
   return {
     name: iommu,
     iommu,
@@ -66,6 +100,7 @@ export function standinMachine(iommu: Iommu): Machine {
       sameGroup: [[GPU, GPU_AUDIO]],
       initramfsModules: VFIO_IN_INITRAMFS,
       cloudInitOutput: [COMPANION_TAKEN, PREPARE_SAYS("host group pci-pass: prepared")],
+      hosts,
     },
   };
 }
@@ -79,7 +114,7 @@ export const POSITIVE_CASES: readonly HostVmCase[] = [
   ...BINDINGS.map((binding) => ({
     name: `${binding}, intel`,
     site: standinSite(binding, "intel"),
-    machines: [standinMachine("intel")],
+    machines: [standinMachine("intel", binding === "modprobe" ? PREPARED_HOST_LATER(binding, "intel") : PREPARED_HOST)],
     container: true,
     containerOutput: [PREPARE_SAYS("running in a container, nothing to prepare")],
   })),
@@ -122,6 +157,7 @@ export const MIXED_GROUPS_CASE: HostVmCase = {
           COMPANION_TAKEN,
           PREPARE_SAYS("host group vga: prepared"),
         ],
+        hosts: PREPARED_HOST,
       },
     },
   ],
@@ -175,7 +211,14 @@ export function dropInitramfsModules(userdata: string): string {
 export const NEGATIVE_CASE: HostVmCase = {
   name: "broken on purpose: rc-local without shebang, vfio not in the initramfs, intel",
   site: standinSite("rc-local", "intel"),
-  machines: [standinMachine("intel")],
+  // The initramfs the userdata rebuilt lacks vfio: broken from the first boot on (a reboot binds the devices
+  // late, if at all), whatever else is wrong.
+  machines: [
+    standinMachine("intel", {
+      boot1: { verdict: "broken", reason: /^vfio, vfio_iommu_type1, vfio_pci not in \/boot\/initrd\.img-\S+: the devices are bound late at boot/m },
+      boot2: { verdict: "broken", reason: /^vfio, vfio_iommu_type1, vfio_pci not in \/boot\/initrd\.img-\S+: the devices are bound late at boot/m },
+    }),
+  ],
   container: false,
   breakUserdata: (userdata) => dropInitramfsModules(dropRcLocalShebang(userdata)),
 };

@@ -10,6 +10,8 @@
 //   grub.cfg   the command line and initramfs update-grub and update-initramfs -u left in the image
 //   boot 2     the reboot with exactly those, then what the machine reports from inside: on a site with
 //              several host groups, its own group's files and options, and none that only other groups have
+//   verify --hosts  after each boot (and after a change made in the guest), the project's host probe run in the
+//              guest as juju exec runs it, judged by verify through the juju fake (hosts.ts)
 // Each check that fails is a Failure naming its phase; the result lists them all with each phase's time.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync } from "node:fs";
@@ -21,6 +23,7 @@ import type { CaseResult, HostVmCase, Machine, Rendered } from "./types";
 import { curtinDefaultGrub, firstGrubEntry, parseReport, type Report } from "./report";
 import { forMachine, render } from "./render";
 import { Recorder, checkAfterReboot, checkCloudInit, checkCloudInitOutput, checkDrivers, checkFailedUnits } from "./checks";
+import { CHANGE_SCRIPT_PATH, EXEC_COMMAND_PATH, checkVerdict, execCommand, unitOf, verifyGuest } from "./hosts";
 
 const CONSOLE = "console=ttyS0";
 const BOOT1_TIMEOUT_MS = 15 * 60_000;
@@ -98,6 +101,9 @@ async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: 
         { path: PROBE_PATH, content: readFileSync(path.join(__dirname, "probe.sh"), "utf8"), mode: 0o755 },
         { path: `/etc/systemd/system/${PROBE_UNIT}`, content: PROBE_UNIT_TEXT, mode: 0o644 },
         { path: PROBE_FILES, content: [...r.files.map((f) => f.path), ...r.foreign.files.keys()].map((f) => `${f}\n`).join(""), mode: 0o644 },
+        // verify --hosts: the command juju exec would send the unit, and a change to make after boot 2 (hosts.ts).
+        ...(m.expect.hosts ? [{ path: EXEC_COMMAND_PATH, content: execCommand(c.site), mode: 0o644 }] : []),
+        ...(m.expect.hosts?.change ? [{ path: CHANGE_SCRIPT_PATH, content: m.expect.hosts.change.script, mode: 0o644 }] : []),
       ],
       [{ path: `/etc/systemd/system/multi-user.target.wants/${PROBE_UNIT}`, target: `/etc/systemd/system/${PROBE_UNIT}` }],
     );
@@ -124,6 +130,9 @@ async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: 
   checkCloudInitOutput(rec, p("boot 1: cloud-init output"), first, m.expect);
   // The userdata binds the devices at once too (postruncmd), before any reboot.
   checkDrivers(rec, p("boot 1: drivers"), first, m.expect);
+  const hosts = m.expect.hosts;
+  const unit = unitOf(c.site, m.group);
+  if (hosts) await rec.phase(p("boot 1: verify --hosts"), async () => checkVerdict(rec, p("boot 1: verify --hosts"), verifyGuest(c.site, c.site, unit, first, "exec"), hosts.boot1));
 
   // What the host reboots with: update-grub's command line and update-initramfs's initramfs.
   const next = await rec.phase(p("grub.cfg"), async () => {
@@ -150,6 +159,13 @@ async function machineRun(c: HostVmCase, m: Machine, rendered: Rendered, image: 
   });
   if (!second) return;
   checkAfterReboot(rec, (phase) => p(`boot 2: ${phase}`), second, m.expect, r);
+  if (hosts) {
+    const v = (phase: string, site: typeof c.site, name: string, want: Parameters<typeof checkVerdict>[3]) =>
+      rec.phase(p(`boot 2: ${phase}`), async () => checkVerdict(rec, p(`boot 2: ${phase}`), verifyGuest(site, c.site, unit, second, name), want));
+    await v("verify --hosts", c.site, "exec", hosts.boot2);
+    if (hosts.laterSite) await v("verify --hosts, a later render", hosts.laterSite.site, "exec", hosts.laterSite.expect);
+    if (hosts.change) await v(`verify --hosts, ${hosts.change.what}`, c.site, "exec_after_change", hosts.change.expect);
+  }
   // Disk images are large: keep them only when something failed, for a look with debugfs.
   if (!rec.failures.some((f) => f.phase.startsWith(`${m.name}:`))) rmSync(disk, { force: true });
 }

@@ -13,6 +13,20 @@ section() {
     printf '\n@@host-vm@@ %s\n' "$*"
 }
 
+# exec_probe NAME: the command of host-vm-exec.cmd under bash -s; its exit code, stdout and stderr (base64).
+exec_probe() {
+    rc=0
+    bash -s < /usr/local/etc/host-vm-exec.cmd > "$state/exec.out" 2> "$state/exec.err" || rc=$?
+    section "$1 rc"
+    echo "$rc"
+    section "$1 stdout"
+    base64 -w0 < "$state/exec.out"
+    echo
+    section "$1 stderr"
+    base64 -w0 < "$state/exec.err"
+    echo
+}
+
 {
     section boot
     echo "$boot"
@@ -52,6 +66,18 @@ section() {
             echo missing
         fi
     done < /usr/local/etc/host-vm-probe.files
+    # verify --hosts: the command line `juju exec` / `juju run` would send the unit (the project's host probe),
+    # run as the unit agent runs it: as root, bash reading it on stdin. The harness hands its output to the juju
+    # fake that answers verify. On the second boot, a change made behind the program's back (host-vm-then.sh),
+    # then the same command again.
+    if [ -f /usr/local/etc/host-vm-exec.cmd ]; then
+        exec_probe exec
+        if [ "$boot" = 2 ] && [ -f /usr/local/etc/host-vm-then.sh ]; then
+            section change
+            sh /usr/local/etc/host-vm-then.sh
+            exec_probe exec_after_change
+        fi
+    fi
     section end
 } > "$state/report-$boot" 2>&1
 

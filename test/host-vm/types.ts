@@ -1,6 +1,7 @@
 // What the host-vm harness takes and gives: a case (a site, its machines and what each must show), what the
 // render gives a machine, and the result with every failure and each phase's time.
 import type { SiteConfig } from "../../config/types";
+import type { Verdict } from "../../tools/verify/hosts";
 import { type HostFile } from "../../render/host/files";
 import { type Iommu } from "./guest";
 
@@ -19,6 +20,24 @@ export interface MachineExpectations {
   /** What the userdata's commands must have said on the first boot: patterns /var/log/cloud-init-output.log
    * must match (cloud-init's `output` setting tees the final stage's runcmd there). */
   readonly cloudInitOutput?: readonly RegExp[];
+  /** What `npm run verify -- STACK --hosts` must say of the machine (hosts.ts says how it reaches the guest). */
+  readonly hosts?: HostsVerdicts;
+}
+
+/** A verdict, and a pattern one of its reasons must match. */
+export interface ExpectedVerdict {
+  readonly verdict: Verdict;
+  readonly reason?: RegExp;
+}
+
+/** verify --hosts on the machine, after each boot, as the real kernel shows it. */
+export interface HostsVerdicts {
+  readonly boot1: ExpectedVerdict;
+  readonly boot2: ExpectedVerdict;
+  /** Boot 2 judged against a later render of the site: the machine was prepared by an older userdata. */
+  readonly laterSite?: { readonly site: SiteConfig; readonly expect: ExpectedVerdict };
+  /** A change made in the guest after boot 2's report (a shell script run as root), then verify again. */
+  readonly change?: { readonly what: string; readonly script: string; readonly expect: ExpectedVerdict };
 }
 
 /** One machine of a case: a QEMU machine the userdata is run on, then rebooted. */

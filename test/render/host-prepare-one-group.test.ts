@@ -47,7 +47,11 @@ test("dev (one group, modprobe): the GPUs and their HDMI audio, which snd_hda_in
 test("dev (one group): another device at the configured address is no GPU host: nothing written, nothing run (the address alone decided before)", () => {
   withProvisioned(DEV, [HOST_NIC, { address: "0000:83:00.0", id: "8086:1593", driver: "ice", group: 7 }], {}, (o) => {
     assert.equal(o.run.status, 0, o.run.stderr);
-    assert.equal(o.run.stdout, "pci-passthrough-prepare: no device of host group pci-pass at its addresses: this machine is in no group, nothing to prepare\n");
+    assert.equal(
+      o.run.stdout,
+      "pci-passthrough-prepare: no device of host group pci-pass at its addresses: this machine is in no group, nothing to prepare\n" +
+        "pci-passthrough-prepare: recorded in /var/lib/pci-passthrough/prepared: no-group\n",
+    );
     assert.ok(o.unchanged);
     assert.deepEqual(o.host.calls(), []);
   });

@@ -12,7 +12,8 @@ import { jujuUserdataProblems } from "../../domain/juju";
 import { PREPARE_SCRIPT_PATH, prepareUserdataParts } from "../../render/host/prepare";
 import { snapshot, type FakeFunction } from "../fake-host";
 import { expectGolden } from "../helpers";
-import { A100_HOST, HOST_NIC, L40S_HOST, MIXED, NIC_HOST, NIC_MACHINE, NO_GROUP_HOST, ROTATED, VFIO, changes, expectedFiles, groupNamed, override, parseUserdata, withProvisioned, written } from "./prepare-helpers";
+import { hostExpectations } from "../../render/host/expectations";
+import { A100_HOST, HOST_NIC, L40S_HOST, MIXED, NIC_HOST, NIC_MACHINE, NO_GROUP_HOST, ROTATED, VFIO, changes, expectedFiles, groupNamed, override, parseUserdata, withoutMarker, withProvisioned, written } from "./prepare-helpers";
 
 test("mixed: the userdata is what Juju accepts: write_files with the one script, postruncmd running it", () => {
   const text = renderUserdata(MIXED);
@@ -105,9 +106,11 @@ test("mixed, a machine of no group (another GPU at the groups' slot): nothing ch
     assert.equal(o.run.status, 0);
     assert.equal(
       o.run.stdout,
-      "pci-passthrough-prepare: no device of host groups a100, l40s, nic at their addresses: this machine is in no group, nothing to prepare\n",
+      "pci-passthrough-prepare: no device of host groups a100, l40s, nic at their addresses: this machine is in no group, nothing to prepare\n" +
+        "pci-passthrough-prepare: recorded in /var/lib/pci-passthrough/prepared: no-group\n",
     );
     assert.ok(o.unchanged);
+    assert.deepEqual([o.marker?.result, o.marker?.group, o.marker?.render], ["no-group", "", ""]);
     assert.deepEqual(o.host.calls(), []);
   });
 });
@@ -137,6 +140,7 @@ test("mixed, a machine with the devices of two groups: an error naming both, not
       );
       assert.ok(o.unchanged, both);
       assert.deepEqual(o.host.calls(), [], both);
+      assert.deepEqual([o.marker?.result, o.marker?.group, o.marker?.render], ["several-groups", both, ""], both);
     });
   }
 });
@@ -160,8 +164,9 @@ test("mixed, a machine of no group with the nic group's card (not listed, or no 
       assert.equal(o.run.stderr, "");
       assert.equal(o.run.status, 0);
       assert.match(o.run.stdout, new RegExp(`\\(system ID ${systemId ?? "unknown"}\\) is not one of host group nic's machines`));
-      assert.match(o.run.stdout, /this machine is in no group, nothing to prepare\n$/);
+      assert.match(o.run.stdout, /this machine is in no group, nothing to prepare\n.*recorded in \/var\/lib\/pci-passthrough\/prepared: no-group\n$/);
       assert.ok(o.unchanged, String(systemId));
+      assert.equal(o.marker?.result, "no-group");
       assert.deepEqual(o.host.calls(), []);
     });
   }
@@ -174,7 +179,9 @@ test("mixed: run again by hand, the script appends nothing twice and leaves the 
     const again = o.host.runFile(path.join(o.host.dest, PREPARE_SCRIPT_PATH));
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /already has what this appends/);
-    assert.deepEqual(changes(once, snapshot(o.host.dest)), {});
+    // Everything as it was but the marker's time.
+    assert.deepEqual(withoutMarker(changes(once, snapshot(o.host.dest))), {});
+    assert.equal(o.marker?.result, "ok");
   });
 });
 
@@ -185,6 +192,8 @@ test("mixed: a failing command is said, the next still runs, and the script exit
     assert.match(o.run.stdout, /^pci-passthrough-prepare: WARNING: update-initramfs -u failed$/m);
     assert.equal(o.run.stderr, "pci-passthrough-prepare: ERROR: host group l40s: failed: [update-initramfs -u]\n");
     assert.deepEqual(o.files, expectedFiles(groupNamed(MIXED, "l40s")));
+    // The marker says which command failed, with the group and its render: verify --hosts reports it.
+    assert.deepEqual([o.marker?.result, o.marker?.group, o.marker?.render, o.marker?.failed], ["failed", "l40s", hostExpectations(groupNamed(MIXED, "l40s")).render, "[update-initramfs -u]"]);
   });
 });
 
@@ -194,6 +203,9 @@ test("mixed with rc-local on the A100s: /etc/rc.local installed for the next boo
     assert.equal(o.run.status, 0);
     assert.deepEqual(o.files, expectedFiles(groupNamed(ROTATED, "a100")));
     assert.equal(o.files["etc/rc.local"]?.slice(0, 20), "file 0755 #!/bin/sh\n");
+    // The marker: this group's render, not the other binding's (MIXED's a100 differs only in its binding).
+    assert.deepEqual([o.marker?.result, o.marker?.group, o.marker?.render], ["ok", "a100", hostExpectations(groupNamed(ROTATED, "a100")).render]);
+    assert.notEqual(o.marker?.render, hostExpectations(groupNamed(MIXED, "a100")).render);
     assert.deepEqual(o.sysfs, {
       [override("0000:17:00.0")]: VFIO,
       [override("0000:31:00.0")]: VFIO,

@@ -1,7 +1,7 @@
 // What the prepare-script suites share: the stacks' groups, fake machines of each kind, and applying a userdata to a
 // fake machine as cloud-init would (write_files, then postruncmd), with what it changed.
 import assert from "node:assert/strict";
-import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { requireSiteConfig } from "../../config/parse";
@@ -9,6 +9,7 @@ import type { Binding, HostGroup } from "../../config/types";
 import { INITRAMFS_MODULES_PATH, hostFiles } from "../../render/host/files";
 import { renderUserdata, type WriteFileEntry } from "../../render/host/userdata";
 import { PREPARE_SCRIPT_PATH } from "../../render/host/prepare";
+import { MARKER_PATH, parseMarker, type Marker } from "../../render/host/marker";
 import { fakeHost, snapshot, type FakeFunction, type FakeHost, type FakeHostOptions, type RunResult } from "../fake-host";
 import { editStack, loadStack } from "../helpers";
 
@@ -68,8 +69,24 @@ export interface Outcome {
   readonly sysfs: Record<string, string>;
   /** Changes to the fake root's files by the prepare script (after write_files). */
   readonly files: Record<string, string>;
-  /** Whether the script left both trees exactly as write_files left them, directories included. */
+  /** Whether the script left both trees exactly as write_files left them, directories included, but for the
+   * marker. */
   readonly unchanged: boolean;
+  /** The marker the script wrote at its end (render/host/marker.ts), read back; undefined when none. */
+  readonly marker?: Marker;
+}
+
+/** The marker and its directory: what every run of the prepare script writes, outside the group's files. */
+const MARKER = MARKER_PATH.slice(1);
+export const withoutMarker = (c: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(c).filter(([p]) => p !== MARKER && !MARKER.startsWith(`${p}/`)));
+
+function markerOf(dest: string): Marker | undefined {
+  const file = path.join(dest, MARKER_PATH);
+  if (!existsSync(file)) return undefined;
+  const m = parseMarker(readFileSync(file, "utf8"));
+  assert.ok(m.ok, m.ok ? "" : m.problem);
+  return m.marker;
 }
 
 /**
@@ -91,8 +108,9 @@ export function provision(groups: readonly HostGroup[], functions: readonly Fake
     host,
     run,
     sysfs: changes(sysBefore, sysAfter),
-    files: changes(rootBefore, rootAfter, true),
-    unchanged: Object.keys(changes(sysBefore, sysAfter)).length === 0 && Object.keys(changes(rootBefore, rootAfter)).length === 0,
+    files: withoutMarker(changes(rootBefore, rootAfter, true)),
+    unchanged: Object.keys(changes(sysBefore, sysAfter)).length === 0 && Object.keys(withoutMarker(changes(rootBefore, rootAfter))).length === 0,
+    marker: markerOf(host.dest),
   };
 }
 

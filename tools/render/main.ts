@@ -69,6 +69,7 @@ export const ARTIFACTS = [
   "maas-tag.json",
   "commands.sh",
   "host-files.txt",
+  "host-probe.sh",
   "graph.mmd",
 ] as const;
 
@@ -101,6 +102,8 @@ export function artifactFiles(site: SiteConfig, stack: string, resources: Record
     "maas-tag.json": json(a.groups[0]!.group.name === undefined ? maasTag(a.groups[0]!) : Object.fromEntries(a.groups.map((g) => [g.group.name, maasTag(g)]))),
     "commands.sh": renderRunbook(site, a, stack),
     "host-files.txt": renderHostFilesText(site.groups),
+    // Run by `npm run verify -- STACK --hosts` through Juju, or by hand on a host: sudo sh host-probe.sh > HOST.txt.
+    "host-probe.sh": a.probe,
     "graph.mmd": mermaidGraph(resources),
   };
 }

@@ -8,6 +8,7 @@
 //   with the usual OS_* credentials.
 // Each kind of object is read once, and the two reads (the script, the flavor list) run at the same time.
 // Exit 0 in sync, 1 drift, 2 config error (or usage), 3 a CLI or API could not be reached.
+// `--hosts [--from DIR] [--json]`: the booted hosts instead (hosts-main.ts; docs/verify-hosts.md).
 import { readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -21,8 +22,11 @@ import { exitCode, report, type Finding } from "../lib/findings";
 import { compareFlavors, listFlavors } from "../lib/openstack";
 import { compareJuju, parseReads } from "./compare";
 import { loadStack } from "../lib/stack-file";
+import { hostsMain } from "./hosts-main";
 
-const USAGE = "usage: npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]\n";
+const USAGE =
+  "usage: npm run verify -- <stack> [--stack-file FILE] [--identity FILE] [--no-openstack]\n" +
+  "       npm run verify -- <stack> --hosts [--from DIR] [--json] [--stack-file FILE] [--identity FILE]   (docs/verify-hosts.md)\n";
 
 function usage(message: string): never {
   process.stderr.write(`verify: ${message}\n${USAGE}`);
@@ -75,13 +79,25 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { "stack-file": { type: "string" }, identity: { type: "string" }, "no-openstack": { type: "boolean" } },
+      options: {
+        "stack-file": { type: "string" },
+        identity: { type: "string" },
+        "no-openstack": { type: "boolean" },
+        // The booted hosts instead of the objects (hosts-main.ts).
+        hosts: { type: "boolean" },
+        from: { type: "string" },
+        json: { type: "boolean" },
+      },
     });
   } catch (e) {
     usage((e as Error).message);
   }
-  const { stack, site } = loadStack(parsed.positionals, parsed.values["stack-file"], usage);
+  const v = parsed.values;
+  if (!v.hosts && (v.from !== undefined || v.json)) usage("--from and --json go with --hosts");
+  if (v.hosts && v["no-openstack"]) usage("--no-openstack does not go with --hosts (the hosts are read through Juju only)");
+  const { stack, site } = loadStack(parsed.positionals, v["stack-file"], usage);
   if (site === undefined) return 2;
+  if (v.hosts) return hostsMain(site, stack, { from: v.from, json: v.json ?? false, sshKey: site.runner && v.from === undefined ? sshKey(site, v.identity) : {} });
   process.stdout.write(`Verifying stack ${stack}: maas and juju on ${runnerWhere(site.runner)}, read-only\n\n`);
   const [juju, flavors] = await Promise.all([readJuju(site, parsed.values.identity), parsed.values["no-openstack"] ? [] : readFlavors(site)]);
   const findings = [...juju, ...flavors];
