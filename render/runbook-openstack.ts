@@ -9,7 +9,9 @@
 // with its extra specs once; create_flavor, delete_flavor, create_flavor_extra_specs (sets the given keys),
 // delete_flavor_extra_specs_property; find_server; and the cloud layer's create_server(wait=True)
 // (openstack/cloud/_compute.py), which finds the image, flavor and network by name as `openstack server create`
-// does. compute_default_microversion makes every compute call ask for that microversion
+// does; auto_ip=False, or the cloud layer would attach a floating IP (reusing the project's free ones) to a test
+// server, which `openstack server create` never does; timeout 1800 s, as a GPU host may take long to boot a large
+// image (the cloud layer's default is 180 s). compute_default_microversion makes every compute call ask for that microversion
 // (openstack/resource.py Resource._get_microversion: the session's default wins).
 import type { SmokeTestConfig } from "../config/types";
 import { EXTRA_SPEC_VALIDATION_MICROVERSION, validatesExtraSpecs } from "../domain/releases";
@@ -49,7 +51,7 @@ def main():
     for server in json.loads(os.environ["PCIPT_SERVERS"]):
         if nova.find_server(server["name"]) is None:
             conn.create_server(server["name"], image=server["image"], flavor=server["flavor"], network=server["network"],
-                               key_name=server.get("key_name"), wait=True)
+                               key_name=server.get("key_name"), wait=True, timeout=1800, auto_ip=False)
             print("smoke-test server %s created" % server["name"])
 
 try:

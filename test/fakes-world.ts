@@ -267,7 +267,11 @@ class Compute:
 class Connection:
     compute = Compute()
 
-    def create_server(self, name, image, flavor, network, key_name=None, wait=False):
+    def create_server(self, name, image, flavor, network, key_name=None, wait=False, timeout=180, auto_ip=True):
+        # The real cloud layer attaches a floating IP (reusing the project's free ones) unless auto_ip=False
+        # (openstack/cloud/_floating_ip.py add_ips_to_server): the smoke test must never do that.
+        if auto_ip:
+            raise Exception("create_server with auto_ip: a floating IP would be attached to %s" % name)
         record("openstack", ["sdk", "create_server", name])
         state = _state()
         s = {"name": name, "image": image, "network": network, "flavor": flavor}

@@ -528,7 +528,7 @@ def main():
     for server in json.loads(os.environ["PCIPT_SERVERS"]):
         if nova.find_server(server["name"]) is None:
             conn.create_server(server["name"], image=server["image"], flavor=server["flavor"], network=server["network"],
-                               key_name=server.get("key_name"), wait=True)
+                               key_name=server.get("key_name"), wait=True, timeout=1800, auto_ip=False)
             print("smoke-test server %s created" % server["name"])
 
 try:

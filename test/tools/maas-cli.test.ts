@@ -91,7 +91,9 @@ test("import-maas: one kind of host gives devices, host and the tag's selection,
   const r = tool("import-maas", ["--profile", "admin", "--pool", "gpu-compute", "--from", MAAS_FIXTURES, "4y3h7a", "4y3h7b"]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!r.stdout.includes("hostGroups"));
-  assert.match(r.stdout, /\npci-passthrough:maas:\n {2}profile: admin\n {2}# selectByDevice: no other machine read here has 10de:1bb0; scoped to pool gpu-compute/);
+  // Named machines are not the whole pool (gpu-p5000-03 there has the same card in another slot): a selection by
+  // device would tag it too, so the proposal lists the machines.
+  assert.match(r.stdout, /\npci-passthrough:maas:\n {2}profile: admin\n {2}# machines by system ID: only the machines named were read, not every machine of the scope[^\n]*\n {2}machines: \["4y3h7a", "4y3h7b"\]\n/);
   assert.match(r.stdout, /\npci-passthrough:host:\n {2}iommu: intel\n {2}blacklistDrivers: \[nouveau\]\n/);
   assert.match(r.stdout, /addresses: \["0000:3b:00\.0", "0000:d8:00\.0"\]\n {4}companions: \["10de:10f0"\]/);
 });
@@ -199,7 +201,9 @@ test("import-maas --write: merges into the stack file, keeping what is there", (
   const text = readFileSync(file, "utf8");
   assert.match(text, /^# the site's own comment\nconfig:\n {2}pci-passthrough:maas:\n {4}profile: admin\n {4}tag: gpu-hosts\n/);
   assert.ok(!text.includes("abc123"), text);
-  assert.match(text, /selectByDevice: true\n {4}pool: gpu-compute\n/);
+  // Two machines named, not the whole pool (which holds gpu-p5000-03 with the same card elsewhere): by system ID.
+  assert.match(text, /machines: \["4y3h7a", "4y3h7b"\]/);
+  assert.ok(!text.includes("selectByDevice"), text);
   assert.match(text, /pci-passthrough:host:\n {4}iommu: intel\n {4}binding: modprobe\n {4}blacklistDrivers: \[nouveau\]\n/);
   assert.ok(!text.includes("alias: old"));
   assert.match(text, /pci-passthrough:juju:\n {4}model: openstack\n/);

@@ -114,7 +114,8 @@ function main(): void {
   for (const u of unreadable) for (const p of u.problems) process.stderr.write(`import-maas: not read: ${u.hostname} (${u.systemId}): ${p}\n`);
   if (machines.length === 0) stop(unreadable.length > 0 ? 2 : 1, [`no machine to propose from (${machinesSource}${o.filter.pool || o.filter.zone || o.filter.tag ? ", with the filters given" : ""})`]);
 
-  const proposal = proposeSite(machines, { ids: o.ids, scope: { ...(o.filter.pool !== undefined ? { pool: o.filter.pool } : {}), ...(o.filter.zone !== undefined ? { zone: o.filter.zone } : {}) } });
+  const named = [...(o.filter.ids !== undefined && o.filter.ids.length > 0 ? ["the machines named"] : []), ...(o.filter.tag !== undefined ? [`the machines tagged ${o.filter.tag}`] : [])];
+  const proposal = proposeSite(machines, { ids: o.ids, ...(named.length > 0 ? { partialRead: named.join(" and ") } : {}), scope: { ...(o.filter.pool !== undefined ? { pool: o.filter.pool } : {}), ...(o.filter.zone !== undefined ? { zone: o.filter.zone } : {}) } });
   for (const r of proposal.refusals) for (const m of r.messages) process.stderr.write(`import-maas: refused: ${r.hostname} (${r.systemId}) ${r.address} ${r.id}: ${m}\n`);
   if (proposal.groups.length === 0) {
     stop(1, [...proposal.leftOut.map((l) => `left out: ${l.hostname} (${l.systemId}): ${l.reason}`), `no device to propose among ${machines.length} machine(s)`]);

@@ -16,6 +16,9 @@ export interface ProposeOptions {
   /** The resource pool and zone the machines were read from (`machines read pool=X zone=Y`): a group that
    * selects by device is scoped to them. */
   readonly scope?: { readonly pool?: string; readonly zone?: string };
+  /** Set when the machines read are not all the machines of the scope (system IDs or a tag were named): what
+   * was named. A selection by device would then tag machines nobody read, so the hosts are listed by system ID. */
+  readonly partialRead?: string;
 }
 
 /** One proposed `devices` entry of a group. */
@@ -280,7 +283,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
     const others = reads.filter((r) => !inGroup.has(r.m.systemId) && r.m.functions.some((f) => ids.includes(deviceId(f))));
     const preThree = k.reads.filter((r) => !r.m.hasNodeDevices).map((r) => r.m.hostname);
     let selection: ProposedSelection;
-    if (others.length === 0 && preThree.length === 0) {
+    if (others.length === 0 && preThree.length === 0 && opts.partialRead === undefined) {
       const { pool, zone } = opts.scope ?? {};
       const scope = [pool !== undefined ? `pool ${pool}` : undefined, zone !== undefined ? `zone ${zone}` : undefined].filter((s) => s !== undefined);
       selection = {
@@ -295,6 +298,7 @@ export function proposeSite(machines: readonly MachineHardware[], opts: ProposeO
       };
     } else {
       const why = [
+        ...(opts.partialRead !== undefined ? [`only ${opts.partialRead} were read, not every machine of the scope: a selection by device could tag machines nobody read`] : []),
         ...(others.length > 0 ? [`${others.map((r) => r.m.hostname).join(", ")} ${others.length === 1 ? "has" : "have"} ${ids.join(", ")} too but ${others.length === 1 ? "is" : "are"} not of this kind`] : []),
         ...(preThree.length > 0 ? [`MAAS has no node devices for ${preThree.join(", ")} (commissioned before 3.0), so selectByDevice would not find ${preThree.length === 1 ? "it" : "them"}`] : []),
       ];
