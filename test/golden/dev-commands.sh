@@ -9,14 +9,14 @@
 # SKIP_SMOKE_TEST=1 skips the test servers and the vfio-pci check.
 set -eu
 
-# The steps below are the very scripts `pulumi up` runs, each reading what it needs; a MAAS list several of them
-# read (`machines read`, `tags read`) is asked of MAAS once in this run and kept in $PCIPT_READS: no step changes
-# the machine list or another step's tag.
+# The steps below are the very scripts `pulumi up` runs, each reading what it needs; a MAAS read several of them
+# make alike (`machines read`, `tags read`, a machine's `node-devices read`) is asked of MAAS once in this run and
+# kept in $PCIPT_READS: no step changes the machine list, a machine's devices or another step's tag.
 PCIPT_READS=$(mktemp -d)
 trap 'rm -rf "$PCIPT_READS"' EXIT
 maas() {
   case "$*" in
-    *" machines read"*|*" tags read") ;;
+    *" machines read"*|*" tags read"|*" node-devices read "*) ;;
     *) command maas "$@"; return ;;
   esac
   kept="$PCIPT_READS/$(printf '%s' "$*" | tr -c 'A-Za-z0-9=.-' _)"
