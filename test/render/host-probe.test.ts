@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { requireSiteConfig } from "../../config/parse";
+import { kernelCmdline } from "../../render/host/kernel";
 import { INITRAMFS_MODULES_PATH } from "../../render/host/files";
 import { renderProbe } from "../../render/host/probe";
 import { hostExpectations } from "../../render/host/expectations";
@@ -88,6 +89,19 @@ test("dev, freshly prepared, first boot: needs reboot (the initramfs with vfio i
     );
     assert.equal(r.facts?.marker.state, "current");
   });
+});
+
+test("dev, a later intel_iommu=off from another tag: the kernel takes the last value, so not ready", () => {
+  devHost(
+    (h) => {
+      h.prepare();
+      h.reboot();
+      const r = judge(h, DEV[0]!);
+      assert.notEqual(r.verdict, "ready");
+      assert.ok(r.reasons.some((x) => x.includes("intel_iommu=on")), JSON.stringify(r.reasons));
+    },
+    { maasKernelOptions: `${kernelCmdline(DEV[0]!)} intel_iommu=off` },
+  );
 });
 
 test("dev, after the second boot: ready, and the report and JSON say so", () => {

@@ -31,7 +31,7 @@ import { CLOUD_INIT_OUTPUT_LOG, GRUB_CFG_PATH } from "../../render/host/probe";
 import { parseProbe, type ProbeOutput, type ProbedFunction } from "../../render/host/probe-output";
 import type { HostExpectations } from "../../render/host/expectations";
 import type { UnitExecResult } from "../../domain/juju-exec";
-import { driverKeepsGroupViable } from "../../domain/iommu";
+import { driverKeepsGroupViable, effectiveParam } from "../../domain/iommu";
 
 export const VERDICTS = ["ready", "needs reboot", "needs redeploy", "broken", "no devices", "unknown"] as const;
 export type Verdict = (typeof VERDICTS)[number];
@@ -178,12 +178,23 @@ function prepared(expect: HostExpectations, probe: ProbeOutput, add: (kind: Kind
 }
 
 /** The kernel options: on the command line now, and in grub's default entry for the next boot. */
+/** True when the kernel, booted with these words, ends with `opt` in effect: for `key=value`, the last value given
+ * for the key (`-` and `_` alike: domain/iommu.ts effectiveParam), so a later `intel_iommu=off` or a second
+ * `vfio-pci.ids` overrides ours; a bare flag is in effect when present. */
+function inEffect(words: readonly string[] | undefined, opt: string): boolean {
+  if (words === undefined) return false;
+  const eq = opt.indexOf("=");
+  const key = eq < 0 ? opt : opt.slice(0, eq);
+  const value = effectiveParam(words.join(" "), key);
+  return eq < 0 ? value !== undefined : value === opt.slice(eq + 1);
+}
+
 function kernelOptions(expect: HostExpectations, probe: ProbeOutput, add: (kind: Kind, text: string) => void): string[] {
   const grub = grubDefaultOptions(probe);
   const missing: string[] = [];
   for (const opt of expect.kernelOptions) {
-    const inGrub = grub?.includes(opt) ?? false;
-    if (probe.cmdline.includes(opt)) {
+    const inGrub = inEffect(grub, opt);
+    if (inEffect(probe.cmdline, opt)) {
       if (!inGrub) add("lasting", `${opt} is on the command line but not in ${GRUB_CFG_PATH}'s default entry: the next boot drops it`);
       continue;
     }
